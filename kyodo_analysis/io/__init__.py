@@ -1,0 +1,1 @@
+"""kyodo_analysis.io."""
