@@ -1,0 +1,638 @@
+"""Generate the synthetic Handa-like demo study.
+
+One call, :func:`generate_demo`, writes a complete study folder: raw survey files in the
+formats a city receives (CP932 and UTF-8-SIG CSV, xlsx with a title row, SPSS .sav),
+population margins, fieldwork counts, activity statistics, the codebook, indicators and
+study configuration, and the *known truth* (finite-population values of the indicators and
+the parameters of every simulated series), so that estimators can be tested against it.
+
+Everything is drawn from one ``numpy.random.Generator`` seeded by ``seed``; the same seed gives
+byte-identical files (timestamps inside xlsx and sav files are fixed).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from kyodo_analysis.calendar import fiscal_year_label
+from kyodo_analysis.demo import spec
+
+__all__ = ["DemoStudy", "generate_demo", "make_population", "simulate_answers"]
+
+_FIXED_TIME = (2026, 4, 1, 9, 0, 0)
+
+
+def _logistic(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _ordinal(rng: np.random.Generator, eta: np.ndarray, cuts: list[float]) -> np.ndarray:
+    """Draw from a cumulative-logit model: P(Y <= k) = logistic(cuts[k] + eta); codes 1..K."""
+    cum = _logistic(np.asarray(cuts)[None, :] + eta[:, None])
+    u = rng.random(len(eta))
+    return 1 + (u[:, None] > cum).sum(axis=1)
+
+
+def make_population(rng: np.random.Generator) -> pd.DataFrame:
+    """Residents of all ages with district, sex, age and the latent traits the answers need."""
+    scale = spec.TOTAL_POPULATION / sum(p for p, _ in spec.DISTRICTS.values())
+    bands = np.array(spec.AGE_BANDS)
+    base = np.array(spec.AGE_BAND_SHARES) / sum(spec.AGE_BAND_SHARES)
+    mids = bands + 2.5
+    frames = []
+    for jhs, (pop, parts) in spec.DISTRICTS.items():
+        shares = base * np.exp(spec.AGE_TILT[jhs] * (mids - 45.0) / 40.0)
+        shares /= shares.sum()
+        for elem, share in parts.items():
+            n = round(pop * scale * share)
+            band = rng.choice(len(bands), size=n, p=shares)
+            width = np.where(band == len(bands) - 1, 15, 5)
+            age = bands[band] + np.floor(rng.random(n) * width).astype(int)
+            frames.append(pd.DataFrame({"jhs": jhs, "elem": elem, "age": age}))
+    pop = pd.concat(frames, ignore_index=True)
+    age = pop["age"].to_numpy()
+    p_female = np.select([age >= 85, age >= 75, age >= 60], [0.68, 0.60, 0.52], 0.49)
+    n = len(pop)
+    pop["sex"] = np.where(rng.random(n) < p_female, 2, 1)
+    lower = np.array([lo for _, lo in spec.AGE_GROUPS])
+    pop["age_group"] = np.where(age >= 18, np.searchsorted(lower, age, side="right"), 0)
+    # Years of residence: the young have moved in more recently.
+    p_long = np.clip(0.15 + 0.011 * (age - 18), 0.1, 0.85)
+    tenure = np.where(rng.random(n) < p_long, 4, rng.choice([1, 2, 3], size=n, p=[0.4, 0.3, 0.3]))
+    pop["tenure"] = tenure
+    pop["occupation"] = _occupation(rng, age, pop["sex"].to_numpy())
+    pop["civic"] = rng.normal(size=n)  # latent civic-mindedness
+    return pop
+
+
+def _occupation(rng: np.random.Generator, age: np.ndarray, sex: np.ndarray) -> np.ndarray:
+    """Occupation codes 1–7 (codebook f5) with age- and sex-typical shares."""
+    probs = np.empty((len(age), 7))
+    young, working, old = age < 23, (age >= 23) & (age < 65), age >= 65
+    probs[young] = [0.25, 0.02, 0.18, 0.50, 0.01, 0.02, 0.02]
+    probs[working & (sex == 1)] = [0.72, 0.10, 0.06, 0.0, 0.01, 0.06, 0.05]
+    probs[working & (sex == 2)] = [0.40, 0.05, 0.28, 0.0, 0.18, 0.05, 0.04]
+    probs[old] = [0.06, 0.08, 0.12, 0.0, 0.17, 0.52, 0.05]
+    u = rng.random(len(age))
+    return 1 + (u[:, None] > probs.cumsum(axis=1)).sum(axis=1).clip(max=6)
+
+
+def simulate_answers(adults: pd.DataFrame, fy: int, rng: np.random.Generator) -> pd.DataFrame:
+    """True answers of every adult for fiscal year ``fy`` (no item nonresponse)."""
+    n = len(adults)
+    ag = adults["age_group"].to_numpy() - 1
+    civic = adults["civic"].to_numpy()
+    female = (adults["sex"].to_numpy() == 2).astype(float)
+    long_res = (adults["tenure"].to_numpy() == 4).astype(float)
+    growth = adults["jhs"].map(spec.WORKSHOP_GROWTH).to_numpy()
+    after = max(fy - (spec.PLAN_START - 1), 0)
+    covid = {2020: -0.35, 2021: -0.3, 2022: -0.1}.get(fy, 0.0)
+
+    age_aware = np.array([-0.9, -0.5, -0.1, 0.2, 0.5, 0.6])[ag]
+    plan = spec.AWARENESS_SLOPE_PER_GROWTH * growth * after
+    eta = age_aware + 0.1 * female + 0.3 * long_res + 0.9 * civic + 0.02 * (fy - 2021) + plan
+    out = {"q1": _ordinal(rng, eta, [-2.6, -0.45, 1.15])}
+
+    eta_int = 0.6 * age_aware + 0.8 * civic + 0.05 * female + 0.6 * plan
+    out["q2"] = _ordinal(rng, eta_int, [-1.9, 0.2, 1.5])
+
+    age_civic = np.array([-1.6, -0.8, -0.2, 0.3, 0.7, 0.9])[ag]
+    part_base = {1: -0.9, 2: -2.1, 3: -3.4, 4: -3.0, 5: -2.1}
+    part_age = {1: 1.0, 2: 0.5, 3: 0.4, 4: 0.3, 5: 0.3}
+    part_plan = {1: 0.0, 2: 0.5, 3: 0.6, 4: 1.2, 5: 0.7}
+    any_part = np.zeros(n, dtype=bool)
+    for k in range(1, 6):
+        lin = (part_base[k] + part_age[k] * age_civic + 0.8 * civic + covid
+               + part_plan[k] * plan)
+        chosen = rng.random(n) < _logistic(lin)
+        out[f"q3_{k}"] = chosen.astype(int)
+        any_part |= chosen
+    out["q3_6"] = (~any_part).astype(int)
+    sq = _ordinal(rng, 0.5 + 0.3 * civic, [-1.4, 1.2, 2.6])
+    out["q3sq"] = np.where(any_part, sq, 8)
+
+    s = 0.7 * eta_int + rng.normal(scale=0.8, size=n)
+    intent = np.select([s > 1.4, s > 0.1, s > -0.9], [2, 3, 6], 4)
+    intent = np.where((ag == 5) & (rng.random(n) < 0.25), 5, intent)
+    current = any_part & (rng.random(n) < 0.55)
+    out["q4"] = np.where(current, 1, intent)
+
+    sat_base = [0.1, 0.0, -0.2, 0.15, -0.35]
+    sat_plan = [0.10, 0.08, 0.05, 0.06, 0.12]
+    imp_base = [0.9, 1.0, 0.8, 1.1, 0.6]
+    for k in range(5):
+        eta_s = sat_base[k] + 0.3 * civic + sat_plan[k] * after + 0.1 * (ag >= 4)
+        out[f"q5_{k + 1}"] = _ordinal(rng, eta_s, [-3.2, -1.3, 1.4, 3.0])
+        eta_i = imp_base[k] + 0.35 * civic + 0.15 * ag / 5
+        out[f"q6_{k + 1}"] = _ordinal(rng, eta_i, [-1.0, 1.0, 3.0, 4.2])
+    return pd.DataFrame(out, index=adults.index)
+
+
+_COMMENTS = [
+    "協働という言葉をもっと市民に知ってもらう工夫が必要だと思う。",
+    "自治区の役員の高齢化が進んでいて、若い世代の参加が少ない。",
+    "ワークショップに参加して、地域の課題を考えるきっかけになった。",
+    "市民活動団体の情報がどこにあるのかわかりにくい。",
+    "まちづくりひろばをもっと気軽に使えるようにしてほしい。",
+    "子育て中でも参加できる時間帯の講座を増やしてほしい。",
+    "助成金の申請手続きが複雑なので簡単にしてほしい。",
+    "外国籍の市民も参加しやすい仕組みがあるとよい。",
+    "大学や企業と連携した取組が増えるとよいと思う。",
+    "仕事が忙しく、活動に参加する余裕がない。",
+    "ごんの秋まつりのようなイベントをもっと広報してほしい。",
+    "防災の取組を地域でもっと一緒に進めたい。",
+    "SNSで活動の情報を発信してほしい。",
+    "市の取組の成果がわかるように公表してほしい。",
+    "ボランティアをしてみたいが、どこに相談すればよいかわからない。",
+    "高齢者の見守り活動に協力したい。",
+    "特になし。",
+]
+# A few comments carry personal details, as real free text does; reports must mask them.
+_COMMENTS_PERSONAL = [
+    "詳しくは090-1234-5678（山田）までご連絡ください。",
+    "意見交換会に呼んでください。連絡先 hanako.demo@example.jp",
+    "半田太郎さんの活動をもっと紹介してほしい。電話0569-00-0000",
+]
+
+
+def _observe(answers: pd.DataFrame, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """What respondents write down: item nonresponse (無回答), self-reports and free text."""
+    obs = answers.copy()
+    n = len(obs)
+    ag = frame["age_group"].to_numpy()
+    p_nr = 0.015 + 0.025 * (ag == 6)
+    for col in ["q1", "q2", "q4", *[f"q5_{k}" for k in range(1, 6)],
+                *[f"q6_{k}" for k in range(1, 6)]]:
+        obs[col] = np.where(rng.random(n) < p_nr, 9, obs[col].to_numpy())
+    mr_cols = [f"q3_{k}" for k in range(1, 7)]
+    mr_missing = rng.random(n) < p_nr
+    obs[mr_cols] = obs[mr_cols].astype("Int64")
+    obs.loc[mr_missing, mr_cols] = pd.NA
+    sq = obs["q3sq"].to_numpy()
+    obs["q3sq"] = np.where(mr_missing, 8, np.where((sq != 8) & (rng.random(n) < p_nr), 9, sq))
+
+    sex = frame["sex"].to_numpy()
+    obs["f1"] = np.select([rng.random(n) < 0.01, rng.random(n) < 0.01], [9, 3], sex)
+    obs["f2"] = np.where(rng.random(n) < 0.01, 9, ag)
+    elem_code = frame["elem"].map({e: i + 1 for i, e in enumerate(spec.ELEMENTARY)}).to_numpy()
+    obs["f3"] = np.where(rng.random(n) < 0.03, 99, elem_code)
+    obs["f4"] = np.where(rng.random(n) < 0.02, 9, frame["tenure"].to_numpy())
+    obs["f5"] = np.where(rng.random(n) < 0.02, 9, frame["occupation"].to_numpy())
+
+    writes = rng.random(n) < 0.22
+    personal = rng.random(n) < 0.04
+    pick = rng.integers(0, len(_COMMENTS), size=n)
+    pick_p = rng.integers(0, len(_COMMENTS_PERSONAL), size=n)
+    text = np.where(personal, np.array(_COMMENTS_PERSONAL)[pick_p], np.array(_COMMENTS)[pick])
+    obs["q7"] = np.where(writes, text, "")
+    return obs
+
+
+def _allocate(sizes: pd.Series, total: int) -> pd.Series:
+    """Proportional allocation rounded by largest remainder, so the parts add up to ``total``."""
+    exact = sizes / sizes.sum() * total
+    alloc = np.floor(exact).astype(int)
+    short = total - int(alloc.sum())
+    order = np.argsort(-(exact - alloc).to_numpy(), kind="stable")
+    alloc.iloc[order[:short]] += 1
+    return alloc
+
+
+@dataclass(frozen=True)
+class DemoStudy:
+    """Where a generated demo study lives."""
+
+    root: Path
+
+    @property
+    def study_file(self) -> Path:
+        return self.root / "study.yaml"
+
+
+def generate_demo(out_dir: str | Path, *, seed: int = 20260401) -> DemoStudy:
+    """Write the synthetic Handa demo study to ``out_dir`` and return where it is.
+
+    The folder is built next to ``out_dir`` and renamed into place at the end, so an
+    interrupted run never leaves a half-written study behind.
+    """
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "raw").mkdir(parents=True)
+    (tmp / "truth").mkdir()
+    rng = np.random.default_rng(seed)
+
+    pop = make_population(rng)
+    adults = pop[pop["age"] >= 18].reset_index(drop=True)
+    _write_population(tmp, pop, adults)
+
+    strata = list(spec.DISTRICTS)
+    frame_sizes = adults.groupby("jhs", sort=False).size().reindex(strata)
+    alloc = _allocate(frame_sizes, spec.SAMPLE_SIZE)
+    truth_rows, fieldwork = [], []
+    for fy in spec.FISCAL_YEARS:
+        answers = simulate_answers(adults, fy, rng)
+        truth_rows.append(_truth(adults, answers, fy))
+        idx = np.concatenate([
+            rng.choice(np.flatnonzero(adults["jhs"].to_numpy() == s), size=alloc[s], replace=False)
+            for s in strata
+        ])
+        sampled = adults.loc[idx]
+        lin = (spec.RESPONSE_INTERCEPT
+               + np.array(spec.RESPONSE_AGE)[sampled["age_group"].to_numpy() - 1]
+               + spec.RESPONSE_MALE * (sampled["sex"].to_numpy() == 1)
+               + sampled["jhs"].map(spec.RESPONSE_DISTRICT).to_numpy())
+        responded = rng.random(len(sampled)) < _logistic(lin)
+        fieldwork.append(sampled.assign(responded=responded.astype(int), fiscal_year=fy))
+        resp = sampled[responded]
+        order = rng.permutation(len(resp))  # returned questionnaires arrive in no order
+        resp = resp.iloc[order]
+        obs = _observe(answers.loc[resp.index], resp, rng)
+        _write_wave(tmp / "raw", fy, _raw_wave(resp, obs, fy))
+
+    truth = pd.concat(truth_rows, ignore_index=True)
+    truth.to_csv(tmp / "truth" / "truth_indicators.csv", index=False, float_format="%.10g")
+    _write_fieldwork(tmp, pd.concat(fieldwork), frame_sizes)
+    series_truth = _write_activity(tmp, rng)
+    _write_truth_json(tmp, seed, series_truth)
+    _write_config(tmp, truth, frame_sizes)
+
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return DemoStudy(out)
+
+
+# ----------------------------------------------------------------------------- writers
+
+
+def _write_population(root: Path, pop: pd.DataFrame, adults: pd.DataFrame) -> None:
+    labels = dict(enumerate((g for g, _ in spec.AGE_GROUPS), start=1))
+    margins = (adults.groupby(["jhs", "elem", "sex", "age_group"], sort=False).size()
+               .rename("人口").reset_index())
+    margins["性別"] = margins["sex"].map({1: "男性", 2: "女性"})
+    margins["年代"] = margins["age_group"].map(labels)
+    order = {e: i for i, e in enumerate(spec.ELEMENTARY)}
+    margins = margins.sort_values(["elem", "sex", "age_group"], key=lambda s: s.map(order)
+                                  if s.name == "elem" else s)
+    margins = margins.rename(columns={"jhs": "中学校区", "elem": "小学校区"})
+    margins[["中学校区", "小学校区", "性別", "年代", "人口"]].to_csv(
+        root / "population_margins.csv", index=False, encoding="utf-8")
+    totals = pop.groupby(["jhs", "elem"], sort=False).size().rename("総人口").reset_index()
+    totals = totals.rename(columns={"jhs": "中学校区", "elem": "小学校区"})
+    totals.to_csv(root / "population_total.csv", index=False, encoding="utf-8")
+
+
+def _truth(adults: pd.DataFrame, answers: pd.DataFrame, fy: int) -> pd.DataFrame:
+    """Finite-population values of the headline indicators, city-wide and by district."""
+    values = pd.DataFrame({
+        "awareness_top2": answers["q1"].isin([1, 2]),
+        "interest_top2": answers["q2"].isin([1, 2]),
+        "participation_any": answers["q3_6"] == 0,
+        "participation_workshop": answers["q3_4"] == 1,
+        "participation_volunteer": answers["q3_2"] == 1,
+        "intention_top3": answers["q4"].isin([1, 2, 3]),
+        **{f"satisfaction_score_{k}": 3 - answers[f"q5_{k}"] for k in range(1, 6)},
+        **{f"importance_score_{k}": 3 - answers[f"q6_{k}"] for k in range(1, 6)},
+        **{f"satisfied_top2_{k}": answers[f"q5_{k}"].isin([1, 2]) for k in range(1, 6)},
+    }).astype(float)
+    rows = []
+    for domain_type, key in [("city", None), ("中学校区", "jhs"), ("小学校区", "elem")]:
+        grouped = values.groupby(adults[key], sort=False) if key else None
+        means = grouped.mean() if grouped is not None else values.mean().to_frame("市全体").T
+        counts = grouped.size() if grouped is not None else pd.Series({"市全体": len(values)})
+        long = means.stack().rename("value").reset_index()
+        long.columns = ["domain", "indicator", "value"]
+        long["N"] = long["domain"].map(counts)
+        long.insert(0, "domain_type", domain_type)
+        rows.append(long)
+    out = pd.concat(rows, ignore_index=True)
+    out.insert(0, "fiscal_year", fy)
+    return out
+
+
+def _raw_wave(resp: pd.DataFrame, obs: pd.DataFrame, fy: int) -> pd.DataFrame:
+    """Assemble one wave's response file with the codebook's canonical ids as columns."""
+    era = fiscal_year_label(fy, style="era")
+    ids = [f"{fy % 100:02d}{i:04d}" for i in range(1, len(resp) + 1)]
+    raw = pd.DataFrame({"id": ids, "survey_year": era}, index=resp.index)
+    raw["stratum"] = resp["jhs"].map({d: i + 1 for i, d in enumerate(spec.DISTRICTS)})
+    raw["reg_sex"] = resp["sex"]
+    raw["reg_age"] = resp["age_group"]
+    cols = ["q1", "q2", *[f"q3_{k}" for k in range(1, 7)], "q3sq", "q4",
+            *[f"q5_{k}" for k in range(1, 6)], *[f"q6_{k}" for k in range(1, 6)],
+            "q7", "f1", "f2", "f3", "f4", "f5"]
+    return pd.concat([raw, obs[cols]], axis=1).reset_index(drop=True)
+
+
+def _header_map(style: str) -> dict[str, str]:
+    """Raw-file header of each canonical column: Japanese (CSV/xlsx) or ASCII (SPSS)."""
+    cb = yaml.safe_load(resources.files("kyodo_analysis.demo").joinpath("codebook.yaml")
+                        .read_text(encoding="utf-8"))
+    pick = 0 if style == "ja" else 1
+    names = {"id": cb["id"]["columns"][pick], "survey_year": "調査年度" if pick == 0 else "FY"}
+    for q in cb["questions"]:
+        if q["type"] == "multiple":
+            for opt in q["options"]:
+                names[f"{q['id']}_{opt['code']}"] = opt["columns"][pick]
+        else:
+            names[q["id"]] = q["columns"][pick]
+    return names
+
+
+def _write_wave(raw_dir: Path, fy: int, wave: pd.DataFrame) -> None:
+    fmt, encoding = spec.WAVE_FORMATS[fy]
+    stem = raw_dir / f"survey_FY{fy}"
+    if fmt == "csv":
+        data = wave.rename(columns=_header_map("ja"))
+        data.to_csv(stem.with_suffix(".csv"), index=False, encoding=encoding, lineterminator="\r\n")
+    elif fmt == "xlsx":
+        _write_xlsx(stem.with_suffix(".xlsx"), wave.rename(columns=_header_map("ja")), fy)
+    elif fmt == "sav":
+        _write_sav(stem.with_suffix(".sav"), wave.rename(columns=_header_map("ascii")), fy)
+    else:  # pragma: no cover - spec is fixed
+        raise ValueError(fmt)
+
+
+def _write_xlsx(path: Path, data: pd.DataFrame, fy: int) -> None:
+    """An Excel workbook as a contractor delivers it: a title row, a blank row, then the table."""
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "回答データ"
+    ws.append([f"{fiscal_year_label(fy, style='era')} 半田市市民意識調査 回答データ（デモデータ）"])
+    ws.append([])
+    ws.append(list(data.columns))
+    for row in data.itertuples(index=False):
+        ws.append([None if pd.isna(v) else (int(v) if isinstance(v, (np.integer,)) else v)
+                   for v in row])
+    wb.properties.creator = "kyodo_analysis demo"
+    wb.properties.created = dt.datetime(*_FIXED_TIME)
+    wb.properties.modified = dt.datetime(*_FIXED_TIME)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    _rezip_fixed_time(buffer.getvalue(), path)
+
+
+def _rezip_fixed_time(blob: bytes, path: Path) -> None:
+    """Rewrite a zip container with fixed member timestamps, for byte-identical output."""
+    with zipfile.ZipFile(io.BytesIO(blob)) as src, zipfile.ZipFile(path, "w") as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, src.read(info.filename))
+
+
+def _write_sav(path: Path, data: pd.DataFrame, fy: int) -> None:
+    """SPSS file with ASCII variable names, Japanese variable and value labels."""
+    import pyreadstat
+
+    cb = yaml.safe_load(resources.files("kyodo_analysis.demo").joinpath("codebook.yaml")
+                        .read_text(encoding="utf-8"))
+    ascii_names = _header_map("ascii")
+    canonical = {v: k for k, v in ascii_names.items()}
+    labels, value_labels = {}, {}
+    scales = cb["scales"]
+    for q in cb["questions"]:
+        codes = q.get("codes") or scales.get(q.get("scale"), {}).get("codes")
+        missing = q.get("missing", cb["missing_codes"])
+        if q["type"] == "multiple":
+            for opt in q["options"]:
+                name = ascii_names[f"{q['id']}_{opt['code']}"]
+                labels[name] = f"{q['text']}：{opt['label']}"
+                value_labels[name] = {0: "選択なし", 1: "選択"}
+            continue
+        name = ascii_names[q["id"]]
+        labels[name] = q["text"]
+        if codes:
+            value_labels[name] = {**{int(k): v for k, v in codes.items()},
+                                  **{int(k): v for k, v in missing.items()}}
+    data = data.copy()
+    for name in data.columns:
+        if canonical.get(name, "").startswith("q3_"):
+            data[name] = data[name].astype("float64")
+    pyreadstat.write_sav(
+        data, str(path), file_label=f"{fiscal_year_label(fy, style='era')} 市民意識調査（デモ）",
+        column_labels=[labels.get(c) for c in data.columns], variable_value_labels=value_labels,
+    )
+    _fix_sav_timestamp(path)
+
+
+def _fix_sav_timestamp(path: Path) -> None:
+    """Overwrite the creation date and time of an SPSS system file header.
+
+    The header is fixed-layout: after 92 bytes come the creation date (9 bytes, "dd mmm yy")
+    and time (8 bytes, "hh:mm:ss").
+    """
+    blob = bytearray(path.read_bytes())
+    if blob[:4] not in (b"$FL2", b"$FL3"):  # pragma: no cover - pyreadstat always writes these
+        raise ValueError(f"{path} is not an SPSS system file")
+    blob[92:109] = b"01 Apr 2609:00:00"
+    path.write_bytes(bytes(blob))
+
+
+def _write_fieldwork(root: Path, sampled: pd.DataFrame, frame_sizes: pd.Series) -> None:
+    """Sample sizes and returns by register attributes: what a response-rate table needs."""
+    labels = dict(enumerate((g for g, _ in spec.AGE_GROUPS), start=1))
+    counts = (sampled.groupby(["fiscal_year", "jhs", "sex", "age_group"], sort=False)["responded"]
+              .agg(["size", "sum"]).reset_index())
+    counts = counts.sort_values(["fiscal_year", "jhs", "sex", "age_group"],
+                                key=lambda s: s.map(list(spec.DISTRICTS).index)
+                                if s.name == "jhs" else s)
+    out = pd.DataFrame({
+        "年度": counts["fiscal_year"].map(lambda y: fiscal_year_label(y, style="era")),
+        "中学校区": counts["jhs"],
+        "性別": counts["sex"].map({1: "男性", 2: "女性"}),
+        "年代": counts["age_group"].map(labels),
+        "発送数": counts["size"],
+        "回収数": counts["sum"],
+    })
+    out.to_csv(root / "fieldwork.csv", index=False, encoding="utf-8-sig")
+    frame = pd.DataFrame({"中学校区": frame_sizes.index, "母集団数": frame_sizes.to_numpy()})
+    frame.to_csv(root / "frame_sizes.csv", index=False, encoding="utf-8")
+
+
+#: Activity series: name -> (Japanese label, policy, log baseline at FY2012, yearly trend,
+#: COVID effect, plan level change, plan slope change, NB overdispersion alpha (0 = Poisson)).
+_SERIES: dict[str, tuple[str, str, float, float, float, float, float, float]] = {
+    "registered_groups": ("登録団体数", "II", np.log(158), 0.020, -0.05, 0.03, 0.015, 0.0),
+    "grants_hajimete": ("助成件数（はじめの一歩）", "IV", np.log(3.0), 0.0, -0.4, 0.10, 0.0, 0.0),
+    "grants_stepup": ("助成件数（ステップアップ）", "IV", np.log(2.8), 0.0, -0.4, 0.10, 0.0, 0.0),
+    "grants_collabo": ("助成件数（コラボレーション）", "IV", np.log(2.2), 0.0, -0.4, 0.15, 0.0, 0.0),
+    "grants_challenge": ("助成件数（チャレンジ）", "IV", np.log(2.4), 0.0, -0.4, 0.10, 0.0, 0.0),
+    "collab_projects": ("協働事業数", "III", np.log(18), 0.010, -0.30, 0.20, 0.050, 0.0),
+    "training_participants": ("研修・講座参加者数", "I", np.log(250), 0.010, -0.70, 0.25, 0.040,
+                              0.02),
+    "matching_cases": ("マッチング件数", "III", np.log(20), 0.010, -0.20, 0.40, 0.080, 0.0),
+    "consultation_cases": ("相談件数", "IV", np.log(300), 0.015, -0.30, 0.10, 0.030, 0.01),
+}
+#: Workshop participants per 中学校区 at FY2012 (before growth).
+_WORKSHOP_BASE = {"青山": 70.0, "成岩": 75.0, "半田": 110.0, "乙川": 95.0, "亀崎": 45.0}
+
+
+def _counts(rng: np.random.Generator, mu: np.ndarray, alpha: float) -> np.ndarray:
+    """Poisson counts, or negative binomial (NB2, variance mu + alpha mu^2) when alpha > 0."""
+    if alpha > 0:
+        mu = rng.gamma(shape=1 / alpha, scale=alpha * mu)
+    return rng.poisson(mu)
+
+
+def _write_activity(root: Path, rng: np.random.Generator) -> dict[str, dict]:
+    years = np.array(spec.ACTIVITY_YEARS)
+    t = years - years[0]
+    covid = np.isin(years, spec.COVID_YEARS).astype(float)
+    post = (years >= spec.PLAN_START).astype(float)
+    since = (years - spec.PLAN_START) * post
+    table = pd.DataFrame({"年度": [fiscal_year_label(y, style="era") for y in years]})
+    truth: dict[str, dict] = {}
+    for name, (label, policy, b0, b1, bc, b3, b4, alpha) in _SERIES.items():
+        mu = np.exp(b0 + b1 * t + bc * covid + b3 * post + b4 * since)
+        table[label] = _counts(rng, mu, alpha)
+        truth[name] = {"label": label, "policy": policy, "intercept": b0, "trend": b1,
+                       "covid": bc, "plan_level": b3, "plan_slope": b4, "nb_alpha": alpha,
+                       "mu": dict(zip(map(int, years), mu.round(6).tolist(), strict=True))}
+    long = []
+    for jhs, base in _WORKSHOP_BASE.items():
+        g = spec.WORKSHOP_GROWTH[jhs]
+        level, slope = 0.10 * g, 0.12 * g
+        mu = np.exp(np.log(base) + 0.01 * t - 0.6 * covid + level * post + slope * since)
+        counts = _counts(rng, mu, 0.01)
+        long.append(pd.DataFrame({"年度": table["年度"], "中学校区": jhs, "参加者数": counts}))
+        truth[f"workshop_participants:{jhs}"] = {
+            "label": f"ワークショップ参加者数（{jhs}）", "policy": "I", "intercept": np.log(base),
+            "trend": 0.01, "covid": -0.6, "plan_level": level, "plan_slope": slope,
+            "nb_alpha": 0.01}
+    ws = pd.concat(long, ignore_index=True)
+    table.insert(1, "ワークショップ参加者数", ws.groupby("年度", sort=False)["参加者数"].sum().to_numpy())
+    table.to_csv(root / "activity_statistics.csv", index=False, encoding="cp932",
+                 lineterminator="\r\n")
+    ws.to_csv(root / "workshop_by_district.csv", index=False, encoding="cp932",
+              lineterminator="\r\n")
+    return truth
+
+
+def _write_truth_json(root: Path, seed: int, series: dict[str, dict]) -> None:
+    truth = {
+        "note": "Known truth of the synthetic demo study (デモデータ). Not Handa City data.",
+        "seed": seed,
+        "plan_start": spec.PLAN_START,
+        "awareness_effect": {
+            "description": "Yearly rise of the awareness logit after FY2021 = "
+                           "slope_per_growth x workshop growth of the 中学校区",
+            "slope_per_growth": spec.AWARENESS_SLOPE_PER_GROWTH,
+            "workshop_growth": spec.WORKSHOP_GROWTH,
+        },
+        "response_model": {
+            "intercept": spec.RESPONSE_INTERCEPT, "age_group": spec.RESPONSE_AGE,
+            "male": spec.RESPONSE_MALE, "district": spec.RESPONSE_DISTRICT,
+        },
+        "activity_series": series,
+    }
+    text = json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=True)
+    (root / "truth" / "truth.json").write_text(text + "\n", encoding="utf-8")
+
+
+def _write_config(root: Path, truth: pd.DataFrame, frame_sizes: pd.Series) -> None:
+    shutil.copyfile(resources.files("kyodo_analysis.demo").joinpath("codebook.yaml"),
+                    root / "codebook.yaml")
+    city = truth[(truth["domain_type"] == "city") & (truth["fiscal_year"] == 2021)]
+    base = dict(zip(city["indicator"], city["value"], strict=True))
+    indicators = _demo_indicators(base)
+    (root / "indicators.yaml").write_text(
+        "# 指標（デモ用の例示値）: baselines and targets are illustrative demo values, not the\n"
+        "# city's. Baselines are the FY2021 synthetic population values, rounded.\n"
+        + yaml.safe_dump(indicators, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    waves = []
+    for fy in spec.FISCAL_YEARS:
+        fmt, encoding = spec.WAVE_FORMATS[fy]
+        wave = {"fiscal_year": fy, "file": f"raw/survey_FY{fy}.{fmt}", "format": fmt}
+        if encoding:
+            wave["encoding"] = encoding
+        if fmt == "xlsx":
+            wave.update(sheet="回答データ", header_row=3)
+        waves.append(wave)
+    study = {
+        "study": "handa-demo",
+        "title": "半田市 市民意識調査・市民活動統計（デモデータ）",
+        "demo": True,
+        "notice": spec.SYNTHETIC_NOTICE,
+        "codebook": "codebook.yaml",
+        "indicators": "indicators.yaml",
+        "population": "population_margins.csv",
+        "fieldwork": "fieldwork.csv",
+        "activity": {"file": "activity_statistics.csv", "encoding": "cp932"},
+        "workshops_by_district": {"file": "workshop_by_district.csv", "encoding": "cp932"},
+        "design": {"strata": "stratum", "frame_sizes": "frame_sizes.csv",
+                   "weighting": ["stratum", "reg_sex", "reg_age"]},
+        "suppression_threshold": 10,
+        "districts": {jhs: list(parts) for jhs, (_, parts) in spec.DISTRICTS.items()},
+        "waves": waves,
+    }
+    (root / "study.yaml").write_text(
+        "# Study configuration of the synthetic demo (デモデータ); generated by `kyodo demo`.\n"
+        + yaml.safe_dump(study, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    readme = ("このフォルダのデータはすべて kyodo_analysis が生成した合成データ（デモデータ）です。\n"
+              "実在の半田市の調査結果・統計ではありません。\n"
+              f"母集団の18歳以上人口: {int(frame_sizes.sum()):,}人\n")
+    (root / "README.txt").write_text(readme, encoding="utf-8")
+
+
+def _demo_indicators(base: dict[str, float]) -> dict:
+    def pct(key: str) -> float:
+        return round(100 * base[key], 1)
+
+    def survey(ind_id, name, policy, measure, question, levels, key, up26, up31):
+        b = pct(key)
+        return {"id": ind_id, "name": name, "policy": policy, "measure": measure,
+                "source": {"type": "survey", "question": question, "statistic": "share",
+                           "levels": levels},
+                "unit": "%", "direction": "higher",
+                "baseline": {"fiscal_year": 2021, "value": b},
+                "targets": {2026: round(b + up26, 1), 2031: round(b + up31, 1)}}
+
+    def activity(ind_id, name, policy, measure, series, baseline, t26, t31):
+        return {"id": ind_id, "name": name, "policy": policy, "measure": measure,
+                "source": {"type": "activity", "series": series}, "unit": "件",
+                "direction": "higher", "baseline": {"fiscal_year": 2021, "value": baseline},
+                "targets": {2026: t26, 2031: t31}}
+
+    return {
+        "demo": True,
+        "indicators": [
+            survey("I-1", "「協働」を知っている市民の割合", "I", "1", "q1", [1, 2],
+                   "awareness_top2", 5.0, 10.0),
+            survey("I-2", "講座・ワークショップに参加した市民の割合", "I", "2", "q3_4", [1],
+                   "participation_workshop", 2.0, 4.0),
+            activity("I-3", "研修・講座参加者数", "I", "2", "研修・講座参加者数", 180, 320, 380),
+            activity("II-1", "市民活動センター登録団体数", "II", "2", "登録団体数", 190, 215, 240),
+            survey("II-2", "地域活動・市民活動に関心がある市民の割合", "II", "1", "q2", [1, 2],
+                   "interest_top2", 4.0, 8.0),
+            activity("III-1", "協働事業数", "III", "1", "協働事業数", 15, 28, 35),
+            activity("III-2", "マッチング件数", "III", "1", "マッチング件数", 20, 35, 50),
+            activity("III-3", "相談件数", "III", "2", "相談件数", 280, 380, 420),
+            activity("IV-1", "市民活動助成件数（4区分計）", "IV", "1",
+                     [label for label, *_ in _SERIES.values() if label.startswith("助成件数")],
+                     9, 12, 14),
+            survey("IV-2", "地域活動・市民活動に参加した市民の割合", "IV", "1", "q3_6", [0],
+                   "participation_any", 5.0, 10.0),
+            survey("V-1", "今後、市民活動に参加したい市民の割合", "V", "1", "q4", [1, 2, 3],
+                   "intention_top3", 3.0, 6.0),
+            survey("V-2", "協働の取組の見える化に満足している市民の割合", "V", "1", "q5_5", [1, 2],
+                   "satisfied_top2_5", 5.0, 10.0),
+        ],
+    }
