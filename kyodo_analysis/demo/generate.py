@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -389,13 +390,21 @@ def _write_xlsx(path: Path, data: pd.DataFrame, fy: int) -> None:
 
 
 def _rezip_fixed_time(blob: bytes, path: Path) -> None:
-    """Rewrite a zip container with fixed member timestamps, for byte-identical output."""
+    """Rewrite an xlsx container with fixed timestamps, for byte-identical output.
+
+    openpyxl stamps the save time into docProps/core.xml and into every zip member.
+    """
+    stamp = "%04d-%02d-%02dT%02d:%02d:%02dZ" % _FIXED_TIME
     with zipfile.ZipFile(io.BytesIO(blob)) as src, zipfile.ZipFile(path, "w") as dst:
         for info in src.infolist():
+            content = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp.encode(),
+                                 content)
             fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_TIME)
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
-            dst.writestr(fixed, src.read(info.filename))
+            dst.writestr(fixed, content)
 
 
 def _write_sav(path: Path, data: pd.DataFrame, fy: int) -> None:
