@@ -1,6 +1,7 @@
 """kyodo_analysis: survey and participation analysis for Handa City's collaboration plan."""
 
 from kyodo_analysis.calendar import fiscal_year_label, parse_fiscal_year
+from kyodo_analysis.codebook import Codebook, Question
 from kyodo_analysis.errors import (
     ConfigError,
     EstimationError,
@@ -9,17 +10,24 @@ from kyodo_analysis.errors import (
     ReportError,
     WeightingError,
 )
+from kyodo_analysis.io.readers import read_table
+from kyodo_analysis.study import Study, open_study
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Codebook",
     "ConfigError",
     "EstimationError",
     "InputError",
     "KyodoError",
+    "Question",
     "ReportError",
+    "Study",
     "WeightingError",
     "__version__",
     "fiscal_year_label",
+    "open_study",
     "parse_fiscal_year",
+    "read_table",
 ]

@@ -27,8 +27,9 @@ import yaml
 
 from kyodo_analysis.calendar import fiscal_year_label
 from kyodo_analysis.demo import spec
+from kyodo_analysis.demo.spec import DEFAULT_SEED
 
-__all__ = ["DemoStudy", "generate_demo", "make_population", "simulate_answers"]
+__all__ = ["DEFAULT_SEED", "DemoStudy", "generate_demo", "make_population", "simulate_answers"]
 
 _FIXED_TIME = (2026, 4, 1, 9, 0, 0)
 
@@ -220,7 +221,7 @@ class DemoStudy:
         return self.root / "study.yaml"
 
 
-def generate_demo(out_dir: str | Path, *, seed: int = 20260401) -> DemoStudy:
+def generate_demo(out_dir: str | Path, *, seed: int = DEFAULT_SEED) -> DemoStudy:
     """Write the synthetic Handa demo study to ``out_dir`` and return where it is.
 
     The folder is built next to ``out_dir`` and renamed into place at the end, so an
@@ -394,7 +395,7 @@ def _rezip_fixed_time(blob: bytes, path: Path) -> None:
 
     openpyxl stamps the save time into docProps/core.xml and into every zip member.
     """
-    stamp = "%04d-%02d-%02dT%02d:%02d:%02dZ" % _FIXED_TIME
+    stamp = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format(*_FIXED_TIME)
     with zipfile.ZipFile(io.BytesIO(blob)) as src, zipfile.ZipFile(path, "w") as dst:
         for info in src.infolist():
             content = src.read(info.filename)

@@ -7,18 +7,22 @@ scaled to about 118,000 residents; everything else is invented for the demo and 
 from __future__ import annotations
 
 __all__ = [
+    "ACTIVITY_YEARS",
     "AGE_BANDS",
     "AGE_BAND_SHARES",
     "AGE_GROUPS",
+    "DEFAULT_SEED",
     "DISTRICTS",
     "ELEMENTARY",
     "FISCAL_YEARS",
-    "ACTIVITY_YEARS",
     "PLAN_START",
     "SAMPLE_SIZE",
     "TOTAL_POPULATION",
     "WORKSHOP_GROWTH",
 ]
+
+#: Seed of the demo study that `make report` publishes.
+DEFAULT_SEED = 20260401
 
 TOTAL_POPULATION = 118_000
 

@@ -1,0 +1,144 @@
+"""Tabulations in municipal style: base n shown, % to one decimal, 無回答 explicit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kyodo_analysis.codebook import Codebook, Question
+from kyodo_analysis.errors import KyodoError
+from kyodo_analysis.options import DEFAULT_OPTIONS, DisplayOptions
+
+__all__ = [
+    "codebook_questions",
+    "format_percent",
+    "response_rate_table",
+    "single_tabulation",
+    "styled",
+    "tabulation_table",
+]
+
+NOT_APPLICABLE = "非該当"
+
+
+def _weights(data: pd.DataFrame, weights: str | None) -> np.ndarray:
+    if weights is None:
+        return np.ones(len(data))
+    w = data[weights].to_numpy(dtype=float)
+    if np.isnan(w).any() or (w < 0).any():
+        raise KyodoError(f"weights column {weights!r} has missing or negative values")
+    return w
+
+
+def single_tabulation(data: pd.DataFrame, question: Question, *, weights: str | None = None,
+                      options: DisplayOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
+    """単純集計 of one question: one row per answer with its n and %.
+
+    The base is every respondent to whom the question applied (非該当 excluded); 無回答 is a
+    row of its own and stays in the base, as municipal reports do. For a multiple-response
+    question each option's % is of the same base, so the column can add up to more than 100%;
+    a respondent who left every option blank counts as 無回答.
+
+    Parameters
+    ----------
+    data
+        One wave in canonical codes (as :meth:`Study.load_wave` returns).
+    question
+        The codebook entry.
+    weights
+        Column of survey weights; the % are then weighted shares while ``n`` stays the
+        unweighted count of respondents.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``code, label, n, percent``; ``attrs["base"]`` holds the base n and
+        ``attrs["multiple"]`` says whether totals may exceed 100%.
+    """
+    w = _weights(data, weights)
+    if question.is_multiple:
+        block = data[question.option_ids]
+        answered = block.notna().any(axis=1).to_numpy()
+        base_w = w.sum()
+        rows = []
+        for opt, col in zip(question.options, question.option_ids, strict=True):
+            chosen = (block[col].fillna(0).to_numpy() == 1) & answered
+            rows.append((opt.code, opt.label, int(chosen.sum()), w[chosen].sum()))
+        no_answer = ~answered
+        rows.append((None, "無回答", int(no_answer.sum()), w[no_answer].sum()))
+        base_n = len(data)
+    else:
+        codes = data[question.id]
+        not_applicable = question.missing.get(8) == NOT_APPLICABLE
+        applies = ~(codes == 8).fillna(False).to_numpy() if not_applicable else np.ones(len(data),
+                                                                                          bool)
+        values = codes.to_numpy(dtype=float, na_value=np.nan)
+        base_w = w[applies].sum()
+        base_n = int(applies.sum())
+        rows = []
+        for code, label in question.codes.items():
+            hit = (values == code) & applies
+            rows.append((code, label, int(hit.sum()), w[hit].sum()))
+        no_answer = applies & ~np.isin(values, list(question.codes))
+        rows.append((None, "無回答", int(no_answer.sum()), w[no_answer].sum()))
+    table = pd.DataFrame(rows, columns=["code", "label", "n", "weight"])
+    table["percent"] = 100 * table["weight"] / base_w if base_w > 0 else np.nan
+    table = table.drop(columns="weight")
+    table["code"] = table["code"].astype("Int64")
+    table.attrs.update(base=base_n, multiple=question.is_multiple, question=question.id,
+                       text=question.text, weighted=weights is not None)
+    return table
+
+
+def format_percent(value: float, options: DisplayOptions = DEFAULT_OPTIONS) -> str:
+    """Format a percentage to the configured decimals (``"12.3"``); missing becomes ``"-"``."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    return f"{value:.{options.decimals}f}"
+
+
+def tabulation_table(table: pd.DataFrame, options: DisplayOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
+    """A single tabulation laid out for publication: 回答, n, % and a 合計 (base) row."""
+    shown = pd.DataFrame({
+        "回答": table["label"],
+        "n": table["n"].astype(int),
+        "%": [format_percent(v, options) for v in table["percent"]],
+    })
+    total_pct = "-" if table.attrs.get("multiple") else format_percent(
+        table["percent"].sum(), options)
+    total = pd.DataFrame({"回答": ["回答者数（n）"], "n": [table.attrs["base"]], "%": [total_pct]})
+    return pd.concat([shown, total], ignore_index=True)
+
+
+
+def codebook_questions(codebook: Codebook, *,
+                       types=("single", "likert", "multiple", "demographic")) -> list[Question]:
+    """Questions to tabulate, in questionnaire order."""
+    return [q for q in codebook if q.type in types]
+
+
+
+def response_rate_table(fieldwork: pd.DataFrame, fiscal_year: int, *,
+                        options: DisplayOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
+    """発送数・回収数・回収率 by sex and by age group for one wave, with a 全体 row."""
+    wave = fieldwork[fieldwork["fiscal_year"] == fiscal_year]
+    if wave.empty:
+        raise KyodoError(f"no fieldwork counts for fiscal year {fiscal_year}")
+    parts = [("全体", "", wave[["発送数", "回収数"]].sum().to_frame().T)]
+    for by in ("性別", "年代", "中学校区"):
+        grouped = wave.groupby(by, sort=False)[["発送数", "回収数"]].sum()
+        parts += [(by, level, grouped.loc[[level]]) for level in grouped.index]
+    rows = [{"区分": kind, "属性": level, "発送数": int(t["発送数"].iloc[0]),
+             "回収数": int(t["回収数"].iloc[0])} for kind, level, t in parts]
+    out = pd.DataFrame(rows)
+    out["回収率（%）"] = [format_percent(100 * r / s, options)
+                        for r, s in zip(out["回収数"], out["発送数"], strict=True)]
+    return out
+
+
+def styled(table: pd.DataFrame):
+    """A publication table as a pandas Styler: no index, numbers right-aligned."""
+    return (table.style.hide(axis="index")
+            .set_table_styles([{"selector": "th", "props": "text-align: left;"}])
+            .set_properties(**{"text-align": "right"}, subset=[c for c in table.columns
+                                                              if c not in ("回答", "区分", "属性")]))

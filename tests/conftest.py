@@ -1,0 +1,19 @@
+"""Shared fixtures: the demo study is generated once per test session into a temp folder."""
+
+from __future__ import annotations
+
+import pytest
+
+from kyodo_analysis.demo.generate import generate_demo
+from kyodo_analysis.demo.spec import DEFAULT_SEED
+from kyodo_analysis.study import Study
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory):
+    return generate_demo(tmp_path_factory.mktemp("demo") / "study", seed=DEFAULT_SEED).root
+
+
+@pytest.fixture(scope="session")
+def demo_study(demo_dir) -> Study:
+    return Study.from_yaml(demo_dir / "study.yaml")
