@@ -12,7 +12,6 @@ from scipy import stats
 
 from kyodo_analysis.demo import spec
 from kyodo_analysis.demo.generate import generate_demo
-from kyodo_analysis.study import Study
 
 
 def _hashes(root: Path) -> dict[str, str]:

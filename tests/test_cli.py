@@ -1,0 +1,77 @@
+"""The kyodo command: exit codes and one-line reasons."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+KYODO = str(Path(sys.executable).with_name("kyodo"))
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([KYODO, *args], capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+def test_help_and_version():
+    proc = run("--help")
+    assert proc.returncode == 0
+    assert "demo" in proc.stdout and "report" in proc.stdout
+    assert run("report", "--help").returncode == 0
+    assert run("--version").returncode == 0
+
+
+def test_usage_errors_exit_2():
+    assert run("report", "--no-such-option").returncode == 2
+    assert run("no-such-command").returncode == 2
+
+
+def _one_line_error(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kyodo: error: "), proc.stderr
+    return lines[0]
+
+
+def test_missing_study_is_a_one_line_failure(tmp_path):
+    line = _one_line_error(run("report", "--study", str(tmp_path / "nope.yaml")))
+    assert "study file not found" in line and "nope.yaml" in line
+
+
+def test_unknown_fiscal_year_is_a_one_line_failure(demo_study, tmp_path):
+    line = _one_line_error(run("report", "--study", str(demo_study.path), "--fiscal-year", "1999",
+                               "--out", str(tmp_path)))
+    assert "no wave for fiscal year 1999" in line
+    line = _one_line_error(run("report", "--study", str(demo_study.path), "--fiscal-year", "来年",
+                               "--out", str(tmp_path)))
+    assert "not a fiscal year" in line
+
+
+def test_demo_writes_a_study(tmp_path):
+    proc = run("demo", "--out", str(tmp_path / "d"), "--seed", "5")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "d" / "study.yaml").is_file()
+
+
+def test_report_publishes_index_and_notebook_html(demo_study, tmp_path):
+    proc = run("report", "--study", str(demo_study.path), "--fiscal-year", "令和6年度",
+               "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    target = tmp_path / "handa-demo" / "FY2024"
+    index = (target / "index.html").read_text(encoding="utf-8")
+    assert "デモデータ" in index and 'href="01_overview.html"' in index
+    assert (target / "01_overview.html").is_file() and (target / "01_overview.ipynb").is_file()
+    assert str((target / "index.html").resolve()) in proc.stdout
+    assert not [p for p in tmp_path.joinpath("handa-demo").iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("cwd_name", ["elsewhere"])
+def test_report_runs_from_any_directory(demo_study, tmp_path, cwd_name):
+    """Cron runs from anywhere: relative paths are the caller's, notebooks are the project's."""
+    cwd = tmp_path / cwd_name
+    cwd.mkdir()
+    proc = run("report", "--study", str(demo_study.path), "--out", "out", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    assert (cwd / "out" / "handa-demo" / "FY2025" / "index.html").is_file()
