@@ -72,7 +72,7 @@ def test_malformed_codebook_names_the_key(mutate, key):
 
 def test_unreadable_codebook_file(tmp_path):
     bad = tmp_path / "cb.yaml"
-    bad.write_bytes("questions: [".encode())
+    bad.write_bytes(b"questions: [")
     with pytest.raises(ConfigError, match="YAML"):
         Codebook.from_yaml(bad)
     with pytest.raises(ConfigError, match="cannot read"):

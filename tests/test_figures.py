@@ -9,12 +9,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
 
-from kyodo_analysis.viz import figures  # noqa: E402
-from kyodo_analysis.viz.tables import single_tabulation  # noqa: E402
+from kyodo_analysis.viz import figures
+from kyodo_analysis.viz.tables import single_tabulation
 
 
 def _render(fig) -> list[str]:

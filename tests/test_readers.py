@@ -25,7 +25,7 @@ def test_csv_encoding_is_detected_and_reported(tmp_path, encoding, expected):
 
 def test_bytes_that_are_neither_utf8_nor_cp932_name_the_line(tmp_path):
     path = tmp_path / "broken.csv"
-    path.write_bytes("a,b\r\n1,2\r\n".encode() + b"\x85\xff,3\r\n")
+    path.write_bytes(b"a,b\r\n1,2\r\n" + b"\x85\xff,3\r\n")
     with pytest.raises(InputError) as err:
         read_table(path)
     assert err.value.row == 3 and err.value.file == str(path)
