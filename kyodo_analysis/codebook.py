@@ -57,6 +57,9 @@ class Question:
     options: tuple[Option, ...] = ()
     asked_if: dict | None = None
     policy: str | None = None
+    layout: Literal["columns", "delimited"] = "columns"
+    max_choices: int | None = None
+    range: tuple[float, float] | None = None
 
     @property
     def is_multiple(self) -> bool:
@@ -104,7 +107,10 @@ class Codebook:
         aliases = {c: "id" for c in self.id_columns}
         aliases["id"] = "id"
         for q in self.questions:
-            if q.is_multiple:
+            if q.is_multiple and q.layout == "delimited":
+                aliases.update({c: q.id for c in q.columns})
+                aliases[q.id] = q.id
+            elif q.is_multiple:
                 for o, oid in zip(q.options, q.option_ids, strict=True):
                     aliases.update({c: oid for c in o.columns})
                     aliases[oid] = oid
@@ -112,6 +118,11 @@ class Codebook:
                 aliases.update({c: q.id for c in q.columns})
                 aliases[q.id] = q.id
         return aliases
+
+    def text_headers(self) -> set[str]:
+        """Raw header names whose cells are text (id and free text): never parsed as numbers."""
+        return {k for k, v in self.header_aliases().items()
+                if v == "id" or (v in self and self[v].type == "text")}
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Codebook:
@@ -187,14 +198,38 @@ class Codebook:
                            bool(o.get("exclusive", False)))
                     for o in raw_opts
                 )
+            layout = q.get("layout", "columns")
+            if layout not in {"columns", "delimited"}:
+                raise fail(f"{key}.layout", f"layout must be 'columns' or 'delimited', got {layout!r}")
+            max_choices = q.get("max_choices")
+            if max_choices is not None and (not isinstance(max_choices, int) or max_choices < 1):
+                raise fail(f"{key}.max_choices", "max_choices must be a positive integer")
+            value_range = q.get("range")
+            if value_range is not None:
+                if (not isinstance(value_range, list) or len(value_range) != 2
+                        or not all(isinstance(v, (int, float)) for v in value_range)
+                        or value_range[0] > value_range[1]):
+                    raise fail(f"{key}.range", "range must be [min, max] with min <= max")
+                value_range = (float(value_range[0]), float(value_range[1]))
+            asked_if = q.get("asked_if")
+            if asked_if is not None and (not isinstance(asked_if, Mapping)
+                                         or set(asked_if) != {"column", "equals"}):
+                raise fail(f"{key}.asked_if", "asked_if needs exactly 'column' and 'equals'")
             questions.append(Question(
                 id=qid, text=str(q.get("text", "")), type=qtype,
                 columns=tuple(q.get("columns") or ()), codes=codes, missing=missing,
                 scores=scale.scores if scale else None, options=options,
-                asked_if=q.get("asked_if"), policy=q.get("policy"),
+                asked_if=dict(asked_if) if asked_if else None, policy=q.get("policy"),
+                layout=layout, max_choices=max_choices, range=value_range,
             ))
-        return cls(title=str(doc.get("codebook", "")), questions=tuple(questions),
+        book = cls(title=str(doc.get("codebook", "")), questions=tuple(questions),
                    id_columns=id_columns, scales=scales, source=source)
+        columns = set(book.header_aliases().values())
+        for i, q in enumerate(book.questions):
+            if q.asked_if and q.asked_if["column"] not in columns:
+                raise fail(f"questions[{i}] ({q.id}).asked_if",
+                           f"condition refers to unknown column {q.asked_if['column']!r}")
+        return book
 
 
 def _code_map(value: object, key: str, fail, *, value_type=str) -> dict:

@@ -10,10 +10,12 @@ import pandas as pd
 import yaml
 
 from kyodo_analysis.codebook import Codebook
-from kyodo_analysis.errors import ConfigError, InputError
+from kyodo_analysis.errors import ConfigError
 from kyodo_analysis.io.readers import read_table
+from kyodo_analysis.io.validate import ValidationResult, validate
+from kyodo_analysis.store import ImportOutcome
 
-__all__ = ["Study", "Wave", "codes_frame", "open_study"]
+__all__ = ["Study", "Wave", "open_study"]
 
 
 @dataclass(frozen=True)
@@ -89,12 +91,81 @@ class Study:
         raise ConfigError(f"no wave for fiscal year {fiscal_year}; the study has "
                           f"{self.fiscal_years}", file=str(self.path), key="waves")
 
-    def load_wave(self, fiscal_year: int) -> pd.DataFrame:
-        """Read one wave's raw file into canonical columns holding numeric codes."""
+    @property
+    def store_path(self) -> Path:
+        """The DuckDB store of this study (``store:`` in study.yaml; default next to it)."""
+        return (self.root / self.config.get("store", "kyodo.duckdb")).resolve()
+
+    def read_wave(self, fiscal_year: int, *, strict: bool = False) -> ValidationResult:
+        """Read and validate one wave's raw file (nothing is stored)."""
         w = self.wave(fiscal_year)
         raw = read_table(w.file, format=w.format, encoding=w.encoding, sheet=w.sheet,
-                         header_row=w.header_row)
-        return codes_frame(raw.data, self.codebook, file=raw.file)
+                         header_row=w.header_row, text_columns=self.codebook.text_headers())
+        return validate(raw, self.codebook, strict=strict)
+
+    def import_waves(self, store_path: str | Path | None = None, *,
+                     replace: bool = False) -> list[ImportOutcome]:
+        """Import every wave (idempotent: unchanged files are skipped) and the activity series."""
+        from kyodo_analysis.store import Store
+
+        outcomes = []
+        with Store(store_path or self.store_path) as store:
+            for w in self.waves:
+                result = self.read_wave(w.fiscal_year)
+                outcomes.append(store.import_wave(result, study=self.name,
+                                                  fiscal_year=w.fiscal_year,
+                                                  codebook=self.codebook, replace=replace))
+            if "activity" in self.config:
+                store.load_series(self.activity(), study=self.name, domain_column="domain",
+                                  year_column="fiscal_year")
+        return outcomes
+
+    def ensure_imported(self) -> None:
+        """Import the waves when the store lacks any of them (a no-op once imported)."""
+        from kyodo_analysis.store import Store
+
+        if self.store_path.is_file():
+            with Store(self.store_path, read_only=True) as store:
+                if all(store.has_wave(self.name, fy) for fy in self.fiscal_years):
+                    return
+        self.import_waves()
+
+    def load_wave(self, fiscal_year: int, *, store_path: str | Path | None = None) -> pd.DataFrame:
+        """One wave's accepted responses from the store, in canonical columns.
+
+        Codes are nullable integers, id and free text strings. Import the wave first
+        (:meth:`import_waves` or ``kyodo import``).
+        """
+        from kyodo_analysis.store import Store
+
+        self.wave(fiscal_year)
+        path = Path(store_path or self.store_path)
+        if not path.is_file():
+            raise ConfigError(f"no store at {path}: import the study first", file=str(self.path))
+        with Store(path, read_only=True) as store:
+            return store.load_wave(self.name, fiscal_year, self.codebook)
+
+    def activity(self) -> pd.DataFrame:
+        """Activity statistics in long form: series, domain, fiscal_year, value."""
+        from kyodo_analysis.calendar import parse_fiscal_year
+
+        parts = []
+        spec = self.config["activity"]
+        wide = read_table(self.root / spec["file"], encoding=spec.get("encoding")).data
+        year_col = wide.columns[0]
+        long = wide.melt(id_vars=[year_col], var_name="series", value_name="value")
+        parts.append(long.assign(domain="市全体").rename(columns={year_col: "fiscal_year"}))
+        extra = self.config.get("workshops_by_district")
+        if extra:
+            table = read_table(self.root / extra["file"], encoding=extra.get("encoding")).data
+            year_col, domain_col, value_col = table.columns[:3]
+            parts.append(pd.DataFrame({"fiscal_year": table[year_col],
+                                       "series": extra.get("series", value_col),
+                                       "domain": table[domain_col], "value": table[value_col]}))
+        out = pd.concat(parts, ignore_index=True)
+        out["fiscal_year"] = out["fiscal_year"].map(parse_fiscal_year)
+        out["value"] = pd.to_numeric(out["value"])
+        return out[["series", "domain", "fiscal_year", "value"]]
 
     def fieldwork(self) -> pd.DataFrame:
         """Questionnaires sent and returned by register attributes (for response rates)."""
@@ -109,36 +180,9 @@ class Study:
         return pd.read_csv(self.root / self.config["population"], encoding="utf-8-sig")
 
 
-def codes_frame(data: pd.DataFrame, codebook: Codebook, *, file: str = "") -> pd.DataFrame:
-    """Rename raw headers to canonical ids and turn code cells into nullable integers.
-
-    Free text stays text; headers the codebook does not know are dropped; a question the
-    file lacks raises :class:`InputError` naming the file and the missing column.
-    """
-    aliases = codebook.header_aliases()
-    renamed = data.rename(columns={c: aliases[c] for c in data.columns if c in aliases})
-    wanted = ["id"]
-    for q in codebook:
-        wanted += q.option_ids if q.is_multiple else [q.id]
-    missing = [c for c in wanted if c not in renamed.columns]
-    if missing:
-        raise InputError(f"columns missing from the file: {', '.join(missing)}", file=file,
-                         column=missing[0])
-    out = renamed[wanted].copy()
-    out["id"] = out["id"].astype(str)
-    for q in codebook:
-        cols = q.option_ids if q.is_multiple else [q.id]
-        for c in cols:
-            if q.type == "text":
-                out[c] = out[c].fillna("").astype(str)
-            else:
-                values = out[c].replace("", pd.NA) if out[c].dtype != float else out[c]
-                out[c] = pd.to_numeric(values).astype("Int64")
-    return out
-
-
 def open_study(path: str | Path | None = None) -> Study:
-    """Open a study; with no path (or ``""``) the project's demo study, generated if missing.
+    """Open a study; with no path (or ``""``) the project's demo study, generated and imported
+    into its store if missing.
 
     Notebooks use this so that their default parameters run anywhere: from JupyterLab, from
     ``kyodo report`` and from the plain ``papermill`` command line.
@@ -152,4 +196,6 @@ def open_study(path: str | Path | None = None) -> Study:
         from kyodo_analysis.demo.generate import DEFAULT_SEED, generate_demo
 
         generate_demo(demo.parent, seed=DEFAULT_SEED)
-    return Study.from_yaml(demo)
+    study = Study.from_yaml(demo)
+    study.ensure_imported()
+    return study

@@ -16,4 +16,7 @@ def demo_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def demo_study(demo_dir) -> Study:
-    return Study.from_yaml(demo_dir / "study.yaml")
+    """The demo study with every wave imported into its store."""
+    study = Study.from_yaml(demo_dir / "study.yaml")
+    study.import_waves()
+    return study

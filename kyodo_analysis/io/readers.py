@@ -61,7 +61,8 @@ def detect_encoding(blob: bytes, *, file: str = "") -> str:
 
 
 def read_table(path: str | Path, *, format: str | None = None, encoding: str | None = None,
-               sheet: str | int | None = None, header_row: int | None = None) -> RawTable:
+               sheet: str | int | None = None, header_row: int | None = None,
+               text_columns: set[str] | None = None) -> RawTable:
     """Read a survey or statistics table from CSV, Excel, SPSS or Stata.
 
     Parameters
@@ -75,6 +76,10 @@ def read_table(path: str | Path, *, format: str | None = None, encoding: str | N
     sheet, header_row
         For Excel: the sheet (name or 0-based index; default the first) and the 1-based row
         that holds the column headers (default 1; title rows above it are skipped).
+    text_columns
+        For CSV: headers to keep as text (ids, free text). Given this, other columns are
+        parsed by pandas' C parser (fast; blanks become NaN) and only columns that do not
+        parse as numbers stay text; without it every cell is read as text.
 
     Raises
     ------
@@ -92,7 +97,7 @@ def read_table(path: str | Path, *, format: str | None = None, encoding: str | N
     if path.stat().st_size == 0:
         raise InputError("file is empty", file=name)
     if fmt == "csv":
-        return _read_csv(path, encoding)
+        return _read_csv(path, encoding, text_columns)
     if fmt == "xlsx":
         return _read_xlsx(path, sheet, header_row or 1)
     if fmt in {"sav", "dta"}:
@@ -100,17 +105,24 @@ def read_table(path: str | Path, *, format: str | None = None, encoding: str | N
     raise InputError(f"unknown file format {fmt!r}", file=name)
 
 
-def _read_csv(path: Path, encoding: str | None) -> RawTable:
+def _read_csv(path: Path, encoding: str | None, text_columns: set[str] | None) -> RawTable:
     blob = path.read_bytes()
     enc = encoding or detect_encoding(blob, file=str(path))
     try:
-        text = blob.decode(enc)
+        blob.decode(enc)
     except UnicodeDecodeError as exc:
         line = blob[: exc.start].count(b"\n") + 1
         raise InputError(f"file is not valid {enc}", file=str(path), row=line) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    data = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[])
+    options = {"dtype": str, "keep_default_na": False, "na_values": []}
+    if text_columns is not None:
+        options = {"dtype": dict.fromkeys(text_columns, str), "keep_default_na": False,
+                   "na_values": [""]}
+    try:
+        data = pd.read_csv(io.BytesIO(blob), encoding=enc, **options)
+    except pd.errors.EmptyDataError:
+        raise InputError("file has no header line", file=str(path)) from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"malformed CSV: {exc}", file=str(path)) from None
     rows = pd.Series(range(2, len(data) + 2), index=data.index, name="row")
     return RawTable(data, str(path), "csv", enc, rows, {})
 

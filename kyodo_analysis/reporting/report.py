@@ -43,6 +43,7 @@ def run_report(study: Study, fiscal_year: int, *, out_root: Path = Path("reports
     complete, so an interrupted run leaves the previous report untouched.
     """
     study.wave(fiscal_year)  # fail early, with the study's own message, on an unknown year
+    study.import_waves()  # idempotent: files already in the store are skipped
     notebook_dir = Path(notebook_dir or paths.notebook_dir())
     target = Path(out_root) / study.name / f"FY{fiscal_year}"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,261 @@
+"""The DuckDB warehouse: one file holding waves, responses, quarantine, series and provenance.
+
+Every import is one transaction: the wave's responses, its quarantine and the provenance record
+are written together or not at all, so an error or a killed process leaves the store as it was.
+Importing the same file again changes nothing; replacing a wave that holds other data needs
+``replace=True``. Analysts can read the file with plain SQL::
+
+    duckdb data/kyodo.duckdb "SELECT fiscal_year, count(*) FROM responses GROUP BY 1"
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from kyodo_analysis.codebook import Codebook
+from kyodo_analysis.errors import InputError, KyodoError
+from kyodo_analysis.io.validate import ValidationResult
+
+__all__ = ["ImportOutcome", "Store", "file_sha256"]
+
+_SCHEMA = """
+CREATE SEQUENCE IF NOT EXISTS import_seq;
+CREATE TABLE IF NOT EXISTS imports (
+    import_id BIGINT PRIMARY KEY, study VARCHAR NOT NULL, fiscal_year INTEGER NOT NULL,
+    file_name VARCHAR NOT NULL, sha256 VARCHAR NOT NULL, size_bytes BIGINT NOT NULL,
+    encoding VARCHAR, codebook_sha256 VARCHAR NOT NULL, imported_at TIMESTAMP NOT NULL,
+    n_read INTEGER NOT NULL, n_accepted INTEGER NOT NULL, n_quarantined INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS waves (
+    study VARCHAR NOT NULL, fiscal_year INTEGER NOT NULL, import_id BIGINT NOT NULL,
+    PRIMARY KEY (study, fiscal_year));
+CREATE TABLE IF NOT EXISTS responses (
+    study VARCHAR NOT NULL, fiscal_year INTEGER NOT NULL, import_id BIGINT NOT NULL,
+    source_row INTEGER NOT NULL, id VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS quarantine (
+    import_id BIGINT NOT NULL, file VARCHAR, "row" INTEGER, "column" VARCHAR, value VARCHAR,
+    rule VARCHAR, message VARCHAR);
+CREATE TABLE IF NOT EXISTS quarantined_rows (
+    import_id BIGINT NOT NULL, source_row INTEGER NOT NULL, record JSON);
+CREATE TABLE IF NOT EXISTS activity (
+    study VARCHAR NOT NULL, series VARCHAR NOT NULL, domain VARCHAR NOT NULL,
+    fiscal_year INTEGER NOT NULL, value DOUBLE, PRIMARY KEY (study, series, domain, fiscal_year));
+CREATE TABLE IF NOT EXISTS population (
+    study VARCHAR NOT NULL, cell JSON NOT NULL, count DOUBLE NOT NULL);
+"""
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What an import did: ``status`` is "imported", "replaced" or "unchanged"."""
+
+    status: str
+    import_id: int
+    fiscal_year: int
+    read: int
+    accepted: int
+    quarantined: int
+
+
+class Store:
+    """A DuckDB warehouse file. Open it for reading or writing; close it (or use ``with``)."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if read_only and not self.path.is_file():
+            raise KyodoError(f"store not found: {self.path}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise KyodoError(f"cannot open store {self.path}: {exc}") from None
+        if not read_only:
+            self.con.execute(_SCHEMA)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    # ------------------------------------------------------------------ imports
+
+    def import_wave(self, result: ValidationResult, *, study: str, fiscal_year: int,
+                    codebook: Codebook, replace: bool = False) -> ImportOutcome:
+        """Store a validated wave, its quarantine and provenance in one transaction."""
+        path = Path(result.file)
+        digest = file_sha256(path)
+        current = self.con.execute(
+            "SELECT i.import_id, i.sha256, i.codebook_sha256, i.n_read, i.n_accepted, "
+            "i.n_quarantined FROM waves w JOIN imports i USING (import_id) "
+            "WHERE w.study = ? AND w.fiscal_year = ?", [study, fiscal_year]).fetchone()
+        if current is not None:
+            same = current[1] == digest and current[2] == codebook.sha256
+            if same:
+                return ImportOutcome("unchanged", current[0], fiscal_year, *current[3:])
+            if not replace:
+                raise InputError(f"wave FY{fiscal_year} of study {study!r} already holds another "
+                                 "import; pass --replace to replace it", file=str(path))
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            import_id = self.con.execute("SELECT nextval('import_seq')").fetchone()[0]
+            self.con.execute(
+                "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [import_id, study, fiscal_year, path.name, digest, path.stat().st_size,
+                 result.encoding, codebook.sha256, dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                 result.read, result.n_accepted, result.n_quarantined])
+            if current is not None:
+                self.con.execute("DELETE FROM responses WHERE study = ? AND fiscal_year = ?",
+                                 [study, fiscal_year])
+                self.con.execute("DELETE FROM waves WHERE study = ? AND fiscal_year = ?",
+                                 [study, fiscal_year])
+            self._insert_responses(result.accepted, study, fiscal_year, import_id)
+            self._insert_quarantine(result, import_id)
+            self.con.execute("INSERT INTO waves VALUES (?, ?, ?)", [study, fiscal_year, import_id])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return ImportOutcome("replaced" if current is not None else "imported", import_id,
+                             fiscal_year, result.read, result.n_accepted, result.n_quarantined)
+
+    def _ensure_columns(self, frame: pd.DataFrame) -> None:
+        existing = {r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'responses'"
+        ).fetchall()}
+        for col, dtype in frame.dtypes.items():
+            if col in existing or col in {"_row", "id"}:
+                continue
+            sql_type = "VARCHAR" if str(dtype) == "string" else (
+                "DOUBLE" if str(dtype) == "Float64" else "INTEGER")
+            self.con.execute(f'ALTER TABLE responses ADD COLUMN "{col}" {sql_type}')
+
+    def _insert_responses(self, accepted: pd.DataFrame, study: str, fiscal_year: int,
+                          import_id: int) -> None:
+        self._ensure_columns(accepted)
+        frame = accepted.rename(columns={"_row": "source_row"})
+        cols = ", ".join(f'"{c}"' for c in frame.columns)
+        self.con.register("_incoming", frame)
+        try:
+            self.con.execute(
+                f"INSERT INTO responses (study, fiscal_year, import_id, {cols}) "
+                f"SELECT ?, ?, ?, {cols} FROM _incoming", [study, fiscal_year, import_id])
+        finally:
+            self.con.unregister("_incoming")
+
+    def _insert_quarantine(self, result: ValidationResult, import_id: int) -> None:
+        if result.n_quarantined == 0:
+            return
+        q = result.quarantine.assign(import_id=import_id)[["import_id", "file", "row", "column",
+                                                           "value", "rule", "message"]]
+        self.con.register("_q", q)
+        try:
+            self.con.execute("INSERT INTO quarantine SELECT * FROM _q")
+        finally:
+            self.con.unregister("_q")
+        rows = result.quarantined_rows
+        records = rows.drop(columns="_row").astype(str).where(rows.drop(columns="_row").notna(), None)
+        recs = pd.DataFrame({
+            "import_id": import_id,
+            "source_row": rows["_row"].astype(int),
+            "record": records.apply(lambda r: r.to_json(force_ascii=False), axis=1),
+        })
+        self.con.register("_qr", recs)
+        try:
+            self.con.execute("INSERT INTO quarantined_rows SELECT * FROM _qr")
+        finally:
+            self.con.unregister("_qr")
+
+    def load_series(self, table: pd.DataFrame, *, study: str, domain_column: str | None = None,
+                    year_column: str = "fiscal_year") -> int:
+        """Replace a study's activity series by a long table (series, [domain], year, value)."""
+        from kyodo_analysis.calendar import parse_fiscal_year
+
+        frame = pd.DataFrame({
+            "study": study,
+            "series": table["series"].astype(str),
+            "domain": table[domain_column].astype(str) if domain_column else "市全体",
+            "fiscal_year": table[year_column].map(parse_fiscal_year).astype(int),
+            "value": pd.to_numeric(table["value"]).astype(float),
+        })
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.register("_s", frame)
+            self.con.execute("DELETE FROM activity WHERE study = ? AND (series, domain) IN "
+                             "(SELECT series, domain FROM _s)", [study])
+            self.con.execute("INSERT INTO activity SELECT * FROM _s")
+            self.con.unregister("_s")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return len(frame)
+
+    # ------------------------------------------------------------------ reading
+
+    def load_wave(self, study: str, fiscal_year: int, codebook: Codebook) -> pd.DataFrame:
+        """One wave's accepted responses in the codebook's canonical columns.
+
+        Codes come back as nullable integers (``Int64``), id and free text as strings, in the
+        order the rows had in the source file.
+        """
+        if not self.has_wave(study, fiscal_year):
+            raise KyodoError(f"the store {self.path} has no wave FY{fiscal_year} of study "
+                             f"{study!r}; import it first (kyodo import ... --wave FY{fiscal_year})")
+        frame = self.con.execute(
+            "SELECT * EXCLUDE (study, fiscal_year, import_id) FROM responses "
+            "WHERE study = ? AND fiscal_year = ? ORDER BY source_row", [study, fiscal_year]).df()
+        out = {"id": frame["id"].astype("string")}
+        for q in codebook:
+            for col in (q.option_ids if q.is_multiple else [q.id]):
+                if q.type == "text":
+                    out[col] = frame[col].astype("string").fillna("")
+                elif q.type == "numeric":
+                    out[col] = frame[col].astype("Float64")
+                else:
+                    out[col] = frame[col].astype("Float64").astype("Int64")
+        return pd.DataFrame(out)
+
+    def has_wave(self, study: str, fiscal_year: int) -> bool:
+        return self.con.execute("SELECT count(*) FROM waves WHERE study = ? AND fiscal_year = ?",
+                                [study, fiscal_year]).fetchone()[0] > 0
+
+    def quarantine(self, study: str | None = None, fiscal_year: int | None = None) -> pd.DataFrame:
+        sql = ("SELECT i.study, i.fiscal_year, q.* EXCLUDE (import_id) FROM quarantine q "
+               "JOIN imports i USING (import_id) JOIN waves w USING (import_id) WHERE true")
+        args = []
+        if study is not None:
+            sql += " AND i.study = ?"
+            args.append(study)
+        if fiscal_year is not None:
+            sql += " AND i.fiscal_year = ?"
+            args.append(fiscal_year)
+        return self.con.execute(sql + " ORDER BY i.fiscal_year, q.row", args).df()
+
+    def status(self) -> pd.DataFrame:
+        """Waves in the store with their counts and provenance."""
+        return self.con.execute(
+            "SELECT w.study, w.fiscal_year, i.file_name, i.n_read, i.n_accepted, "
+            "i.n_quarantined, i.encoding, left(i.sha256, 12) AS sha256, i.imported_at "
+            "FROM waves w JOIN imports i USING (import_id) ORDER BY w.study, w.fiscal_year").df()
+
+    def series_status(self) -> pd.DataFrame:
+        return self.con.execute(
+            "SELECT study, series, count(DISTINCT domain) AS domains, min(fiscal_year) AS first, "
+            "max(fiscal_year) AS last, count(*) AS n FROM activity GROUP BY ALL ORDER BY ALL").df()
