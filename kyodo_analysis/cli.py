@@ -2,6 +2,8 @@
 
 Exit codes: 0 success; 1 the work failed (a notebook failed, bad input or configuration), with a
 one-line reason on stderr; 2 the command line itself was wrong (unknown option, missing value).
+``kyodo validate`` and ``kyodo import`` follow the ingestion convention instead: 0 every row
+accepted; 1 accepted with quarantined rows; 2 file rejected, nothing imported.
 """
 
 from __future__ import annotations
@@ -79,6 +81,122 @@ def report(study_file: Path, fiscal_year: str | None, out: Path, timeout: int) -
     click.echo(f"report: {result.index.resolve()}")
     if not result.ok:
         _fail("one or more notebooks failed; their partial output is in the report folder")
+
+
+def _ingest_options(func):
+    func = click.option("--codebook", "codebook_file", type=click.Path(path_type=Path),
+                        required=True, help="The survey's codebook.yaml.")(func)
+    func = click.option("--sheet", default=None, help="Excel: sheet name (default the first).")(func)
+    func = click.option("--header-row", type=int, default=None,
+                        help="Excel: 1-based row holding the headers (default 1).")(func)
+    func = click.option("--encoding", default=None,
+                        help="CSV: encoding (default detected: utf-8, utf-8-sig or cp932).")(func)
+    func = click.option("--strict", is_flag=True,
+                        help="Reject the whole file on any row-level problem.")(func)
+    func = click.option("--report-json", type=click.Path(path_type=Path), default=None,
+                        help="Write {read, accepted, quarantined, encoding, errors} as JSON.")(func)
+    return func
+
+
+def _validated(file: Path, codebook_file: Path, sheet, header_row, encoding, strict,
+               fiscal_year: int | None = None):
+    """Read and validate, or exit 2 with a one-line reason (nothing imported)."""
+    from kyodo_analysis.codebook import Codebook
+    from kyodo_analysis.io.readers import read_table
+    from kyodo_analysis.io.validate import validate
+
+    try:
+        codebook = Codebook.from_yaml(codebook_file)
+        raw = read_table(file, encoding=encoding, sheet=sheet, header_row=header_row,
+                         text_columns=codebook.text_headers(),
+                         known_headers=set(codebook.header_aliases()))
+        return codebook, validate(raw, codebook, fiscal_year=fiscal_year, strict=strict)
+    except KyodoError as exc:
+        click.echo(f"kyodo: rejected: {exc}", err=True)
+        sys.exit(2)
+
+
+def _summarise(result, report_json: Path | None) -> None:
+    how = f"encoding: {result.encoding or 'n/a'}"
+    if result.delimiter:
+        how += f", delimiter: {result.delimiter!r}"
+    click.echo(f"{result.file}: read {result.read}, accepted {result.n_accepted}, "
+               f"quarantined {result.n_quarantined} ({how})")
+    for rule, count in result.summary()["rules"].items():
+        click.echo(f"  {rule}: {count}")
+    for rec in result.quarantine.head(10).itertuples():
+        click.echo(f"  row {rec.row}, column {rec.column}: {rec.message} [{rec.rule}]")
+    if result.n_quarantined and len(result.quarantine) > 10:
+        click.echo(f"  ... {len(result.quarantine) - 10} more problems")
+    if result.unknown_columns:
+        click.echo(f"  columns not in the codebook (ignored): {', '.join(result.unknown_columns)}")
+    if report_json is not None:
+        report_json.write_text(result.to_json(), encoding="utf-8")
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@_ingest_options
+def validate(file, codebook_file, sheet, header_row, encoding, strict, report_json) -> None:
+    """Check a survey file against its codebook without importing it (dry run)."""
+    _, result = _validated(file, codebook_file, sheet, header_row, encoding, strict)
+    _summarise(result, report_json)
+    sys.exit(1 if result.n_quarantined else 0)
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path))
+@_ingest_options
+@click.option("--wave", required=True, help="Fiscal year of the wave: FY2025, 2025 or 令和7年度.")
+@click.option("--study", "study_name", default="default", show_default=True,
+              help="Study name the wave belongs to in the store.")
+@click.option("--db", type=click.Path(path_type=Path), default=project_root() / "data" / "kyodo.duckdb",
+              show_default=True, help="The DuckDB store file.")
+@click.option("--replace", is_flag=True, help="Replace a wave already imported from another file.")
+def import_(file, codebook_file, sheet, header_row, encoding, strict, report_json, wave,
+            study_name, db, replace) -> None:
+    """Validate a survey file and import its accepted rows (and quarantine) into the store."""
+    from kyodo_analysis.calendar import parse_fiscal_year
+    from kyodo_analysis.store import Store
+
+    try:
+        fiscal_year = parse_fiscal_year(wave)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--wave") from None
+    codebook, result = _validated(file, codebook_file, sheet, header_row, encoding, strict,
+                                  fiscal_year)
+    _summarise(result, report_json)
+    try:
+        with Store(db) as store:
+            outcome = store.import_wave(result, study=study_name, fiscal_year=fiscal_year,
+                                        codebook=codebook, replace=replace)
+    except KyodoError as exc:
+        click.echo(f"kyodo: rejected: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"{outcome.status}: wave FY{fiscal_year} of {study_name!r} in {db} "
+               f"(import {outcome.import_id})")
+    sys.exit(1 if result.n_quarantined else 0)
+
+
+@main.command()
+@click.option("--db", type=click.Path(path_type=Path), default=project_root() / "data" / "kyodo.duckdb",
+              show_default=True, help="The DuckDB store file.")
+def status(db: Path) -> None:
+    """Show the waves and activity series in the store, with their counts."""
+    from kyodo_analysis.store import Store
+
+    try:
+        with Store(db, read_only=True) as store:
+            waves, series = store.status(), store.series_status()
+    except KyodoError as exc:
+        _fail(str(exc))
+    click.echo(f"store: {db}")
+    click.echo("waves:" if len(waves) else "waves: none")
+    if len(waves):
+        click.echo(waves.to_string(index=False))
+    click.echo("activity series:" if len(series) else "activity series: none")
+    if len(series):
+        click.echo(series.to_string(index=False))
 
 
 if __name__ == "__main__":  # pragma: no cover

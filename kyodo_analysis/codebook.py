@@ -89,6 +89,7 @@ class Codebook:
     scales: dict[str, Scale]
     sha256: str = ""
     source: str | None = None
+    fiscal_year_columns: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[Question]:
         return iter(self.questions)
@@ -106,6 +107,7 @@ class Codebook:
         """Map every raw header name (and canonical id) to the canonical column id."""
         aliases = {c: "id" for c in self.id_columns}
         aliases["id"] = "id"
+        aliases.update({c: "fiscal_year" for c in self.fiscal_year_columns})
         for q in self.questions:
             if q.is_multiple and q.layout == "delimited":
                 aliases.update({c: q.id for c in q.columns})
@@ -222,8 +224,10 @@ class Codebook:
                 asked_if=dict(asked_if) if asked_if else None, policy=q.get("policy"),
                 layout=layout, max_choices=max_choices, range=value_range,
             ))
+        fy_spec = doc.get("fiscal_year") or {}
         book = cls(title=str(doc.get("codebook", "")), questions=tuple(questions),
-                   id_columns=id_columns, scales=scales, source=source)
+                   id_columns=id_columns, scales=scales, source=source,
+                   fiscal_year_columns=tuple(fy_spec.get("columns") or ()))
         columns = set(book.header_aliases().values())
         for i, q in enumerate(book.questions):
             if q.asked_if and q.asked_if["column"] not in columns:

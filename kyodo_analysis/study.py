@@ -99,9 +99,11 @@ class Study:
     def read_wave(self, fiscal_year: int, *, strict: bool = False) -> ValidationResult:
         """Read and validate one wave's raw file (nothing is stored)."""
         w = self.wave(fiscal_year)
+        cb = self.codebook
         raw = read_table(w.file, format=w.format, encoding=w.encoding, sheet=w.sheet,
-                         header_row=w.header_row, text_columns=self.codebook.text_headers())
-        return validate(raw, self.codebook, strict=strict)
+                         header_row=w.header_row, text_columns=cb.text_headers(),
+                         known_headers=set(cb.header_aliases()))
+        return validate(raw, cb, fiscal_year=fiscal_year, strict=strict)
 
     def import_waves(self, store_path: str | Path | None = None, *,
                      replace: bool = False) -> list[ImportOutcome]:

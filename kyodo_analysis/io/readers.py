@@ -1,33 +1,47 @@
 """Readers for the file formats a city receives survey data in.
 
-One reader per format, all returning a :class:`RawTable`: the cells as read (no recoding),
-with the encoding that was used and the spreadsheet row number of every data row, so that
-later stages can name the row a user sees in Excel.
+One reader per format, all returning a :class:`RawTable`: the cells as read (no recoding), the
+encoding and delimiter that were used (never guessed silently), and the spreadsheet row number
+of every data row, so that later stages can name the row a user sees in Excel.
 """
 
 from __future__ import annotations
 
 import codecs
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from kyodo_analysis.errors import InputError
 
-__all__ = ["RawTable", "detect_encoding", "read_table"]
+__all__ = ["RawTable", "detect_delimiter", "detect_encoding", "read_table"]
 
-_FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".sav": "sav",
-            ".zsav": "sav", ".dta": "dta"}
+_FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
+            ".sav": "sav", ".zsav": "sav", ".dta": "dta"}
+_DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon"}
+#: How many leading rows of a sheet are searched for the header row.
+HEADER_SEARCH_ROWS = 30
 
 
 @dataclass(frozen=True)
 class RawTable:
     """A table as read from a file.
 
-    ``data`` holds strings for text formats and native values for binary ones; ``row_numbers``
-    gives, for each data row, its 1-based row number in the file as a spreadsheet shows it.
+    Attributes
+    ----------
+    data
+        The cells: text for CSV (numbers where pandas parsed a whole column as numbers), native
+        values for Excel and statistical formats.
+    row_numbers
+        For each data row, its 1-based row number in the file as a spreadsheet shows it.
+    short_rows
+        For CSV, rows that had fewer fields than the header (a truncated line).
+    formula_cells
+        For Excel, (row position, column) of cells holding a formula: formulas are not
+        evaluated, their text is what ``data`` holds.
     """
 
     data: pd.DataFrame
@@ -35,22 +49,32 @@ class RawTable:
     format: str
     encoding: str | None
     row_numbers: pd.Series
-    value_labels: dict[str, dict]
+    value_labels: dict[str, dict] = field(default_factory=dict)
+    delimiter: str | None = None
+    header_row: int = 1
+    short_rows: np.ndarray | None = None
 
 
 def detect_encoding(blob: bytes, *, file: str = "") -> str:
     """Say which encoding a CSV file is in: ``utf-8-sig`` (BOM), ``utf-8`` or ``cp932``.
 
     UTF-8 is tried first because valid UTF-8 Japanese text is almost never valid CP932 by
-    accident and vice versa; a file that is neither raises :class:`InputError`.
+    accident and vice versa. A file that is UTF-8 for a while and then not is a mix of
+    encodings and is rejected naming the line; so is a file that is neither.
     """
     if blob.startswith(codecs.BOM_UTF8):
+        try:
+            blob[3:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _mixed(blob, exc.start + 3, file) from None
         return "utf-8-sig"
     try:
         blob.decode("utf-8")
         return "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    if any(b >= 0x80 for b in blob[:first_bad]):
+        raise _mixed(blob, first_bad, file)
     try:
         blob.decode("cp932")
         return "cp932"
@@ -60,9 +84,26 @@ def detect_encoding(blob: bytes, *, file: str = "") -> str:
                          value=blob[exc.start: exc.start + 4].hex(" ")) from None
 
 
+def _mixed(blob: bytes, pos: int, file: str) -> InputError:
+    line = blob[:pos].count(b"\n") + 1
+    return InputError("mixed encodings: the file is UTF-8 up to this line and not after it "
+                      "(re-save the whole file in one encoding)", file=file, row=line,
+                      value=blob[pos: pos + 4].hex(" "))
+
+
+def detect_delimiter(header_line: str) -> str:
+    """The delimiter of a CSV file from its header line: comma, else tab, else semicolon."""
+    counts = {d: header_line.count(d) for d in _DELIMITERS}
+    if counts[","]:
+        return ","
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
 def read_table(path: str | Path, *, format: str | None = None, encoding: str | None = None,
                sheet: str | int | None = None, header_row: int | None = None,
-               text_columns: set[str] | None = None) -> RawTable:
+               text_columns: set[str] | None = None,
+               known_headers: set[str] | None = None) -> RawTable:
     """Read a survey or statistics table from CSV, Excel, SPSS or Stata.
 
     Parameters
@@ -75,11 +116,14 @@ def read_table(path: str | Path, *, format: str | None = None, encoding: str | N
         For CSV: the encoding to use; by default detected (and reported in the result).
     sheet, header_row
         For Excel: the sheet (name or 0-based index; default the first) and the 1-based row
-        that holds the column headers (default 1; title rows above it are skipped).
+        that holds the column headers. Without ``header_row`` the header is the first row
+        whose cells are mostly ``known_headers`` (title rows above it are skipped), or row 1.
     text_columns
         For CSV: headers to keep as text (ids, free text). Given this, other columns are
         parsed by pandas' C parser (fast; blanks become NaN) and only columns that do not
         parse as numbers stay text; without it every cell is read as text.
+    known_headers
+        Header names the caller expects (a codebook's aliases), used to find the header row.
 
     Raises
     ------
@@ -99,7 +143,7 @@ def read_table(path: str | Path, *, format: str | None = None, encoding: str | N
     if fmt == "csv":
         return _read_csv(path, encoding, text_columns)
     if fmt == "xlsx":
-        return _read_xlsx(path, sheet, header_row or 1)
+        return _read_xlsx(path, sheet, header_row, known_headers)
     if fmt in {"sav", "dta"}:
         return _read_stat(path, fmt)
     raise InputError(f"unknown file format {fmt!r}", file=name)
@@ -109,34 +153,109 @@ def _read_csv(path: Path, encoding: str | None, text_columns: set[str] | None) -
     blob = path.read_bytes()
     enc = encoding or detect_encoding(blob, file=str(path))
     try:
-        blob.decode(enc)
+        text = blob.decode(enc)
     except UnicodeDecodeError as exc:
         line = blob[: exc.start].count(b"\n") + 1
         raise InputError(f"file is not valid {enc}", file=str(path), row=line) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise InputError("file has no header line", file=str(path))
+    header_line = text.split("\n", 1)[0]
+    delimiter = detect_delimiter(header_line)
     options = {"dtype": str, "keep_default_na": False, "na_values": []}
     if text_columns is not None:
         options = {"dtype": dict.fromkeys(text_columns, str), "keep_default_na": False,
                    "na_values": [""]}
     try:
-        data = pd.read_csv(io.BytesIO(blob), encoding=enc, **options)
-    except pd.errors.EmptyDataError:
-        raise InputError("file has no header line", file=str(path)) from None
+        data = pd.read_csv(io.StringIO(text), sep=delimiter, **options)
     except pd.errors.ParserError as exc:
         raise InputError(f"malformed CSV: {exc}", file=str(path)) from None
-    rows = pd.Series(range(2, len(data) + 2), index=data.index, name="row")
-    return RawTable(data, str(path), "csv", enc, rows, {})
+    short = _short_rows(blob, text, delimiter, len(data.columns), len(data))
+    rows = pd.Series(np.arange(2, len(data) + 2), index=data.index, name="row")
+    return RawTable(data, str(path), "csv", enc, rows, delimiter=delimiter, short_rows=short)
 
 
-def _read_xlsx(path: Path, sheet: str | int | None, header_row: int) -> RawTable:
+def _short_rows(blob: bytes, text: str, delimiter: str, n_columns: int,
+                n_rows: int) -> np.ndarray:
+    """Rows with fewer fields than the header (pandas would fill them with blanks silently).
+
+    Without quote characters the delimiters of every line are counted on the raw bytes with
+    numpy: the delimiters, quotes and line feeds are ASCII bytes that never occur inside a
+    multi-byte UTF-8 or CP932 character. With quotes (fields may then contain delimiters or
+    line breaks) Python's csv module counts the fields.
+    """
+    if b'"' not in blob:
+        codes = np.frombuffer(blob, dtype=np.uint8)
+        ends = np.append(np.flatnonzero(codes == 0x0A), len(codes))
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        length = ends - starts - (codes[np.maximum(ends - 1, 0)] == 0x0D)
+        line_of = np.searchsorted(ends, np.flatnonzero(codes == ord(delimiter)))
+        fields = np.bincount(line_of, minlength=len(ends)) + 1
+        fields = fields[length > 0]
+        fields = fields[1:]
+    else:
+        import csv
+
+        fields = np.array([len(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)
+                           if r][1:], dtype=int)
+    if len(fields) != n_rows:  # pragma: no cover - a layout csv and pandas disagree on
+        return np.zeros(n_rows, dtype=bool)
+    return fields < n_columns
+
+
+def _read_xlsx(path: Path, sheet: str | int | None, header_row: int | None,
+               known_headers: set[str] | None) -> RawTable:
+    """Read a sheet with openpyxl; formulas are kept as their text ("=A1+1"), not evaluated."""
+    from openpyxl import load_workbook
+
     try:
-        data = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0,
-                             header=header_row - 1, engine="openpyxl")
-    except ValueError as exc:
-        raise InputError(f"cannot read sheet: {exc}", file=str(path)) from None
-    data = data.dropna(how="all")
-    rows = pd.Series(data.index + header_row + 1, index=data.index, name="row")
-    return RawTable(data.reset_index(drop=True), str(path), "xlsx", None,
-                    rows.reset_index(drop=True), {})
+        wb = load_workbook(path, read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises many unrelated types for a broken file
+        raise InputError(f"cannot open Excel workbook: {exc}", file=str(path)) from None
+    try:
+        if sheet is None:
+            ws = wb.worksheets[0]
+        elif isinstance(sheet, int):
+            ws = wb.worksheets[sheet]
+        else:
+            if sheet not in wb.sheetnames:
+                raise InputError(f"no sheet named {sheet!r}; sheets: {', '.join(wb.sheetnames)}",
+                                 file=str(path))
+            ws = wb[sheet]
+        rows = list(ws.iter_rows(values_only=True))
+    finally:
+        wb.close()
+    if not rows:
+        raise InputError("the sheet is empty", file=str(path))
+    if header_row is None:
+        header_row = _find_header_row(rows, known_headers)
+    if header_row > len(rows):
+        raise InputError(f"header row {header_row} is beyond the last row {len(rows)}",
+                         file=str(path))
+    header = ["" if h is None else str(h).strip() for h in rows[header_row - 1]]
+    while header and header[-1] == "":
+        header.pop()
+    width = len(header)
+    body = [r[:width] + (None,) * (width - len(r)) for r in rows[header_row:]]
+    numbers = np.arange(header_row + 1, header_row + 1 + len(body))
+    keep = np.array([any(v is not None and str(v).strip() != "" for v in r) for r in body],
+                    dtype=bool)
+    names = [h if h else f"(空欄の見出し{j + 1}列目)" for j, h in enumerate(header)]
+    data = pd.DataFrame([r for r, k in zip(body, keep, strict=True) if k], columns=names,
+                        dtype=object)
+    return RawTable(data, str(path), "xlsx", None,
+                    pd.Series(numbers[keep], name="row"), header_row=header_row)
+
+
+def _find_header_row(rows: list[tuple], known: set[str] | None) -> int:
+    if not known:
+        return 1
+    for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        cells = [str(v).strip() for v in row if v is not None and str(v).strip()]
+        if len(cells) >= 2 and sum(c in known for c in cells) >= max(2, len(cells) // 2):
+            return i + 1
+    return 1
 
 
 def _read_stat(path: Path, fmt: str) -> RawTable:

@@ -26,6 +26,14 @@ Rules
 ``skip_rule``
     A question answered although its ``asked_if`` condition excludes the respondent, or marked
     非該当 although the condition includes them.
+``short_row``
+    A CSV line with fewer fields than the header (a truncated line): its blanks are not
+    answers.
+``formula``
+    An Excel cell holding a formula: formulas are not evaluated (paste values instead).
+``not_a_year``, ``wave_mismatch``
+    The survey-year column (e.g. 調査年度 「令和７年度」) is unreadable, or names another fiscal
+    year than the wave being imported.
 """
 
 from __future__ import annotations
@@ -72,6 +80,7 @@ class ValidationResult:
     quarantined_rows: pd.DataFrame
     unknown_columns: tuple[str, ...] = ()
     header_map: dict[str, str] = field(default_factory=dict)
+    delimiter: str | None = None
 
     @property
     def n_accepted(self) -> int:
@@ -87,6 +96,7 @@ class ValidationResult:
         return {
             "file": self.file,
             "encoding": self.encoding,
+            "delimiter": self.delimiter,
             "read": self.read,
             "accepted": self.n_accepted,
             "quarantined": self.n_quarantined,
@@ -150,7 +160,8 @@ def _expected_names(codebook: Codebook, canon: str) -> list[str]:
     return [k for k, v in codebook.header_aliases().items() if v == canon]
 
 
-def validate(raw: RawTable, codebook: Codebook, *, strict: bool = False) -> ValidationResult:
+def validate(raw: RawTable, codebook: Codebook, *, fiscal_year: int | None = None,
+             strict: bool = False) -> ValidationResult:
     """Validate a raw table against ``codebook``; see the module docstring for the rules.
 
     Parameters
@@ -159,6 +170,8 @@ def validate(raw: RawTable, codebook: Codebook, *, strict: bool = False) -> Vali
         What :func:`~kyodo_analysis.io.readers.read_table` returned.
     codebook
         The survey's codebook.
+    fiscal_year
+        The wave's fiscal year; rows whose survey-year column says otherwise are quarantined.
     strict
         Reject the whole file (raise :class:`InputError`) on any row-level problem.
 
@@ -198,6 +211,15 @@ def validate(raw: RawTable, codebook: Codebook, *, strict: bool = False) -> Vali
     dup = pd.Series(ids).duplicated(keep=False).to_numpy() & ~blank
     report(dup, id_col, ids, "duplicate_id", lambda v: f"{id_col}: 回答者ID「{v}」が重複しています")
     out["id"] = ids
+
+    if raw.short_rows is not None and raw.short_rows.any():
+        last = str(data.columns[-1])
+        report(raw.short_rows, last, "", "short_row",
+               "行の項目数が見出しより少なくなっています（途中で切れた行）")
+
+    if "fiscal_year" in header_of:
+        _check_fiscal_year(data[header_of["fiscal_year"]], header_of["fiscal_year"],
+                           fiscal_year, report)
 
     layout = _column_layout(codebook)
     for col, q, kind in layout:
@@ -274,7 +296,7 @@ def validate(raw: RawTable, codebook: Codebook, *, strict: bool = False) -> Vali
         file=file, encoding=raw.encoding, read=n, accepted=accepted.reset_index(drop=True),
         quarantine=quarantine.drop(columns="_pos").reset_index(drop=True),
         quarantined_rows=quarantined_rows.reset_index(drop=True),
-        unknown_columns=tuple(unknown), header_map=mapping,
+        unknown_columns=tuple(unknown), header_map=mapping, delimiter=raw.delimiter,
     )
 
 
@@ -306,7 +328,9 @@ def _parse_column(series: pd.Series, q: Question, kind: str):
             else:
                 vals[i] = number
             continue
-        if number is None:
+        if text.startswith("="):
+            rules[i] = "formula"
+        elif number is None:
             if text in labels:
                 vals[i] = labels[text]
             else:
@@ -332,6 +356,7 @@ _RULE_MESSAGES = {
         "out_of_range": lambda h, v, q: (f"{h}: 値「{v}」はコード表にありません"
                                          f"（有効な値: {_allowed_text(q)}）"),
         "required": lambda h, v, q: f"{h}: 抽出時の属性が空欄です",
+        "formula": lambda h, v, q: f"{h}: 数式「{v}」は評価しません（値として貼り付けてください）",
     },
     "mr": {
         "mr_value": lambda h, v, q: f"{h}: 複数回答の値「{v}」は 0 か 1 ではありません",
@@ -341,6 +366,26 @@ _RULE_MESSAGES = {
         "out_of_range": lambda h, v, q: f"{h}: 値「{v}」は範囲 {q.range[0]}～{q.range[1]} の外です",
     },
 }
+
+
+def _check_fiscal_year(series: pd.Series, header: str, expected: int | None, report) -> None:
+    from kyodo_analysis.calendar import fiscal_year_label, parse_fiscal_year
+
+    codes, uniques = factorize(series)
+    years = np.full(len(uniques) + 1, np.nan)
+    for i, u in enumerate(uniques):
+        try:
+            years[i] = parse_fiscal_year(normalise_cell(u))
+        except ValueError:
+            years[i] = -1
+    per_row = years[codes]
+    raw_text = np.array([str(u) for u in uniques] + [""], dtype=object)[codes]
+    report(per_row == -1, header, raw_text, "not_a_year",
+           lambda v: f"{header}: 「{v}」は年度として読めません")
+    if expected is not None:
+        label = fiscal_year_label(expected, style="era")
+        report((per_row > 0) & (per_row != expected), header, raw_text, "wave_mismatch",
+               lambda v: f"{header}: 「{v}」は取り込み中の{label}と異なります")
 
 
 def _expand_delimited(series: pd.Series, q: Question, header: str, out: dict, report) -> None:
