@@ -130,10 +130,10 @@ def _column_layout(codebook: Codebook) -> list[tuple[str, Question, str]]:
 
 def map_header(columns: list[str], codebook: Codebook, *, file: str) -> tuple[dict[str, str], list[str]]:
     """Map raw headers to canonical ids; raise :class:`InputError` for file-level problems."""
-    aliases = {normalise_cell(k): v for k, v in codebook.header_aliases().items()}
+    aliases = {normalise_cell(k).casefold(): v for k, v in codebook.header_aliases().items()}
     mapping, unknown, seen = {}, [], {}
     for c in columns:
-        canon = aliases.get(normalise_cell(c))
+        canon = aliases.get(normalise_cell(c).casefold())
         if canon is None:
             unknown.append(c)
             continue
