@@ -149,9 +149,12 @@ class Store:
     def _insert_responses(self, accepted: pd.DataFrame, study: str, fiscal_year: int,
                           import_id: int) -> None:
         self._ensure_columns(accepted)
+        import pyarrow as pa
+
         frame = accepted.rename(columns={"_row": "source_row"})
         cols = ", ".join(f'"{c}"' for c in frame.columns)
-        self.con.register("_incoming", frame)
+        # Through Arrow, DuckDB scans the columns without a Python object per cell.
+        self.con.register("_incoming", pa.Table.from_pandas(frame, preserve_index=False))
         try:
             self.con.execute(
                 f"INSERT INTO responses (study, fiscal_year, import_id, {cols}) "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kyodo_analysis.errors import InputError
 from kyodo_analysis.io.readers import detect_encoding, read_table
@@ -82,3 +84,22 @@ def test_every_demo_wave_format_reads(demo_study):
         assert len(table.data) > 1000
         if w.format == "csv":
             assert table.encoding == w.encoding
+
+
+@given(st.lists(st.lists(st.sampled_from(["", "1", "協働", "ab"]), min_size=1, max_size=6),
+                min_size=1, max_size=30),
+       st.sampled_from(["\n", "\r\n"]), st.integers(1, 64))
+def test_field_counts_match_the_csv_module(lines, eol, chunk):
+    """The chunked numpy count agrees with Python's csv module on any layout and chunk size."""
+    import csv
+    import io
+
+    import numpy as np
+
+    from kyodo_analysis.io.readers import _fields_per_line
+
+    text = eol.join(",".join(cells) for cells in lines) + eol
+    blob = text.encode("cp932")
+    expected = [len(r) for r in csv.reader(io.StringIO(text)) if r]
+    got = _fields_per_line(np.frombuffer(blob, dtype=np.uint8), ord(","), chunk=chunk)
+    assert got.tolist() == expected

@@ -15,7 +15,7 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-__all__ = ["factorize", "normalise_cell", "parse_number"]
+__all__ = ["factorize", "normalise_cell", "normalise_strings", "parse_number"]
 
 _MINUS = str.maketrans({"−": "-", "－": "-", "‐": "-", "―": "-", "–": "-"})
 _NUMBER_RE = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
@@ -56,4 +56,21 @@ def factorize(values: pd.Series) -> tuple[np.ndarray, list]:
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     codes = np.where(codes < 0, len(uniques), codes)
+    if not isinstance(uniques, np.ndarray):
+        uniques = uniques.to_numpy(dtype=object, na_value=None)
     return codes, list(uniques)
+
+
+def normalise_strings(values: pd.Series) -> np.ndarray:
+    """:func:`normalise_cell` for a whole column of mostly distinct strings (ids), vectorised
+    with Arrow's NFKC and whitespace trim; missing cells become ``""``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if values.dtype.kind in "iuf":  # numbers: reuse the per-value rules (few distinct values)
+        codes, uniques = factorize(values)
+        return np.array([normalise_cell(u) for u in uniques] + [""], dtype=object)[codes]
+    arr = pa.array(values.to_numpy(dtype=object, na_value=None), type=pa.string(),
+                   from_pandas=True)
+    folded = pc.utf8_trim_whitespace(pc.utf8_normalize(arr, form="NFKC"))
+    return folded.fill_null("").to_numpy(zero_copy_only=False).astype(object)

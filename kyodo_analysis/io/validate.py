@@ -47,7 +47,7 @@ import pandas as pd
 
 from kyodo_analysis.codebook import Codebook, Question
 from kyodo_analysis.errors import InputError
-from kyodo_analysis.io.normalise import factorize, normalise_cell, parse_number
+from kyodo_analysis.io.normalise import factorize, normalise_cell, normalise_strings, parse_number
 from kyodo_analysis.io.readers import RawTable
 
 __all__ = ["QUARANTINE_COLUMNS", "ValidationResult", "validate"]
@@ -195,7 +195,12 @@ def validate(raw: RawTable, codebook: Codebook, *, fiscal_year: int | None = Non
         idx = np.flatnonzero(mask)
         if idx.size == 0:
             return
-        vals = np.asarray(values, dtype=object)[idx] if not np.isscalar(values) else [values] * idx.size
+        if isinstance(values, _Lazy):
+            vals = values.take(idx)
+        elif np.isscalar(values):
+            vals = [values] * idx.size
+        else:
+            vals = np.asarray(values, dtype=object)[idx]
         msgs = [message(v) for v in vals] if callable(message) else [message] * idx.size
         problems.append(pd.DataFrame({"_pos": idx, "file": file, "row": rows[idx],
                                       "column": column, "value": [str(v) for v in vals],
@@ -203,9 +208,7 @@ def validate(raw: RawTable, codebook: Codebook, *, fiscal_year: int | None = Non
 
     # Respondent id.
     id_col = header_of["id"]
-    codes, uniques = factorize(data[id_col])
-    ids_u = np.array([normalise_cell(u) for u in uniques] + [""], dtype=object)
-    ids = ids_u[codes]
+    ids = normalise_strings(data[id_col])
     blank = ids == ""
     report(blank, id_col, ids, "missing_id", f"{id_col}: 回答者IDがありません")
     dup = pd.Series(ids).duplicated(keep=False).to_numpy() & ~blank
@@ -233,12 +236,13 @@ def validate(raw: RawTable, codebook: Codebook, *, fiscal_year: int | None = Non
         if kind == "mr_delimited":
             _expand_delimited(series, q, header, out, report)
             continue
-        values, rule, raw_text = _parse_column(series, q, kind)
+        vals_u, rules_u, raw_u, codes = _parse_column(series, q, kind)
         for r, msg in _RULE_MESSAGES[kind].items():
-            mask = rule == r
-            if mask.any():
-                report(mask, header, raw_text, r, lambda v, m=msg, h=header, qq=q: m(h, v, qq))
-        out[col] = values
+            hit_u = rules_u == r
+            if hit_u.any():
+                report(hit_u[codes], header, _Lazy(raw_u, codes), r,
+                       lambda v, m=msg, h=header, qq=q: m(h, v, qq))
+        out[col] = vals_u[codes]
 
     # Multiple-response consistency.
     for q in codebook:
@@ -301,7 +305,8 @@ def validate(raw: RawTable, codebook: Codebook, *, fiscal_year: int | None = Non
 
 
 def _parse_column(series: pd.Series, q: Question, kind: str):
-    """Per distinct value: the parsed code and the rule it breaks (or ``None``)."""
+    """Per distinct value: the parsed code, the rule it breaks (or ``None``) and its raw text;
+    plus the codes mapping rows to distinct values."""
     codes, uniques = factorize(series)
     labels = {normalise_cell(v): k for k, v in {**q.codes, **q.missing}.items()}
     allowed = set(q.codes) | set(q.missing)
@@ -343,7 +348,17 @@ def _parse_column(series: pd.Series, q: Question, kind: str):
         rules[-1] = "required"
     raw_text = np.array([("" if isinstance(u, float) and np.isnan(u) else str(u))
                          for u in uniques] + [""], dtype=object)
-    return vals[codes], rules[codes], raw_text[codes]
+    return vals, rules, raw_text, codes
+
+
+class _Lazy:
+    """Per-row values kept as (distinct values, codes) until a few rows are asked for."""
+
+    def __init__(self, uniques: np.ndarray, codes: np.ndarray) -> None:
+        self.uniques, self.codes = uniques, codes
+
+    def take(self, idx: np.ndarray) -> np.ndarray:
+        return self.uniques[self.codes[idx]]
 
 
 def _allowed_text(q: Question) -> str:
@@ -379,7 +394,7 @@ def _check_fiscal_year(series: pd.Series, header: str, expected: int | None, rep
         except ValueError:
             years[i] = -1
     per_row = years[codes]
-    raw_text = np.array([str(u) for u in uniques] + [""], dtype=object)[codes]
+    raw_text = _Lazy(np.array([str(u) for u in uniques] + [""], dtype=object), codes)
     report(per_row == -1, header, raw_text, "not_a_year",
            lambda v: f"{header}: 「{v}」は年度として読めません")
     if expected is not None:
@@ -409,7 +424,7 @@ def _expand_delimited(series: pd.Series, q: Question, header: str, out: dict, re
             continue
         for x in nums:
             matrix[i, [o.code for o in q.options].index(int(x))] = 1
-    raw_text = np.array([str(u) for u in uniques] + [""], dtype=object)[codes]
+    raw_text = _Lazy(np.array([str(u) for u in uniques] + [""], dtype=object), codes)
     report(bad[codes], header, raw_text, "mr_value",
            lambda v: f"{header}: 複数回答「{v}」に選択肢にない番号があります")
     rows = matrix[codes]
@@ -426,8 +441,12 @@ def _typed_frame(out: dict, layout, keep: np.ndarray) -> pd.DataFrame:
             values = np.asarray(out[c])[keep]
             if kind == "text":
                 columns[c] = pd.array(values.astype(object), dtype="string")
-            elif kind == "number":
-                columns[c] = pd.array(values.astype(float), dtype="Float64")
+                continue
+            values = values.astype(float)
+            missing = np.isnan(values)
+            if kind == "number":
+                columns[c] = pd.arrays.FloatingArray(np.where(missing, 0.0, values), missing)
             else:
-                columns[c] = pd.array(values.astype(float), dtype="Float64").astype("Int64")
-    return pd.DataFrame(columns)
+                columns[c] = pd.arrays.IntegerArray(
+                    np.where(missing, 0, values).astype(np.int64), missing)
+    return pd.DataFrame(columns, copy=False)
