@@ -103,3 +103,14 @@ def test_field_counts_match_the_csv_module(lines, eol, chunk):
     expected = [len(r) for r in csv.reader(io.StringIO(text)) if r]
     got = _fields_per_line(np.frombuffer(blob, dtype=np.uint8), ord(","), chunk=chunk)
     assert got.tolist() == expected
+
+
+def test_the_first_bad_byte_is_found_across_chunk_boundaries():
+    from kyodo_analysis.io.readers import _first_undecodable
+
+    text = ("協働,1\n" * 50).encode("utf-8")
+    for cut in range(len(text) - 3, len(text)):
+        blob = text[:cut] + b"\xff" + text[cut:]
+        for chunk in (7, 16, 64):
+            assert _first_undecodable(blob, "utf-8", chunk=chunk) == cut
+    assert _first_undecodable(text, "utf-8", chunk=5) is None

@@ -63,25 +63,45 @@ def detect_encoding(blob: bytes, *, file: str = "") -> str:
     encodings and is rejected naming the line; so is a file that is neither.
     """
     if blob.startswith(codecs.BOM_UTF8):
-        try:
-            blob[3:].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise _mixed(blob, exc.start + 3, file) from None
+        bad = _first_undecodable(blob, "utf-8", start=3)
+        if bad is not None:
+            raise _mixed(blob, bad, file)
         return "utf-8-sig"
-    try:
-        blob.decode("utf-8")
+    first_bad = _first_undecodable(blob, "utf-8")
+    if first_bad is None:
         return "utf-8"
-    except UnicodeDecodeError as exc:
-        first_bad = exc.start
     if any(b >= 0x80 for b in blob[:first_bad]):
         raise _mixed(blob, first_bad, file)
-    try:
-        blob.decode("cp932")
+    bad = _first_undecodable(blob, "cp932")
+    if bad is None:
         return "cp932"
-    except UnicodeDecodeError as exc:
-        line = blob[: exc.start].count(b"\n") + 1
-        raise InputError("file is neither UTF-8 nor CP932 (Shift_JIS)", file=file, row=line,
-                         value=blob[exc.start: exc.start + 4].hex(" ")) from None
+    line = blob[:bad].count(b"\n") + 1
+    raise InputError("file is neither UTF-8 nor CP932 (Shift_JIS)", file=file, row=line,
+                     value=blob[bad: bad + 4].hex(" "))
+
+
+def _first_undecodable(blob: bytes, encoding: str, *, start: int = 0,
+                       chunk: int = 1 << 20) -> int | None:
+    """Byte offset of the first byte ``encoding`` cannot decode, or ``None``.
+
+    Decodes chunk by chunk and throws the text away, so checking a large file costs no more
+    memory than one chunk.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)()
+    for pos in range(start, len(blob), chunk):
+        piece = blob[pos: pos + chunk]
+        try:
+            decoder.decode(piece, final=pos + chunk >= len(blob))
+        except UnicodeDecodeError:
+            # Re-decode from the last line start (a line feed never sits inside a multi-byte
+            # character) in one go, for the exact offset.
+            line_start = max(blob.rfind(b"\n", start, pos) + 1, start)
+            try:
+                blob[line_start: pos + chunk].decode(encoding)
+            except UnicodeDecodeError as exc:
+                return line_start + exc.start
+            return pos  # pragma: no cover - the one-shot decode always fails too
+    return None
 
 
 def _mixed(blob: bytes, pos: int, file: str) -> InputError:
@@ -152,14 +172,14 @@ def read_table(path: str | Path, *, format: str | None = None, encoding: str | N
 def _read_csv(path: Path, encoding: str | None, text_columns: set[str] | None) -> RawTable:
     blob = path.read_bytes()
     enc = encoding or detect_encoding(blob, file=str(path))
-    if encoding:
+    if encoding:  # a user-given encoding must fit every byte too
         try:
-            codecs.lookup(enc).decode(blob)  # a user-given encoding must fit every byte too
-        except UnicodeDecodeError as exc:
-            line = blob[: exc.start].count(b"\n") + 1
-            raise InputError(f"file is not valid {enc}", file=str(path), row=line) from None
+            bad = _first_undecodable(blob, enc)
         except LookupError:
             raise InputError(f"unknown encoding {enc!r}", file=str(path)) from None
+        if bad is not None:
+            line = blob[:bad].count(b"\n") + 1
+            raise InputError(f"file is not valid {enc}", file=str(path), row=line)
     newline = blob.find(b"\n")
     first_line = blob[: newline if newline >= 0 else len(blob)].decode(enc).lstrip("\ufeff")
     if not blob.strip():

@@ -310,7 +310,8 @@ def _parse_column(series: pd.Series, q: Question, kind: str):
     codes, uniques = factorize(series)
     labels = {normalise_cell(v): k for k, v in {**q.codes, **q.missing}.items()}
     allowed = set(q.codes) | set(q.missing)
-    vals = np.full(len(uniques) + 1, np.nan)
+    # Codes fit float32 exactly (integers below 2**24) at half the memory of float64.
+    vals = np.full(len(uniques) + 1, np.nan, dtype=np.float64 if kind == "number" else np.float32)
     rules = np.full(len(uniques) + 1, None, dtype=object)
     texts = np.array([normalise_cell(u) for u in uniques] + [""], dtype=object)
     for i, text in enumerate(texts[:-1]):
@@ -408,7 +409,7 @@ def _expand_delimited(series: pd.Series, q: Question, header: str, out: dict, re
     codes, uniques = factorize(series)
     known = {o.code for o in q.options}
     n_u = len(uniques) + 1
-    matrix = np.zeros((n_u, len(q.options)))
+    matrix = np.zeros((n_u, len(q.options)), dtype=np.float32)
     matrix[-1, :] = np.nan
     bad = np.zeros(n_u, dtype=bool)
     for i, u in enumerate(uniques):
@@ -433,20 +434,27 @@ def _expand_delimited(series: pd.Series, q: Question, header: str, out: dict, re
 
 
 def _typed_frame(out: dict, layout, keep: np.ndarray) -> pd.DataFrame:
-    """Accepted values with their final types: id and text as strings, codes as Int64."""
-    columns = {"id": pd.array(np.asarray(out["id"], dtype=object)[keep], dtype="string")}
+    """Accepted values with their final types: id and text as strings, codes as Int32
+    (the store's INTEGER; readers get Int64 back from :meth:`Store.load_wave`).
+
+    Consumes ``out`` column by column, so the working arrays and the result are not both held
+    in full at once.
+    """
+    columns = {"id": pd.array(np.asarray(out.pop("id"), dtype=object)[keep], dtype="string")}
+    everything = bool(keep.all())
     for col, q, kind in layout:
         targets = q.option_ids if kind == "mr_delimited" else [col]
         for c in targets:
-            values = np.asarray(out[c])[keep]
+            values = np.asarray(out.pop(c))
+            if not everything:
+                values = values[keep]
             if kind == "text":
                 columns[c] = pd.array(values.astype(object), dtype="string")
                 continue
-            values = values.astype(float)
             missing = np.isnan(values)
+            values = np.nan_to_num(values, copy=False, nan=0.0)  # arrays here are ours
             if kind == "number":
-                columns[c] = pd.arrays.FloatingArray(np.where(missing, 0.0, values), missing)
+                columns[c] = pd.arrays.FloatingArray(values.astype(np.float64), missing)
             else:
-                columns[c] = pd.arrays.IntegerArray(
-                    np.where(missing, 0, values).astype(np.int64), missing)
+                columns[c] = pd.arrays.IntegerArray(values.astype(np.int32), missing)
     return pd.DataFrame(columns, copy=False)
