@@ -129,6 +129,15 @@ def _series_and_years(
     return vals[order], yrs[order]
 
 
+def _check_calendar_years(yrs: np.ndarray, name: str) -> None:
+    bad = yrs[(yrs < 1900) | (yrs > 2200)]
+    if len(bad):
+        raise EstimationError(
+            f"{name} must be western fiscal years such as 2025, got {bad.tolist()[:5]}; "
+            "index the series by fiscal year or pass years="
+        )
+
+
 def _rng(seed: SeedLike) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
@@ -491,7 +500,8 @@ class CountTrendFit:
         ``(alpha_hat, t, p)`` of the Cameron-Trivedi (1990) auxiliary regression test of
         the NB2 alternative, reported as a diagnostic.
     alpha : float
-        NB2 overdispersion parameter (0.0 for Poisson).
+        NB2 overdispersion parameter (0.0 for Poisson; also 0.0 if ``family="negbin"`` was
+        requested and the Pearson chi-square does not exceed the residual df).
     level_change, slope_change : RateRatio
         ``exp(b3)`` (immediate multiplicative change in the expected count at the plan
         start) and ``exp(b4)`` (multiplicative change in the annual growth factor).
@@ -712,6 +722,7 @@ def fit_count_trend(
     if isinstance(plan_start, bool) or not isinstance(plan_start, (int, np.integer)):
         raise EstimationError(f"plan_start must be an integer fiscal year, got {plan_start!r}")
     y, yrs = _series_and_years(series, years, "series")
+    _check_calendar_years(yrs, "years" if years is not None else "series.index")
     if (y < 0).any() or (np.abs(y - np.round(y)) > 1e-9).any():
         bad = yrs[(y < 0) | (np.abs(y - np.round(y)) > 1e-9)].tolist()
         raise EstimationError(
@@ -1308,6 +1319,7 @@ def survey_trend(
     ses_arr = ses.to_numpy(dtype=float, na_value=np.nan) if isinstance(ses, pd.Series) else ses
     p, yrs = _series_and_years(est_arr, years_used, "estimates")
     se_vals, _ = _series_and_years(ses_arr, years_used, "ses")
+    _check_calendar_years(yrs, "years")
     n = len(p)
     if n < 3:
         raise EstimationError(f"estimates needs at least 3 waves, got {n}")
