@@ -389,16 +389,38 @@ class TestMannKendall:
         assert inc.p == pytest.approx(two.p / 2)
         assert dec.p == pytest.approx(1 - two.p / 2)
 
-    def test_hamed_rao_equals_standard_without_autocorrelation(self) -> None:
-        # A linear trend plus an alternating sign pattern of tiny amplitude: after
-        # Sen detrending, the rank autocorrelation at lag 1 is strongly negative and is
-        # kept, so the variance shrinks; on pure white noise nothing is significant.
-        rng = np.random.default_rng(0)
-        x = rng.normal(size=12)
+    @staticmethod
+    def hamed_rao_ratio_reference(x: np.ndarray, alpha: float = 0.05) -> float:
+        """Loop-by-loop transcription of Hamed & Rao (1998), eqs. for n/n*_s."""
+        n = len(x)
+        slopes = [(x[j] - x[i]) / (j - i) for i in range(n) for j in range(i + 1, n)]
+        b = float(np.median(slopes))
+        ranks = stats.rankdata([x[i] - b * i for i in range(n)])
+        m = ranks.mean()
+        denom = sum((r - m) ** 2 for r in ranks)
+        bound = stats.norm.ppf(1 - alpha / 2) / math.sqrt(n)
+        total = 0.0
+        for k in range(1, n):
+            r_k = sum((ranks[i] - m) * (ranks[i + k] - m) for i in range(n - k)) / denom
+            if abs(r_k) > bound:
+                total += (n - k) * (n - k - 1) * (n - k - 2) * r_k
+        return 1 + 2 * total / (n * (n - 1) * (n - 2))
+
+    @pytest.mark.parametrize("seed", [0, 1, 2, 3])
+    def test_hamed_rao_matches_reference(self, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        t = np.arange(20)
+        x = 0.2 * t + np.cumsum(rng.normal(size=20))  # random walk: persistent
         std = mann_kendall(x)
         hr = mann_kendall(x, correction="hamed-rao")
-        if hr.n_ratio == 1.0:
-            assert hr.var_s == std.var_s and hr.p == std.p
+        assert hr.n_ratio == pytest.approx(self.hamed_rao_ratio_reference(x))
+        assert hr.var_s == pytest.approx(std.var_s * hr.n_ratio)
+        assert hr.s == std.s
+
+    def test_hamed_rao_exact_line_has_no_correction(self) -> None:
+        # Sen-detrended residuals are all zero: no autocorrelation to correct for.
+        hr = mann_kendall(np.arange(10.0) * 3 + 1, correction="hamed-rao")
+        assert hr.n_ratio == 1.0
 
     def test_hamed_rao_inflates_variance_for_persistent_series(self) -> None:
         # Slow oscillation around a trend: detrended ranks are strongly autocorrelated.
@@ -424,6 +446,15 @@ class TestMannKendall:
             rej_hr += mann_kendall(x, correction="hamed-rao").p < 0.05
         assert rej_std / reps > 0.12      # the standard test over-rejects under AR(1)
         assert rej_hr < rej_std
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.floats(min_value=-1e3, max_value=1e3), min_size=3, max_size=20))
+    def test_property_antisymmetry(self, values: list[float]) -> None:
+        # Reversing the sign of the data reverses S, tau and z, and keeps the p-value.
+        a = mann_kendall(values)
+        b = mann_kendall([-v for v in values])
+        assert b.s == -a.s and b.var_s == pytest.approx(a.var_s)
+        assert b.p == pytest.approx(a.p)
 
     def test_invalid(self) -> None:
         with pytest.raises(EstimationError, match="at least 3"):
@@ -469,6 +500,24 @@ class TestSensSlope:
         assert sens_slope(s).estimate == 1.5
         # unequal spacing: a gap year halves the slope between its neighbours
         assert sens_slope([0.0, 1.0, 3.0], [2020, 2021, 2023]).estimate == 1.0
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        st.lists(st.integers(min_value=0, max_value=500), min_size=3, max_size=15),
+        st.floats(min_value=0.1, max_value=10), st.floats(min_value=-5, max_value=5),
+    )
+    def test_property_equivariance(self, values: list[int], a: float, b: float) -> None:
+        # slope(a*y + b*t + c) = a*slope(y) + b for a > 0 (pairwise slopes are mapped by
+        # the same increasing affine function). The CI limits follow for b = 0 only: the
+        # CI ranks use the tie-corrected Var(S), and adding b*t can break ties in y.
+        years = np.arange(2012, 2012 + len(values))
+        y = np.asarray(values, dtype=float)
+        r = sens_slope(y, years)
+        r2 = sens_slope(a * y + b * (years - 2012) + 7.0, years)
+        assert r2.estimate == pytest.approx(a * r.estimate + b, abs=1e-8)
+        r3 = sens_slope(a * y + 7.0, years)
+        assert r3.ci_low == pytest.approx(a * r.ci_low, abs=1e-8)
+        assert r3.ci_high == pytest.approx(a * r.ci_high, abs=1e-8)
 
     def test_ci_coverage(self) -> None:
         rng = np.random.default_rng(21)
