@@ -16,6 +16,7 @@ from kyodo_analysis.evaluation.grading import (
     GradingRule,
     achievement_rate,
     grade,
+    grade_frame,
     prorated_target,
 )
 
@@ -138,6 +139,13 @@ class TestProratedTarget:
         assert prorated_target(40.0, 60.0, year=2033, baseline_year=2021,
                                target_year=2031) == pytest.approx(60.0)
 
+    def test_per_indicator_baseline_years(self) -> None:
+        # Indicator 1: FY2021 -> FY2031, 5/10 of the way in FY2026: 40 + 20 * 0.5 = 50.
+        # Indicator 2: FY2020 -> FY2030, 6/10 of the way in FY2026: 10 + 10 * 0.6 = 16.
+        out = prorated_target([40.0, 10.0], [60.0, 20.0], year=2026,
+                              baseline_year=[2021, 2020], target_year=[2031, 2030])
+        np.testing.assert_allclose(out, [50.0, 16.0])
+
     def test_bad_years(self) -> None:
         with pytest.raises(EstimationError, match="target_year"):
             prorated_target(1.0, 2.0, year=2025, baseline_year=2030, target_year=2030)
@@ -146,6 +154,9 @@ class TestProratedTarget:
         with pytest.raises(EstimationError, match="year"):
             prorated_target(1.0, 2.0, year=2025.5, baseline_year=2021,  # type: ignore[arg-type]
                             target_year=2031)
+        with pytest.raises(EstimationError, match="target_year=2020"):
+            prorated_target([1.0, 1.0], 2.0, year=2025, baseline_year=[2021, 2020],
+                            target_year=[2031, 2020])
 
 
 # ------------------------------------------------------------------ grade
@@ -236,6 +247,47 @@ class TestGrade:
         assume(sign * (target - baseline) > 1e-6)
         g = grade([baseline, target], baseline, target, direction=direction)
         assert g["grade"].tolist() == ["C", "S"]
+
+
+# ------------------------------------------------------------------ grade_frame
+class TestGradeFrame:
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "indicator": ["市民活動団体数", "空き家率", "協働満足度"],
+                "value": [58.0, 9.8, 0.45],
+                "base": [50.0, 10.0, 0.40],
+                "goal": [60.0, 6.0, 0.50],
+                "direction": ["higher", "lower", "higher"],
+                "sig": pd.array([pd.NA, pd.NA, False], dtype="boolean"),
+                "base_year": [2021, 2021, 2020],
+            },
+            index=pd.Index(["I1", "I2", "I3"], name="id"),
+        )
+
+    def test_columns_and_grades(self) -> None:
+        out = grade_frame(self.table(), "value", "base", "goal", direction="direction",
+                          significant="sig")
+        assert list(out.index) == ["I1", "I2", "I3"]
+        # I1 rate 0.8 -> A; I2 rate 0.05 -> C; I3 rate 0.5 but not significant -> C
+        assert out["grade"].tolist() == ["A", "C", "C"]
+        assert {"indicator", "achievement_rate", "label_ja", "basis"} <= set(out.columns)
+
+    def test_prorated_with_year_columns(self) -> None:
+        out = grade_frame(self.table(), "value", "base", "goal", direction="direction",
+                          rule=GradingRule(prorate=True), year=2026,
+                          baseline_year="base_year", target_year=2031)
+        # I1: FY2021 -> FY2031, half way in FY2026: target 55, rate 8/5 = 1.6 -> S.
+        # I2: target 10 - 4 * 0.5 = 8, rate (9.8 - 10)/(8 - 10) = 0.1, band edge -> C.
+        # I3: FY2020 -> FY2031, 6/11 of the way: target 0.4545..., rate 0.05/0.0545 = 0.917
+        #     -> A (significance is not passed here).
+        np.testing.assert_allclose(out["target_used"], [55.0, 8.0, 0.4 + 0.1 * 6 / 11])
+        np.testing.assert_allclose(out["achievement_rate"], [1.6, 0.1, 0.55 / 0.6])
+        assert out["grade"].tolist() == ["S", "C", "A"]
+
+    def test_missing_column(self) -> None:
+        with pytest.raises(EstimationError, match="'actual'"):
+            grade_frame(self.table())
 
 
 # ------------------------------------------------------------------ GradingRule

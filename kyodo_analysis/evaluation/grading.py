@@ -68,6 +68,7 @@ __all__ = [
     "GradingRule",
     "achievement_rate",
     "grade",
+    "grade_frame",
     "prorated_target",
 ]
 
@@ -220,28 +221,38 @@ def achievement_rate(
     return rate
 
 
+def _year_array(value: Any, name: str) -> np.ndarray:
+    """Integer fiscal year(s) as an int array (scalar -> 0-d)."""
+    arr = np.asarray(value, dtype=object)
+    flat = arr.ravel()
+    for v in flat:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise EstimationError(f"{name} must be an integer fiscal year, got {v!r}")
+    return arr.astype(int)
+
+
 def prorated_target(
     baseline: Any,
     target: Any,
     *,
-    year: int,
-    baseline_year: int,
-    target_year: int,
+    year: int | Any,
+    baseline_year: int | Any,
+    target_year: int | Any,
 ) -> np.ndarray | float:
     """Target prorated linearly by fiscal year (按分目標, as in 多摩市's mid-term review).
 
     ``baseline + (target - baseline) * (year - baseline_year) / (target_year - baseline_year)``,
-    with the fraction clipped to ``[0, 1]`` above (a year at or after the target year gets the
-    full target).
+    with the fraction capped at 1 (a year at or after the target year gets the full target).
 
     Parameters
     ----------
     baseline, target : float or array-like
         Baseline and final target values.
-    year : int
+    year : int or array-like of int
         Fiscal year being evaluated.
-    baseline_year, target_year : int
-        Fiscal year of the baseline value and of the final target.
+    baseline_year, target_year : int or array-like of int
+        Fiscal year of the baseline value and of the final target (per indicator if
+        array-like: plans often mix FY2020 and FY2021 baselines).
 
     Returns
     -------
@@ -251,30 +262,50 @@ def prorated_target(
     Raises
     ------
     EstimationError
-        If ``target_year <= baseline_year`` or ``year < baseline_year``.
+        If a year is not an integer, ``target_year <= baseline_year`` or
+        ``year < baseline_year`` (for any indicator), or shapes do not broadcast.
 
     Examples
     --------
     >>> prorated_target(40.0, 60.0, year=2026, baseline_year=2021, target_year=2031)
     50.0
+    >>> prorated_target([40.0, 10.0], [60.0, 20.0], year=2026, baseline_year=[2021, 2020],
+    ...                 target_year=2031).round(3).tolist()
+    [50.0, 15.455]
     """
-    for name, value in (("year", year), ("baseline_year", baseline_year),
-                        ("target_year", target_year)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise EstimationError(f"{name} must be an integer fiscal year, got {value!r}")
-    if target_year <= baseline_year:
+    yr = _year_array(year, "year")
+    by = _year_array(baseline_year, "baseline_year")
+    ty = _year_array(target_year, "target_year")
+    try:
+        yr, by, ty = np.broadcast_arrays(yr, by, ty)
+    except ValueError as exc:
         raise EstimationError(
-            f"target_year must be after baseline_year, got target_year={target_year} "
-            f"and baseline_year={baseline_year}"
-        )
-    if year < baseline_year:
+            f"year, baseline_year and target_year cannot be broadcast together: shapes "
+            f"{yr.shape}, {by.shape}, {ty.shape}"
+        ) from exc
+    bad = ty <= by
+    if bad.any():
+        i = np.flatnonzero(bad.ravel())[0]
         raise EstimationError(
-            f"year must not be before baseline_year={baseline_year}, got year={year}"
+            f"target_year must be after baseline_year, got target_year={ty.ravel()[i]} "
+            f"and baseline_year={by.ravel()[i]}"
         )
-    frac = min(1.0, (year - baseline_year) / (target_year - baseline_year))
+    bad = yr < by
+    if bad.any():
+        i = np.flatnonzero(bad.ravel())[0]
+        raise EstimationError(
+            f"year must not be before baseline_year={by.ravel()[i]}, got year={yr.ravel()[i]}"
+        )
+    frac = np.minimum(1.0, (yr - by) / (ty - by))
     b = _as_float_array(baseline, "baseline")
     t = _as_float_array(target, "target")
-    out = b + (t - b) * frac
+    try:
+        out = b + (t - b) * frac
+    except ValueError as exc:
+        raise EstimationError(
+            f"baseline, target and the fiscal years cannot be broadcast together: shapes "
+            f"{b.shape}, {t.shape}, {frac.shape}"
+        ) from exc
     return float(out) if out.ndim == 0 else out
 
 
@@ -413,8 +444,8 @@ def grade(
     rule: GradingRule | None = None,
     significant: Any = None,
     year: int | None = None,
-    baseline_year: int | None = None,
-    target_year: int | None = None,
+    baseline_year: int | Any = None,
+    target_year: int | Any = None,
 ) -> pd.DataFrame:
     """Grade indicators on the S/A/B/C/D scale (see the module docstring for the scheme).
 
@@ -430,8 +461,9 @@ def grade(
         Whether the change from baseline is statistically significant. ``False``
         turns A, B and D into C (and S too if ``rule.significance_applies_to_s``);
         ``None``/NaN means not applicable (no sampling error).
-    year, baseline_year, target_year : int, optional
-        Fiscal years; required when ``rule.prorate`` is True.
+    year, baseline_year, target_year : int or array-like of int, optional
+        Fiscal years (``baseline_year`` and ``target_year`` may differ per indicator);
+        required when ``rule.prorate`` is True, ignored otherwise.
 
     Returns
     -------
@@ -487,8 +519,8 @@ def grade(
                 "years of the evaluation, the baseline and the target"
             )
         t_used = np.asarray(
-            prorated_target(b, t, year=year, baseline_year=baseline_year,  # type: ignore[arg-type]
-                            target_year=target_year),  # type: ignore[arg-type]
+            prorated_target(b, t, year=year, baseline_year=baseline_year,
+                            target_year=target_year),
             dtype=float,
         )
         t_used = np.broadcast_to(t_used, (n,)).astype(float)
@@ -569,3 +601,97 @@ def grade(
     if index is not None and len(index) == n:
         out.index = index
     return out
+
+
+def grade_frame(
+    data: pd.DataFrame,
+    actual: str = "actual",
+    baseline: str = "baseline",
+    target: str = "target",
+    *,
+    direction: str = "higher",
+    significant: str | None = None,
+    rule: GradingRule | None = None,
+    year: int | None = None,
+    baseline_year: str | int | None = None,
+    target_year: str | int | None = None,
+) -> pd.DataFrame:
+    """Grade every row of an indicator table (one indicator per row).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Indicator table.
+    actual, baseline, target : str
+        Column names of the observed, baseline and target values.
+    direction : str, default "higher"
+        "higher" or "lower" for all rows, or the name of a column holding them.
+    significant : str, optional
+        Name of a boolean column (may hold missing values) telling whether the change
+        from baseline is statistically significant.
+    rule : GradingRule, optional
+        Grading rule.
+    year : int, optional
+        Fiscal year evaluated (needed when ``rule.prorate``).
+    baseline_year, target_year : str or int, optional
+        Column names holding per-row fiscal years, or one fiscal year for all rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``data`` with the columns of :func:`grade` added (``target_used,
+        achievement_rate, maintenance, grade, label_ja, label_en, basis`` and, if
+        ``significant`` was given, that column kept as is).
+
+    Raises
+    ------
+    EstimationError
+        If a named column is missing, or as :func:`grade`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"indicator": ["NPO数", "空き家率"], "actual": [58.0, 9.8],
+    ...                    "baseline": [50.0, 10.0], "target": [60.0, 6.0],
+    ...                    "direction": ["higher", "lower"]})
+    >>> grade_frame(df, direction="direction")["grade"].tolist()
+    ['A', 'C']
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise EstimationError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+
+    def column(name: str, role: str) -> pd.Series:
+        if name not in data.columns:
+            raise EstimationError(
+                f"column {name!r} ({role}) not found in data; columns are "
+                f"{', '.join(map(str, data.columns))}"
+            )
+        return data[name]
+
+    def years_of(value: str | int | None, role: str) -> Any:
+        if isinstance(value, str):
+            return column(value, role).to_numpy()
+        return value
+
+    dir_value: Any = direction
+    if direction not in _DIRECTIONS:
+        dir_value = column(direction, "direction").to_numpy()
+    sig = None
+    if significant is not None:
+        sig = column(significant, "significant").astype(object).where(
+            column(significant, "significant").notna(), None
+        ).to_numpy()
+    graded = grade(
+        column(actual, "actual").to_numpy(dtype=float, na_value=np.nan),
+        column(baseline, "baseline").to_numpy(dtype=float, na_value=np.nan),
+        column(target, "target").to_numpy(dtype=float, na_value=np.nan),
+        direction=dir_value,
+        rule=rule,
+        significant=sig,
+        year=year,
+        baseline_year=years_of(baseline_year, "baseline_year"),
+        target_year=years_of(target_year, "target_year"),
+    )
+    graded.index = data.index
+    added = graded.drop(columns=["actual", "baseline", "target", "significant"])
+    return pd.concat([data, added], axis=1)
