@@ -605,15 +605,48 @@ def _pearson(y: np.ndarray, mu: np.ndarray, alpha: float) -> float:
     return float(np.sum((y - mu) ** 2 / (mu * (1 + alpha * mu))))
 
 
-def _moment_alpha(y: np.ndarray, x: np.ndarray, df: int) -> float:
+def _irls_mu(
+    y: np.ndarray, x: np.ndarray, alpha: float, start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Plain IRLS for the log-link NB2 GLM at fixed alpha (inner loop of the moment
+    equation only; the reported fit is statsmodels'). Returns (beta, mu) or None."""
+    beta = start
+    for _ in range(100):
+        eta = np.clip(x @ beta, -700, 700)
+        mu = np.exp(eta)
+        w = mu / (1 + alpha * mu)
+        z = eta + (y - mu) / mu
+        try:
+            new = np.linalg.solve(x.T @ (w[:, None] * x), x.T @ (w * z))
+        except np.linalg.LinAlgError:
+            return None
+        if not np.all(np.isfinite(new)):
+            return None
+        done = np.max(np.abs(new - beta)) < 1e-10 * (1 + np.max(np.abs(beta)))
+        beta = new
+        if done:
+            return beta, np.exp(np.clip(x @ beta, -700, 700))
+    return None
+
+
+def _moment_alpha(y: np.ndarray, x: np.ndarray, df: int, start: np.ndarray) -> float:
     """NB2 alpha solving Pearson chi-square = residual df (0 if Poisson already fits)."""
-    pois = _glm_fit(y, x, 0.0)
-    if _pearson(y, pois.mu, 0.0) <= df:
+    state = {"beta": start}
+
+    def mu_at(a: float) -> np.ndarray:
+        got = _irls_mu(y, x, a, state["beta"])
+        if got is None:  # fall back to statsmodels' safeguarded IRLS
+            res = _glm_fit(y, x, a)
+            got = (np.asarray(res.params, dtype=float), np.asarray(res.mu, dtype=float))
+        state["beta"] = got[0]
+        return got[1]
+
+    if _pearson(y, mu_at(0.0), 0.0) <= df:
         return 0.0
 
     def excess(log_a: float) -> float:
         a = math.exp(log_a)
-        return _pearson(y, _glm_fit(y, x, a).mu, a) - df
+        return _pearson(y, mu_at(a), a) - df
 
     lo, hi = math.log(1e-10), math.log(1e3)
     if excess(hi) > 0:
@@ -623,7 +656,7 @@ def _moment_alpha(y: np.ndarray, x: np.ndarray, df: int) -> float:
         )
     if excess(lo) <= 0:
         return 0.0
-    return math.exp(optimize.brentq(excess, lo, hi, xtol=1e-8))
+    return math.exp(optimize.brentq(excess, lo, hi, xtol=1e-10))
 
 
 def _cameron_trivedi(y: np.ndarray, mu: np.ndarray) -> tuple[float, float, float]:
@@ -664,15 +697,19 @@ def fit_count_trend(
     ``overdispersion_level`` (default 0.20) the negative binomial (NB2) model is used,
     otherwise Poisson. The pre-test level is deliberately liberal: with about 14 annual
     points the test has little power, and a missed overdispersion makes the Poisson
-    Wald test over-reject (in simulations with a 0.05 pre-test, false detections of a
-    plan effect reached 11-12% under mild overdispersion; with 0.20 they stayed within
-    about 3-8%). The Cameron & Trivedi (1990) auxiliary-regression test is reported as a
-    diagnostic (``cameron_trivedi``).
+    Wald test over-reject. In simulations of FY2012-FY2025 series without a plan effect
+    (500 series per cell, expected counts 20-2000, NB2 alpha 0-0.3) the joint plan test
+    at 5% rejected 2.8%-7.6% of series with the 0.20 pre-test, up to 10.6% with a 0.05
+    pre-test, and up to 94% with Poisson throughout. The Cameron & Trivedi (1990)
+    auxiliary-regression test is reported as a diagnostic (``cameron_trivedi``).
+    Forcing ``family="negbin"`` is conservative when overdispersion is weak (1%-5% in
+    the same simulations).
 
     NB2 alpha is estimated by the degrees-of-freedom corrected moment equation
     ``sum (y - mu)^2 / (mu (1 + alpha mu)) = n - p`` (Breslow 1984), with the coefficients
-    fitted by IRLS at that alpha. Maximum likelihood alpha is biased towards 0 with so few
-    points and gave 2-4 times the nominal false detection rate in simulation. Because
+    fitted by IRLS at that alpha. Maximum likelihood alpha (statsmodels' discrete NB2)
+    is biased towards 0 with so few points and gave false detection rates of about 21%
+    instead of 5% in our prototype simulations. Because
     alpha is estimated, NB inference uses t(n - p) for CIs and p-values and F(2, n - p)
     for the joint plan test; Poisson inference uses z and chi-square(2).
 
@@ -775,7 +812,9 @@ def fit_count_trend(
         use_nb = family == "negbin"
         reason = f"{'negative binomial' if use_nb else 'Poisson'}: requested by family={family!r}"
 
-    alpha = _moment_alpha(y, x, df_resid) if use_nb else 0.0
+    alpha = (
+        _moment_alpha(y, x, df_resid, np.asarray(pois.params, dtype=float)) if use_nb else 0.0
+    )
     res = _glm_fit(y, x, alpha) if use_nb else pois
     params = np.asarray(res.params, dtype=float)
     cov = np.asarray(res.cov_params(), dtype=float)
