@@ -249,6 +249,24 @@ class TestGrade:
         assert g["grade"].tolist() == ["C", "S"]
 
 
+_ORDER = {"D": 0, "C": 1, "B": 2, "A": 3, "S": 4}
+
+
+@given(
+    baseline=finite, target=finite, direction=st.sampled_from(["higher", "lower"]),
+    actuals=st.lists(finite, min_size=2, max_size=20),
+)
+def test_property_grade_monotone_in_actual(
+    baseline: float, target: float, direction: str, actuals: list[float]
+) -> None:
+    # A better actual value never gets a worse grade (for ordinary and maintenance
+    # targets alike).
+    sign = 1 if direction == "higher" else -1
+    ordered = sorted(actuals, key=lambda v: sign * v)  # from worst to best
+    g = grade(ordered, baseline, target, direction=direction)["grade"].map(_ORDER)
+    assert g.is_monotonic_increasing
+
+
 # ------------------------------------------------------------------ grade_frame
 class TestGradeFrame:
     def table(self) -> pd.DataFrame:

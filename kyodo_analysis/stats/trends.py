@@ -48,6 +48,7 @@ __all__ = [
     "STATUS_LABELS",
     "CountTrendFit",
     "MannKendallResult",
+    "RateRatio",
     "SenSlopeResult",
     "SurveyTrendResult",
     "TrackStatus",
