@@ -15,6 +15,7 @@ from kyodo_analysis.evaluation.grading import (
     GRADE_LABELS,
     GradingRule,
     achievement_rate,
+    change_is_significant,
     grade,
     grade_frame,
     prorated_target,
@@ -265,6 +266,35 @@ def test_property_grade_monotone_in_actual(
     ordered = sorted(actuals, key=lambda v: sign * v)  # from worst to best
     g = grade(ordered, baseline, target, direction=direction)["grade"].map(_ORDER)
     assert g.is_monotonic_increasing
+
+
+# ------------------------------------------------------------------ change_is_significant
+class TestChangeIsSignificant:
+    def test_hand_computed(self) -> None:
+        # SE of the difference = sqrt(0.015^2 + 0.015^2) = 0.021213; critical z = 1.95996.
+        # 0.45 vs 0.40: z = 2.357 -> significant; 0.42 vs 0.40: z = 0.943 -> not.
+        # Edge: a difference of 1.96 * 0.021213 = 0.041577 is just significant.
+        out = change_is_significant([0.45, 0.42, 0.4416, 0.4415], 0.015, 0.40, 0.015)
+        assert out.tolist() == [True, False, True, False]
+        assert change_is_significant(0.35, 0.015, 0.40, 0.015) is True  # a fall counts too
+        # at 90% the critical value is 1.645: z = 1.70 is significant
+        assert change_is_significant(0.436, 0.015, 0.40, 0.015, level=0.90) is True
+        assert change_is_significant(0.436, 0.015, 0.40, 0.015) is False
+
+    def test_feeds_grade(self) -> None:
+        sig = change_is_significant([0.42, 0.45], 0.015, 0.40, 0.015)
+        g = grade([0.42, 0.45], 0.40, 0.45, significant=sig)
+        assert g["grade"].tolist() == ["C", "S"]   # 0.42 would be B on the point value
+
+    def test_invalid(self) -> None:
+        with pytest.raises(EstimationError, match="actual_se"):
+            change_is_significant(0.4, -0.01, 0.3, 0.01)
+        with pytest.raises(EstimationError, match="both zero"):
+            change_is_significant(0.4, 0.0, 0.3, 0.0)
+        with pytest.raises(EstimationError, match="level"):
+            change_is_significant(0.4, 0.01, 0.3, 0.01, level=95)
+        with pytest.raises(EstimationError, match="baseline"):
+            change_is_significant(0.4, 0.01, np.nan, 0.01)
 
 
 # ------------------------------------------------------------------ grade_frame

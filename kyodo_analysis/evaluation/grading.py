@@ -60,6 +60,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from kyodo_analysis.errors import ConfigError, EstimationError
 
@@ -67,6 +68,7 @@ __all__ = [
     "GRADE_LABELS",
     "GradingRule",
     "achievement_rate",
+    "change_is_significant",
     "grade",
     "grade_frame",
     "prorated_target",
@@ -307,6 +309,72 @@ def prorated_target(
             f"{b.shape}, {t.shape}, {frac.shape}"
         ) from exc
     return float(out) if out.ndim == 0 else out
+
+
+def change_is_significant(
+    actual: Any,
+    actual_se: Any,
+    baseline: Any,
+    baseline_se: Any,
+    *,
+    level: float = 0.95,
+) -> np.ndarray | bool:
+    """Two-sided z test of the change from baseline between two independent survey waves.
+
+    ``z = (actual - baseline) / sqrt(actual_se**2 + baseline_se**2)``; the change is
+    significant when ``|z| > z_{1-(1-level)/2}``. This assumes independent samples (a new
+    random sample each wave, as in the city's citizen survey); for panel or overlapping
+    samples pass a significance computed with the covariance instead. Use the result as
+    ``grade(..., significant=...)``. A baseline without sampling error (an administrative
+    count) can be given ``baseline_se=0``.
+
+    Parameters
+    ----------
+    actual, actual_se : float or array-like
+        Current estimate and its standard error.
+    baseline, baseline_se : float or array-like
+        Baseline estimate and its standard error.
+    level : float, default 0.95
+        Confidence level of the test (0.95 gives a 5% two-sided test).
+
+    Returns
+    -------
+    bool or numpy.ndarray of bool
+        ``True`` where the change is significant.
+
+    Raises
+    ------
+    EstimationError
+        For negative or missing SEs, both SEs zero, or ``level`` outside (0, 1).
+
+    Examples
+    --------
+    >>> change_is_significant(0.45, 0.015, 0.40, 0.015)   # z = 0.05 / 0.0212 = 2.36
+    True
+    >>> change_is_significant(0.42, 0.015, 0.40, 0.015)   # z = 0.94
+    False
+    """
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise EstimationError(f"level must be strictly between 0 and 1, got {level!r}")
+    arrs = _broadcast(
+        actual=_as_float_array(actual, "actual"),
+        actual_se=_as_float_array(actual_se, "actual_se"),
+        baseline=_as_float_array(baseline, "baseline"),
+        baseline_se=_as_float_array(baseline_se, "baseline_se"),
+    )
+    for name in ("actual", "actual_se", "baseline", "baseline_se"):
+        if np.isnan(arrs[name]).any():
+            raise EstimationError(f"{name} has missing values")
+    for name in ("actual_se", "baseline_se"):
+        if (arrs[name] < 0).any():
+            raise EstimationError(f"{name} must not be negative, got {arrs[name].tolist()}")
+    se = np.sqrt(arrs["actual_se"] ** 2 + arrs["baseline_se"] ** 2)
+    if (se == 0).any():
+        raise EstimationError("actual_se and baseline_se are both zero; nothing to test")
+    z = (arrs["actual"] - arrs["baseline"]) / se
+    crit = float(stats.norm.ppf(1 - (1 - level) / 2))
+    out = np.abs(z) > crit
+    return bool(out) if out.ndim == 0 else out
 
 
 # --------------------------------------------------------------------------------------
