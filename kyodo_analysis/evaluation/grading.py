@@ -43,7 +43,8 @@ Significance-aware grading
 --------------------------
 Survey indicators are estimates with sampling error. ``grade(..., significant=...)``
 accepts, per indicator, whether the change from baseline is statistically significant
-(e.g. from a design-based two-wave test). A change that is *not* significant is graded C
+(e.g. from a design-based two-wave test, or :func:`change_is_significant` for two
+independent waves). A change that is *not* significant is graded C
 (横ばい) instead of A, B or D, because it cannot be distinguished from sampling noise.
 Grade S is kept on the point estimate by default (plan targets are stated as point
 values); set ``GradingRule(significance_applies_to_s=True)`` to demote a non-significant
