@@ -703,7 +703,8 @@ def fit_count_trend(
     otherwise Poisson. The pre-test level is deliberately liberal: with about 14 annual
     points the test has little power, and a missed overdispersion makes the Poisson
     Wald test over-reject. In simulations of FY2012-FY2025 series without a plan effect
-    (500 series per cell, expected counts 20-2000, NB2 alpha 0-0.3) the joint plan test
+    (500 series per cell; base counts 20 and 200 with NB2 alpha 0-0.3, and 2000 with
+    alpha 0-0.03) the joint plan test
     at 5% rejected 2.8%-7.6% of series with the 0.20 pre-test, up to 10.6% with a 0.05
     pre-test, and up to 94% with Poisson throughout. The Cameron & Trivedi (1990)
     auxiliary-regression test is reported as a diagnostic (``cameron_trivedi``).
