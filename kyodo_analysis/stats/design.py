@@ -91,6 +91,7 @@ class _BaseDesign:
 
     _frame: pd.DataFrame
     _w: np.ndarray
+    _is_replicate: bool = False
 
     # ------------------------------------------------------------------ hooks
     def _smooth_vcov(
@@ -562,6 +563,10 @@ class _BaseDesign:
             elif method in ("logit", "xlogit"):
                 eta = np.log(p / (1 - p))
                 se_eta = se / (p * (1 - p))
+                if method == "logit" and self._is_replicate:
+                    # R fits svyglm(y ~ 1, quasibinomial): with replicate weights the
+                    # variance of the intercept comes from the replicate logits
+                    se_eta = self._logit_se(xx, drop, domains)
                 lo = 1 / (1 + np.exp(-(eta - crit * se_eta)))
                 hi = 1 / (1 + np.exp(-(eta + crit * se_eta)))
             elif method == "asin":
@@ -580,6 +585,11 @@ class _BaseDesign:
                 lo, hi = self._likelihood_ci(ind, drop, domains, p, se, use_df, conf_level)
             else:
                 raise EstimationError(f"unknown proportion method {method!r}")
+        # degenerate domains (p = 0 or 1, zero variance): the interval collapses to p
+        # (R returns NaN or p depending on rounding noise in p)
+        degenerate = ((p <= 0) | (p >= 1)) & (se <= 1e-12)
+        lo = np.where(degenerate, p, lo)
+        hi = np.where(degenerate, p, hi)
         out = domains.table.copy()
         out["estimate"] = p
         out["se"] = se
@@ -588,6 +598,19 @@ class _BaseDesign:
         out["df"] = use_df
         out["n"] = n.astype(np.int64)
         return out
+
+    def _logit_se(self, xx: np.ndarray, drop: np.ndarray, domains: _Domains) -> np.ndarray:
+        """Standard error of ``logit(T1/T0)`` by domain (replicate designs)."""
+
+        def g(t: np.ndarray) -> np.ndarray:
+            return np.log(t[..., 0:1] / (t[..., 1:2] - t[..., 0:1]))
+
+        def jac(t: np.ndarray) -> np.ndarray:
+            a, b = t[:, 0], t[:, 1]
+            return np.stack([1 / a + 1 / (b - a), -1 / (b - a)], axis=1)[:, None, :]
+
+        _, cov, *_ = self._smooth(xx, drop, domains, g, jac, 1)
+        return np.sqrt(np.diag(cov))
 
     def _nrow_domain(self, domains: _Domains, dom: np.ndarray) -> np.ndarray:
         """Number of rows R's ``nrow(design)`` sees in each domain subset (rows in the domain)."""
@@ -663,14 +686,17 @@ class _BaseDesign:
         keep = w != 0
         x, w = x[keep], w[keep]
         order = np.argsort(x, kind="stable")
-        xs, cw = x[order], np.cumsum(w[order])
+        # R accumulates cumsum()/sum() in long double; do the same so that ties such as
+        # cumw == p * W are decided identically
+        cwl = np.cumsum(w[order].astype(np.longdouble))
+        xs, cw = x[order], cwl.astype(float)
         n = len(xs)
         if rule == "hf7":
             if n < 2:
                 return float(xs[0]) if n else np.nan
             pk = np.concatenate([[0.0], cw[:-1]]) / cw[n - 2]
             return float(np.interp(p, pk, xs))
-        total = math.fsum(w)
+        total = float(cwl[-1])
         pos = int(np.searchsorted(cw, p * total, side="right"))  # count of cw <= p W
         pos = max(pos, 1)
         wlow = p - cw[pos - 1] / total
@@ -734,6 +760,27 @@ class _BaseDesign:
         out["n"] = out["n"].astype(np.int64)
         _ = alpha
         return out
+
+    def _linear_cov(
+        self, x: np.ndarray, drop: np.ndarray, kind: Literal["mean", "total"]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Estimates and covariance of the means or totals of the columns of ``x``."""
+        domains = _Domains(self._frame, [])
+        m = x.shape[1]
+        if kind == "mean":
+            xx = np.column_stack([x, np.ones(len(x))])
+            g, jac = self._ratio_fns(m)
+        else:
+            xx = x
+
+            def g(t: np.ndarray) -> np.ndarray:
+                return t
+
+            def jac(t: np.ndarray) -> np.ndarray:
+                return np.broadcast_to(np.eye(m), (t.shape[0], m, m)).copy()
+
+        est, cov, *_ = self._smooth(xx, drop, domains, g, jac, m)
+        return est[0], cov
 
     def mean_of_array(self, x: np.ndarray, drop: np.ndarray | None = None) -> tuple[float, float]:
         """Mean and standard error of an array aligned with the rows (internal helper)."""
