@@ -136,7 +136,7 @@ for _st in ["F", "Chisq", "Wald", "adjWald"]:
 
 # R's profile-likelihood interval interpolates a spline through a coarse profile grid, so
 # it is only accurate to a few digits; ours solves the profile equation exactly.
-LOOSE = {"likelihood": 2e-3}
+LOOSE = {"likelihood": 1e-4}
 
 
 def _records() -> list[dict[str, Any]]:

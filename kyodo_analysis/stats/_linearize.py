@@ -203,9 +203,13 @@ def grouped_totals(
         for j in range(p):
             out[:, j] = np.bincount(codes, weights=x[:, j], minlength=n_groups)
         return out
-    keep = dom >= 0
-    key = codes[keep] * n_dom + dom[keep]
-    xk = x[keep]
+    if dom.min(initial=0) < 0:
+        keep = dom >= 0
+        key = codes[keep] * n_dom + dom[keep]
+        xk = x[keep]
+    else:
+        key = codes * n_dom + dom
+        xk = x
     out = np.empty((n_groups, n_dom, p))
     for j in range(p):
         out[:, :, j] = np.bincount(key, weights=xk[:, j], minlength=n_groups * n_dom).reshape(
@@ -316,11 +320,13 @@ def design_df(
     if dom is None:
         dom = np.zeros(len(active), dtype=np.int64)
     keep = active & (dom >= 0)
-    u_present = np.zeros(st.n_units * n_dom, dtype=bool)
-    u_present[st.unit[keep] * n_dom + dom[keep]] = True
-    u_present = u_present.reshape(st.n_units, n_dom)
+    if keep.all():
+        key = st.unit * n_dom + dom
+    else:
+        key = st.unit[keep] * n_dom + dom[keep]
+    u_present = np.bincount(key, minlength=st.n_units * n_dom).reshape(st.n_units, n_dom) > 0
     n_psu = u_present.sum(axis=0)
-    s_present = np.zeros(st.n_strata * n_dom, dtype=bool)
-    s_present[st.unit_stratum[st.unit[keep]] * n_dom + dom[keep]] = True
-    n_str = s_present.reshape(st.n_strata, n_dom).sum(axis=0)
+    # strata present: any present unit of the stratum
+    s_count = _indicator(st.unit_stratum, st.n_strata) @ u_present.astype(float)
+    n_str = (np.asarray(s_count) > 0).sum(axis=0)
     return (n_psu - n_str).astype(float)

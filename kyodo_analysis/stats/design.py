@@ -74,16 +74,32 @@ class _Domains:
         missing = [c for c in by if c not in frame.columns]
         if missing:
             raise EstimationError(f"by column(s) not in the data: {missing}")
-        sub = frame[by]
-        na = sub.isna().any(axis=1).to_numpy()
-        keys = sub[~na].drop_duplicates()
-        keys = keys.sort_values(by).reset_index(drop=True)
-        keys["_dom"] = np.arange(len(keys), dtype=np.int64)
-        merged = sub.merge(keys, how="left", on=by)
-        codes = merged["_dom"].to_numpy(dtype=float)
-        self.codes = np.where(np.isnan(codes), -1, codes).astype(np.int64)
-        self.n = len(keys)
-        self.table = keys[by].reset_index(drop=True)
+        n_rows = len(frame)
+        combined = np.zeros(n_rows, dtype=np.int64)
+        bad = np.zeros(n_rows, dtype=bool)
+        uniques_list = []
+        for col in by:
+            codes, uniques = pd.factorize(frame[col], sort=True)
+            bad |= codes < 0
+            uniques_list.append(uniques)
+            combined = combined * len(uniques) + codes
+        size = int(np.prod([len(u) for u in uniques_list]))
+        if bad.any():
+            combined = np.where(bad, size, combined)
+        counts = np.bincount(combined, minlength=size + 1)[:size]
+        present = np.flatnonzero(counts)
+        remap = np.full(size + 1, -1, dtype=np.int64)
+        remap[present] = np.arange(len(present))
+        self.codes = remap[combined]
+        self.n = len(present)
+        table = {}
+        rem = present.copy()
+        for col, uniques in zip(reversed(by), reversed(uniques_list), strict=True):
+            table[col] = np.asarray(uniques)[rem % len(uniques)]
+            rem = rem // len(uniques)
+        self.table = pd.DataFrame({col: table[col] for col in by})
+        for col in by:
+            self.table[col] = self.table[col].astype(frame[col].dtype)
 
 
 class _BaseDesign:
@@ -92,6 +108,7 @@ class _BaseDesign:
     _frame: pd.DataFrame
     _w: np.ndarray
     _is_replicate: bool = False
+    _ones_last: bool = False
 
     # ------------------------------------------------------------------ hooks
     def _smooth_vcov(
@@ -191,12 +208,17 @@ class _BaseDesign:
         return _Domains(self._frame, _as_list(by))
 
     def _domain_totals(self, x: np.ndarray, w: np.ndarray, dom: np.ndarray, n_dom: int) -> np.ndarray:
-        keep = dom >= 0
-        d = dom[keep]
         out = np.empty((n_dom, x.shape[1]))
-        wk = w[keep]
+        if dom.min(initial=0) < 0:
+            keep = dom >= 0
+            d, wk, xk = dom[keep], w[keep], x[keep]
+        else:
+            d, wk, xk = dom, w, x
         for j in range(x.shape[1]):
-            out[:, j] = np.bincount(d, weights=wk * x[keep, j], minlength=n_dom)
+            col = xk[:, j]
+            # a column of ones (denominators) needs no product
+            wx = wk if (j == x.shape[1] - 1 and self._ones_last) else wk * col
+            out[:, j] = np.bincount(d, weights=wx, minlength=n_dom)
         return out
 
     def _domain_counts(self, active: np.ndarray, dom: np.ndarray, n_dom: int) -> np.ndarray:
@@ -248,10 +270,16 @@ class _BaseDesign:
         Returns estimates (n_dom, k), covariance (n_dom*k, n_dom*k), df (n_dom,),
         n (n_dom,), domain codes (n,) after missing-value exclusion, and active rows.
         """
-        dom = np.where(drop, -1, domains.codes)
-        x = np.where(np.isnan(x), 0.0, x)
+        dom = np.where(drop, -1, domains.codes) if drop.any() else domains.codes
+        nan = np.isnan(x)
+        if nan.any():
+            x = np.where(nan, 0.0, x)
         active = (self._w != 0) & ~drop
-        totals = self._domain_totals(x, self._w, dom, domains.n)
+        self._ones_last = bool((x[:, -1] == 1.0).all())
+        try:
+            totals = self._domain_totals(x, self._w, dom, domains.n)
+        finally:
+            self._ones_last = False
         with np.errstate(divide="ignore", invalid="ignore"):
             est = g(totals)
         cov = self._smooth_vcov(x, dom, domains.n, g, jac, totals)
@@ -1059,9 +1087,19 @@ class SurveyDesign(_BaseDesign):
     ) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             j = jac(totals)  # (n_dom, k, p)
-        dc = np.clip(dom, 0, None)
-        z = np.einsum("np,nkp->nk", x, j[dc]) * self._w[:, None]
-        z[dom < 0] = 0.0
+        has_out = dom.min(initial=0) < 0
+        dc = np.clip(dom, 0, None) if has_out else dom
+        k, p = j.shape[1], j.shape[2]
+        z = np.zeros((len(x), k))
+        for a in range(k):
+            for b in range(p):
+                coef = j[:, a, b]
+                if np.all(coef == 0):
+                    continue
+                z[:, a] += x[:, b] * coef[dc]
+        z *= self._w[:, None]
+        if has_out:
+            z[dom < 0] = 0.0
         active = (self._w != 0) & (dom >= 0)
         return multistage_vcov(self._stages, z, dom, n_dom, lonely_psu=self.lonely_psu, active=active)
 
