@@ -24,7 +24,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kyodo_analysis.stats.design import SurveyDesign  # noqa: E402
+from kyodo_analysis.stats.design import SurveyDesign
 
 
 def make_data(n: int, seed: int = 20260401) -> pd.DataFrame:
@@ -133,15 +133,19 @@ def main() -> None:
         if sv is not None:
             row["svy_s"] = sv[0]
             row["svy/kyodo"] = sv[0] / tk
-            row["maxrel_vs_svy"] = max_rel(kres, sv[1]["estimate"].to_numpy(), sv[1]["se"].to_numpy())
+            row["maxrel_vs_svy"] = max_rel(
+                kres, sv[1]["estimate"].to_numpy(), sv[1]["se"].to_numpy()
+            )
         if r_res is not None:
             rr = r_res[by]
             row["R_svyby_s"] = rr["time"]
             row["R/kyodo"] = rr["time"] / tk
             row["maxrel_vs_R"] = max_rel(kres, np.asarray(rr["estimate"]), np.asarray(rr["se"]))
         rows.append(row)
-    print(f"{args.rows:,} rows, 10 strata, 2,000 PSUs; kyodo design build {t_build:.3f} s "
-          "(not included below); times are best of 5 (kyodo), 3 (svy), 1 (R, inside R)")
+    print(
+        f"{args.rows:,} rows, 10 strata, 2,000 PSUs; kyodo design build {t_build:.3f} s "
+        "(not included below); times are best of 5 (kyodo), 3 (svy), 1 (R, inside R)"
+    )
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 

@@ -71,8 +71,12 @@ def make_design(name: str) -> SurveyDesign | ReplicateDesign:
         info = _ref_design(name)
         rw = pd.read_csv(FIX / "boot_clus1_repweights.csv").to_numpy()
         return ReplicateDesign(
-            api("apiclus1"), repweights=rw, weights="pw", type="bootstrap",
-            scale=info["scale"], rscales=info["rscales"],
+            api("apiclus1"),
+            repweights=rw,
+            weights="pw",
+            type="bootstrap",
+            scale=info["scale"],
+            rscales=info["rscales"],
         )
     raise KeyError(name)
 
@@ -86,6 +90,7 @@ def _glm(formula: str, family: str) -> Callable[[Any], Any]:
 
 
 Q = [0.25, 0.5, 0.9]
+CTRL = ", control = glm.control(epsilon = 1e-14, maxit = 100))"
 CASES: dict[str, Callable[[Any], Any]] = {
     "degf(d)": lambda d: d.degf(),
     "svymean(~api00, d)": lambda d: d.mean("api00"),
@@ -98,40 +103,56 @@ CASES: dict[str, Callable[[Any], Any]] = {
     "svymean(~acs.k3, d, na.rm = TRUE)": lambda d: d.mean("acs.k3", na_rm=True),
     "svyratio(~api.stu, ~api00, d)": lambda d: d.ratio("api.stu", "api00"),
     "svyvar(~api00, d)": lambda d: d.var("api00"),
-    "svyby(~api00, ~awards, d, svymean, deff = TRUE)": lambda d: d.mean("api00", by="awards", deff=True),
+    "svyby(~api00, ~awards, d, svymean, deff = TRUE)": lambda d: d.mean(
+        "api00", by="awards", deff=True
+    ),
     "svyby(~api00, ~awards, d, svymean)": lambda d: d.mean("api00", by="awards"),
-    "svyby(~api00, ~awards + yr.rnd, d, svymean)": lambda d: d.mean("api00", by=["awards", "yr.rnd"]),
-    "svyby(~api.stu, ~awards, d, svytotal, deff = TRUE)": lambda d: d.total("api.stu", by="awards", deff=True),
+    "svyby(~api00, ~awards + yr.rnd, d, svymean)": lambda d: d.mean(
+        "api00", by=["awards", "yr.rnd"]
+    ),
+    "svyby(~api.stu, ~awards, d, svytotal, deff = TRUE)": lambda d: d.total(
+        "api.stu", by="awards", deff=True
+    ),
     "svyby(~api00, ~stype, d, svymean)": lambda d: d.mean("api00", by="stype"),
-    "svyby(~acs.k3, ~awards, d, svymean, na.rm = TRUE)": lambda d: d.mean("acs.k3", by="awards", na_rm=True),
+    "svyby(~acs.k3, ~awards, d, svymean, na.rm = TRUE)": lambda d: d.mean(
+        "acs.k3", by="awards", na_rm=True
+    ),
     "svymean(~api00, subset(d, comp.imp == 'Yes'))": lambda d: _sub(d).mean("api00"),
     "degf(subset(d, comp.imp == 'Yes'))": lambda d: _sub(d).degf(),
-    "svyquantile(~api00, d, c(0.25, 0.5, 0.9), qrule = 'math')": lambda d: d.quantile("api00", Q, rule="math"),
-    "svyquantile(~api00, d, c(0.25, 0.5, 0.9), qrule = 'hf7')": lambda d: d.quantile("api00", Q, rule="hf7"),
-    "svyglm(api00 ~ ell + meals + mobility, d)":
-        _glm("api00 ~ ell + meals + mobility", "gaussian"),
-    "svyglm(I(sch.wide == 'Yes') ~ ell + meals + stype, d, family = quasibinomial())":
-        _glm("sch_yes ~ ell + meals + stype", "quasibinomial"),
-    "svyglm(I(sch.wide == 'Yes') ~ ell + meals, d, family = quasibinomial(), control = glm.control(epsilon = 1e-14, maxit = 100))":
-        _glm("sch_yes ~ ell + meals", "quasibinomial"),
-    "svyglm(api00 ~ ell + meals + mobility, d, control = glm.control(epsilon = 1e-14, maxit = 100))":
-        _glm("api00 ~ ell + meals + mobility", "gaussian"),
-    "svyglm(api.stu ~ api00 + stype, d, family = quasipoisson())":
-        _glm("api_stu ~ api00 + stype", "quasipoisson"),
+    "svyquantile(~api00, d, c(0.25, 0.5, 0.9), qrule = 'math')": lambda d: d.quantile(
+        "api00", Q, rule="math"
+    ),
+    "svyquantile(~api00, d, c(0.25, 0.5, 0.9), qrule = 'hf7')": lambda d: d.quantile(
+        "api00", Q, rule="hf7"
+    ),
+    "svyglm(api00 ~ ell + meals + mobility, d)": _glm("api00 ~ ell + meals + mobility", "gaussian"),
+    "svyglm(I(sch.wide == 'Yes') ~ ell + meals + stype, d, family = quasibinomial())": _glm(
+        "sch_yes ~ ell + meals + stype", "quasibinomial"
+    ),
+    "svyglm(I(sch.wide == 'Yes') ~ ell + meals, d, family = quasibinomial()" + CTRL: _glm(
+        "sch_yes ~ ell + meals", "quasibinomial"
+    ),
+    "svyglm(api00 ~ ell + meals + mobility, d" + CTRL: _glm(
+        "api00 ~ ell + meals + mobility", "gaussian"
+    ),
+    "svyglm(api.stu ~ api00 + stype, d, family = quasipoisson())": _glm(
+        "api_stu ~ api00 + stype", "quasipoisson"
+    ),
 }
 for _m in ["logit", "likelihood", "asin", "beta", "mean", "xlogit"]:
-    CASES[f"svyciprop(~I(sch.wide == 'Yes'), d, method = '{_m}')"] = (
-        lambda d, m=_m: d.proportion("sch.wide", level="Yes", method=m)
+    CASES[f"svyciprop(~I(sch.wide == 'Yes'), d, method = '{_m}')"] = lambda d, m=_m: d.proportion(
+        "sch.wide", level="Yes", method=m
     )
     CASES[
-        f"svyby(~I(sch.wide == 'Yes'), ~awards, d, svyciprop, vartype = c('se', 'ci'), method = '{_m}')"
+        "svyby(~I(sch.wide == 'Yes'), ~awards, d, svyciprop, vartype = c('se', 'ci'), "
+        f"method = '{_m}')"
     ] = lambda d, m=_m: d.proportion("sch.wide", level="Yes", method=m, by="awards")
 for _st in ["F", "Chisq", "Wald", "adjWald"]:
-    CASES[f"svychisq(~sch.wide + awards, d, statistic = '{_st}')"] = (
-        lambda d, s=_st: d.crosstab("sch.wide", "awards", statistic=s)
+    CASES[f"svychisq(~sch.wide + awards, d, statistic = '{_st}')"] = lambda d, s=_st: d.crosstab(
+        "sch.wide", "awards", statistic=s
     )
-    CASES[f"svychisq(~stype + awards, d, statistic = '{_st}')"] = (
-        lambda d, s=_st: d.crosstab("stype", "awards", statistic=s)
+    CASES[f"svychisq(~stype + awards, d, statistic = '{_st}')"] = lambda d, s=_st: d.crosstab(
+        "stype", "awards", statistic=s
     )
 
 # R's profile-likelihood interval interpolates a spline through a coarse profile grid, so
@@ -154,7 +175,10 @@ def _id(r: dict[str, Any]) -> str:
 
 def _check(actual: Any, expected: Any, rtol: float, what: str) -> None:
     np.testing.assert_allclose(
-        np.asarray(actual, dtype=float), np.asarray(expected, dtype=float), rtol=rtol, atol=1e-10,
+        np.asarray(actual, dtype=float),
+        np.asarray(expected, dtype=float),
+        rtol=rtol,
+        atol=1e-10,
         err_msg=what,
     )
 
@@ -199,7 +223,11 @@ def test_matches_r(rec: dict[str, Any]) -> None:
         return
     tab = res
     if kind == "by" and "names" in rec:
-        by = [c for c in tab.columns if c not in {"estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "level"}]
+        by = [
+            c
+            for c in tab.columns
+            if c not in {"estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "level"}
+        ]
         names = np.atleast_1d(rec["names"]).tolist()
         mine = _by_names(tab, by)
         tab = tab.set_index(pd.Index(mine)).loc[names]

@@ -156,7 +156,9 @@ def build_stages(
             first = first_by_group(s_row, per_row, n_strata)
             if not np.allclose(per_row, first[s_row], rtol=0, atol=0):
                 col = fpc[k]
-                raise EstimationError(f"fpc column {col!r} varies within a stratum at stage {k + 1}")
+                raise EstimationError(
+                    f"fpc column {col!r} varies within a stratum at stage {k + 1}"
+                )
             popsize = first.copy() if is_popsize else n_sampled / first
             if (popsize < n_sampled - 1e-9).any():
                 raise EstimationError(
@@ -198,7 +200,7 @@ def grouped_totals(
     rows with ``dom == -1`` are ignored.
     """
     p = x.shape[1]
-    if dom is None or n_dom == 1 and (dom >= 0).all():
+    if dom is None or (n_dom == 1 and (dom >= 0).all()):
         out = np.empty((n_groups, p))
         for j in range(p):
             out[:, j] = np.bincount(codes, weights=x[:, j], minlength=n_groups)
@@ -220,9 +222,7 @@ def grouped_totals(
 
 def _indicator(codes: np.ndarray, n_groups: int) -> sparse.csr_matrix:
     m = len(codes)
-    return sparse.csr_matrix(
-        (np.ones(m), (codes, np.arange(m))), shape=(n_groups, m)
-    )
+    return sparse.csr_matrix((np.ones(m), (codes, np.arange(m))), shape=(n_groups, m))
 
 
 def multistage_vcov(

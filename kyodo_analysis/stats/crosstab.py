@@ -120,13 +120,20 @@ def crosstab(
         d0 = tr**2 / float(np.trace(delta @ delta))
         if statistic == "F":
             f = x2 / tr
-            test = {"statistic": f, "ndf": d0, "ddf": d0 * nu,
-                    "p_value": float(stats.f.sf(f, d0, d0 * nu)),
-                    "method": "Pearson's X^2: Rao & Scott adjustment (F)"}
+            test = {
+                "statistic": f,
+                "ndf": d0,
+                "ddf": d0 * nu,
+                "p_value": float(stats.f.sf(f, d0, d0 * nu)),
+                "method": "Pearson's X^2: Rao & Scott adjustment (F)",
+            }
         else:
-            test = {"statistic": x2, "df": float(k),
-                    "p_value": float(stats.chi2.sf(x2 / np.mean(np.diag(delta)), k)),
-                    "method": "Pearson's X^2: Rao & Scott adjustment (first order)"}
+            test = {
+                "statistic": x2,
+                "df": float(k),
+                "p_value": float(stats.chi2.sf(x2 / np.mean(np.diag(delta)), k)),
+                "method": "Pearson's X^2: Rao & Scott adjustment (first order)",
+            }
     else:
         ones = np.ones((n, 1))
         rmat = (rc[:, None] == np.arange(nr)[None, :]).astype(float)
@@ -145,7 +152,7 @@ def crosstab(
         jcb = np.column_stack([np.eye(nr * nc), jr, jc, jt])
         y = cells[: nr * nc] - rt[mf_r] * ct[mf_c] / tot
         vv = jcb @ vcells @ jcb.T
-        use = ((mf_r > 0) & (mf_c > 0))
+        use = (mf_r > 0) & (mf_c > 0)
         w = float(y[use] @ np.linalg.solve(vv[np.ix_(use, use)], y[use]))
         if statistic == "Wald":
             stat, ndf, ddf = w / k, float(k), nu
@@ -153,7 +160,12 @@ def crosstab(
             ndf = float(k)
             ddf = nu - ndf + 1
             stat = w * ddf / (ndf * nu)
-        test = {"statistic": stat, "ndf": ndf, "ddf": ddf,
-                "p_value": float(stats.f.sf(stat, ndf, ddf)),
-                "method": "Design-based Wald test of association" + (" (adjusted)" if statistic == "adjWald" else "")}
+        test = {
+            "statistic": stat,
+            "ndf": ndf,
+            "ddf": ddf,
+            "p_value": float(stats.f.sf(stat, ndf, ddf)),
+            "method": "Design-based Wald test of association"
+            + (" (adjusted)" if statistic == "adjWald" else ""),
+        }
     return CrosstabResult(table=table, proportions=props, test=pd.DataFrame([test]))

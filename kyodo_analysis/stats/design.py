@@ -172,7 +172,9 @@ class _BaseDesign:
             mask = self._frame[mask]
         m = pd.Series(mask).to_numpy()
         if len(m) != len(self._frame):
-            raise EstimationError(f"subset mask has {len(m)} entries, the data has {len(self._frame)} rows")
+            raise EstimationError(
+                f"subset mask has {len(m)} entries, the data has {len(self._frame)} rows"
+            )
         m = pd.array(m, dtype="boolean").fillna(False).to_numpy(dtype=bool)
         return self._with_weights(np.where(m, self._w, 0.0))
 
@@ -207,7 +209,9 @@ class _BaseDesign:
     def _domains(self, by: ColumnSpec) -> _Domains:
         return _Domains(self._frame, _as_list(by))
 
-    def _domain_totals(self, x: np.ndarray, w: np.ndarray, dom: np.ndarray, n_dom: int) -> np.ndarray:
+    def _domain_totals(
+        self, x: np.ndarray, w: np.ndarray, dom: np.ndarray, n_dom: int
+    ) -> np.ndarray:
         out = np.empty((n_dom, x.shape[1]))
         if dom.min(initial=0) < 0:
             keep = dom >= 0
@@ -302,7 +306,9 @@ class _BaseDesign:
     ) -> pd.DataFrame:
         n_dom, k = est.shape
         crit = _quantile_crit(level, ci_df)
-        crit = np.broadcast_to(np.asarray(crit, dtype=float).reshape(-1, 1) if np.ndim(crit) else crit, (n_dom, k))
+        crit = np.broadcast_to(
+            np.asarray(crit, dtype=float).reshape(-1, 1) if np.ndim(crit) else crit, (n_dom, k)
+        )
         out = domains.table.loc[np.repeat(np.arange(n_dom), k)].reset_index(drop=True)
         if levels is not None:
             out[level_name] = np.tile(np.asarray(levels, dtype=object), n_dom)
@@ -323,8 +329,10 @@ class _BaseDesign:
     ) -> tuple[np.ndarray, np.ndarray, list[Any] | None, _Domains]:
         cols = _as_list(y)
         domains = self._domains(by)
-        if len(cols) == 1 and cols[0] in self._frame.columns and self._is_categorical(
-            self._frame[cols[0]]
+        if (
+            len(cols) == 1
+            and cols[0] in self._frame.columns
+            and self._is_categorical(self._frame[cols[0]])
         ):
             s = self._frame[cols[0]]
             cat = s.astype("category")
@@ -340,7 +348,9 @@ class _BaseDesign:
         return x, drop, (cols if len(cols) > 1 else None), domains
 
     @staticmethod
-    def _ratio_fns(m: int) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    def _ratio_fns(
+        m: int,
+    ) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
         """g(T) = T[:m] / T[m] and its Jacobian."""
 
         def g(t: np.ndarray) -> np.ndarray:
@@ -415,7 +425,9 @@ class _BaseDesign:
         dmat = None
         if deff:
             mean_row = est[np.clip(dom, 0, None)]
-            wt = self._domain_totals(np.ones((len(x), 1)), np.where(active, self._w, 0), dom, domains.n)[:, 0]
+            wt = self._domain_totals(
+                np.ones((len(x), 1)), np.where(active, self._w, 0), dom, domains.n
+            )[:, 0]
             u = (np.where(np.isnan(x), 0, x) - mean_row) / wt[np.clip(dom, 0, None)][:, None]
             dmat = self._deff(deff, u, dom, domains.n, active, var)
         name = "level" if (levels is not None and len(_as_list(y)) == 1) else "variable"
@@ -487,7 +499,9 @@ class _BaseDesign:
         dmat = None
         if deff:
             r = est[np.clip(dom, 0, None), 0]
-            xt = self._domain_totals(np.where(np.isnan(xv), 0, xv)[:, None], self._w, dom, domains.n)[:, 0]
+            xt = self._domain_totals(
+                np.where(np.isnan(xv), 0, xv)[:, None], self._w, dom, domains.n
+            )[:, 0]
             u = ((np.nan_to_num(yv) - r * np.nan_to_num(xv)) / xt[np.clip(dom, 0, None)])[:, None]
             dmat = self._deff(deff, u, dom, domains.n, active, var)
         return self._table(domains, est, np.sqrt(var), ddf, n, level, df, None, dmat)
@@ -580,7 +594,7 @@ class _BaseDesign:
         domains = self._domains(by)
         xx = np.column_stack([ind, np.ones(len(ind))])
         g, jac = self._ratio_fns(1)
-        est, cov, ddf, n, dom, active = self._smooth(xx, drop, domains, g, jac, 1)
+        est, cov, ddf, n, dom, _ = self._smooth(xx, drop, domains, g, jac, 1)
         p = est[:, 0]
         se = np.sqrt(np.diag(cov))
         use_df = ddf if df is None else np.full(domains.n, float(df))
@@ -606,14 +620,15 @@ class _BaseDesign:
                 alpha = 1 - conf_level
                 n_eff = p * (1 - p) / se**2
                 nrows = self._nrow_domain(domains, dom)
-                n_eff = n_eff * (stats.t.ppf(alpha / 2, nrows - 1) / stats.t.ppf(alpha / 2, use_df)) ** 2
+                n_eff = (
+                    n_eff
+                    * (stats.t.ppf(alpha / 2, nrows - 1) / stats.t.ppf(alpha / 2, use_df)) ** 2
+                )
                 lo = stats.beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1)
                 hi = stats.beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))
             elif method == "likelihood":
                 se_eta = (
-                    self._logit_se(xx, drop, domains)
-                    if self._is_replicate
-                    else se / (p * (1 - p))
+                    self._logit_se(xx, drop, domains) if self._is_replicate else se / (p * (1 - p))
                 )
                 lo, hi = self._likelihood_ci(ind, drop, domains, p, se_eta, use_df, conf_level)
             else:
@@ -794,7 +809,9 @@ class _BaseDesign:
                 hi = np.nan if (np.isnan(hi_p) or hi_p > 1) else self._qrule(xs, ws, hi_p, rule)
                 se = (hi - lo) / (2 * crit)
                 rows.append((d, p, q, se, lo, hi, ddf[d], nn[d]))
-        res = pd.DataFrame(rows, columns=["_d", "prob", "estimate", "se", "ci_low", "ci_high", "df", "n"])
+        res = pd.DataFrame(
+            rows, columns=["_d", "prob", "estimate", "se", "ci_low", "ci_high", "df", "n"]
+        )
         out = domains.table.loc[res["_d"]].reset_index(drop=True)
         for c in res.columns[1:]:
             out[c] = res[c].to_numpy()
@@ -883,13 +900,18 @@ class _BaseDesign:
             def jac(t: np.ndarray) -> np.ndarray:
                 return np.ones((t.shape[0], 1, 1))
 
-        est, cov, ddf, n, _, _ = self._smooth(xx, drop, domains, g, jac, 1)
+        est, cov, _, n, _, _ = self._smooth(xx, drop, domains, g, jac, 1)
         if isinstance(coefficients, dict):
-            keys = [tuple(r) if len(domains.by) > 1 else r[0] for r in domains.table.itertuples(index=False)]
+            keys = [
+                tuple(r) if len(domains.by) > 1 else r[0]
+                for r in domains.table.itertuples(index=False)
+            ]
             c = np.array([float(coefficients.get(k, 0.0)) for k in keys])
             unknown = set(coefficients) - set(keys)
             if unknown:
-                raise EstimationError(f"contrast names unknown domain(s): {sorted(map(str, unknown))}")
+                raise EstimationError(
+                    f"contrast names unknown domain(s): {sorted(map(str, unknown))}"
+                )
         else:
             c = np.asarray(coefficients, dtype=float)
             if len(c) != domains.n:
@@ -899,7 +921,9 @@ class _BaseDesign:
         full_df = self.degf() if df is None else float(df)
         crit = float(_quantile_crit(level, None if df is None else full_df))
         tstat = e / s
-        pval = 2 * (stats.t.sf(abs(tstat), full_df) if np.isfinite(full_df) else stats.norm.sf(abs(tstat)))
+        pval = 2 * (
+            stats.t.sf(abs(tstat), full_df) if np.isfinite(full_df) else stats.norm.sf(abs(tstat))
+        )
         return pd.DataFrame(
             {
                 "estimate": [e],
@@ -926,7 +950,12 @@ class _BaseDesign:
         """Difference ``theta[levels[0]] - theta[levels[1]]`` of two domains of ``by``
         (same design, so their covariance is accounted for); see :meth:`contrast`."""
         return self.contrast(
-            y, {levels[0]: 1.0, levels[1]: -1.0}, by=by, statistic=statistic, na_rm=na_rm, level=level
+            y,
+            {levels[0]: 1.0, levels[1]: -1.0},
+            by=by,
+            statistic=statistic,
+            na_rm=na_rm,
+            level=level,
         )
 
     def multi_response(
@@ -954,7 +983,9 @@ class _BaseDesign:
         bad = ~np.isin(vals, [0.0, 1.0]) & ~np.isnan(vals)
         if bad.any():
             j = int(np.flatnonzero(bad.any(axis=0))[0])
-            raise EstimationError(f"multiple-response column {cols[j]!r} holds values other than 0/1")
+            raise EstimationError(
+                f"multiple-response column {cols[j]!r} holds values other than 0/1"
+            )
         base = ~np.isnan(vals).all(axis=1)
         x = np.nan_to_num(vals)
         domains = self._domains(by)
@@ -982,9 +1013,14 @@ class _BaseDesign:
         self,
         formula: str,
         *,
-        family: Literal["gaussian", "binomial", "poisson", "quasibinomial", "quasipoisson"] = "gaussian",
+        family: Literal[
+            "gaussian", "binomial", "poisson", "quasibinomial", "quasipoisson"
+        ] = "gaussian",
     ) -> Any:
-        """Design-weighted GLM with sandwich variance (see :func:`kyodo_analysis.stats.glm.svyglm`)."""
+        """Design-weighted GLM with sandwich variance.
+
+        See :func:`kyodo_analysis.stats.glm.svyglm`.
+        """
         from kyodo_analysis.stats.glm import svyglm
 
         return svyglm(self, formula, family=family)
@@ -1047,13 +1083,21 @@ class SurveyDesign(_BaseDesign):
             if nna:
                 raise EstimationError(f"design column {c!r} has {nna} missing value(s)")
         self._frame = data.reset_index(drop=True)
-        self._spec = {"weights": weights, "strata": strata_l, "psu": psu_l, "fpc": fpc_l, "nest": nest}
+        self._spec = {
+            "weights": weights,
+            "strata": strata_l,
+            "psu": psu_l,
+            "fpc": fpc_l,
+            "nest": nest,
+        }
         self.lonely_psu = lonely_psu
         self._stages: list[Stage] = build_stages(self._frame, psu_l, strata_l, fpc_l, nest)
         if weights is not None:
             w = pd.to_numeric(self._frame[weights]).to_numpy(dtype=float)
             if (w < 0).any() or not np.isfinite(w).all():
-                raise EstimationError(f"weights column {weights!r} has negative or non-finite values")
+                raise EstimationError(
+                    f"weights column {weights!r} has negative or non-finite values"
+                )
         else:
             w = np.ones(len(self._frame))
             for st in self._stages:
@@ -1101,7 +1145,9 @@ class SurveyDesign(_BaseDesign):
         if has_out:
             z[dom < 0] = 0.0
         active = (self._w != 0) & (dom >= 0)
-        return multistage_vcov(self._stages, z, dom, n_dom, lonely_psu=self.lonely_psu, active=active)
+        return multistage_vcov(
+            self._stages, z, dom, n_dom, lonely_psu=self.lonely_psu, active=active
+        )
 
     def scores_vcov(self, z: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         """Design covariance of the totals of weighted score columns ``z`` (n, k)."""
@@ -1141,7 +1187,9 @@ def compare_independent(
 
     Examples
     --------
-    >>> compare_independent({"estimate": 0.5, "se": 0.03}, {"estimate": 0.4, "se": 0.04})  # doctest: +SKIP
+    >>> a = {"estimate": 0.5, "se": 0.03}
+    >>> b = {"estimate": 0.4, "se": 0.04}
+    >>> compare_independent(a, b)  # doctest: +SKIP
     """
     ea, eb = float(a["estimate"]), float(b["estimate"])
     sa, sb = float(a["se"]), float(b["se"])

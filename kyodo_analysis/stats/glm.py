@@ -48,17 +48,31 @@ class SvyGLMResult:
 
 def _family(family: str) -> tuple:
     if family == "gaussian":
-        return (lambda eta: eta, lambda mu: mu, lambda mu: np.ones_like(mu), lambda eta: np.ones_like(eta))
+        return (
+            lambda eta: eta,
+            lambda mu: mu,
+            lambda mu: np.ones_like(mu),
+            lambda eta: np.ones_like(eta),
+        )
     if family in ("binomial", "quasibinomial"):
+
         def inv(eta: np.ndarray) -> np.ndarray:
             return 1 / (1 + np.exp(-eta))
-        return (inv, lambda mu: np.log(mu / (1 - mu)), lambda mu: mu * (1 - mu), lambda eta: inv(eta) * (1 - inv(eta)))
+
+        return (
+            inv,
+            lambda mu: np.log(mu / (1 - mu)),
+            lambda mu: mu * (1 - mu),
+            lambda eta: inv(eta) * (1 - inv(eta)),
+        )
     if family in ("poisson", "quasipoisson"):
         return (np.exp, np.log, lambda mu: mu, np.exp)
     raise EstimationError(f"unknown family {family!r}")
 
 
-def _irls(x: np.ndarray, y: np.ndarray, pw: np.ndarray, family: str) -> tuple[np.ndarray, np.ndarray]:
+def _irls(
+    x: np.ndarray, y: np.ndarray, pw: np.ndarray, family: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Weighted maximum likelihood by Fisher scoring (canonical links); returns beta, mu."""
     inv, link, var, mu_eta = _family(family)
     if family == "gaussian":
@@ -151,10 +165,12 @@ def svyglm(design: _BaseDesign, formula: str, *, family: Family = "gaussian") ->
     ww = pw * me**2 / var(mu)
     ainv = np.linalg.inv(x.T @ (x * ww[:, None]))
     if design._is_replicate:
+
         def refit(wr: np.ndarray) -> np.ndarray:
             keep = active & (wr != 0)
             b, _ = _irls(xv[keep], yv[keep], wr[keep] / w0[active0].mean(), family)
             return b
+
         cov = design._replicate_refit_cov(refit, beta)
     else:
         est = np.zeros((len(frame), x.shape[1]))

@@ -162,7 +162,9 @@ class ReplicateDesign(_BaseDesign):
             full = g(totals).reshape(-1)
         return self._combine(th, full)
 
-    def _replicate_refit_cov(self, refit: Callable[[np.ndarray], np.ndarray], full: np.ndarray) -> np.ndarray:
+    def _replicate_refit_cov(
+        self, refit: Callable[[np.ndarray], np.ndarray], full: np.ndarray
+    ) -> np.ndarray:
         th = np.vstack([refit(self._rw[:, r]) for r in range(self._rw.shape[1])])
         return self._combine(th, full)
 
@@ -217,8 +219,9 @@ def to_replicate(
         np.fill_diagonal(mult, 0.0)
         rep = mult[unit]
         scale = (g_count - 1) / g_count * (1 - f_h[0] if st.n_strata == 1 else 1.0)
-        return ReplicateDesign(design.data, repweights=rep * w[:, None], weights=w, type="JK1",
-                               scale=scale, mse=mse)
+        return ReplicateDesign(
+            design.data, repweights=rep * w[:, None], weights=w, type="JK1", scale=scale, mse=mse
+        )
     if type == "JKn":
         # replicate r deletes unit r
         same = ustr[:, None] == ustr[None, :]  # (unit, replicate)
@@ -227,8 +230,15 @@ def to_replicate(
         np.fill_diagonal(mult, 0.0)
         rep = mult[unit]
         rscales = (nh_r - 1) / nh_r * (1 - f_h[ustr])
-        return ReplicateDesign(design.data, repweights=rep * w[:, None], weights=w, type="JKn",
-                               scale=1.0, rscales=rscales, mse=mse)
+        return ReplicateDesign(
+            design.data,
+            repweights=rep * w[:, None],
+            weights=w,
+            type="JKn",
+            scale=1.0,
+            rscales=rscales,
+            mse=mse,
+        )
     if type == "bootstrap":
         rng = np.random.default_rng(seed)
         counts = np.zeros((g_count, replicates))
@@ -243,8 +253,14 @@ def to_replicate(
             counts[:, r] = np.bincount(picked, minlength=g_count)
         mult = counts * (n_h / (n_h - 1))[ustr][:, None]
         rep = mult[unit]
-        return ReplicateDesign(design.data, repweights=rep * w[:, None], weights=w,
-                               type="bootstrap", scale=1 / (replicates - 1), mse=mse)
+        return ReplicateDesign(
+            design.data,
+            repweights=rep * w[:, None],
+            weights=w,
+            type="bootstrap",
+            scale=1 / (replicates - 1),
+            mse=mse,
+        )
     if type in ("BRR", "Fay"):
         if not (n_h == 2).all():
             bad = int(np.flatnonzero(n_h != 2)[0])
@@ -262,8 +278,13 @@ def to_replicate(
         sign = np.where(first[:, None], h[:, ustr].T, -h[:, ustr].T)  # (units, R)
         mult = np.where(sign > 0, 2 - r_, r_)
         rep = mult[unit]
-        return ReplicateDesign(design.data, repweights=rep * w[:, None], weights=w, type=type,
-                               scale=1 / (r_count * (1 - r_) ** 2), rho=r_, mse=mse)
+        return ReplicateDesign(
+            design.data,
+            repweights=rep * w[:, None],
+            weights=w,
+            type=type,
+            scale=1 / (r_count * (1 - r_) ** 2),
+            rho=r_,
+            mse=mse,
+        )
     raise EstimationError(f"unknown replicate type {type!r}")
-
-
