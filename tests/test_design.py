@@ -29,6 +29,9 @@ def api(name: str) -> pd.DataFrame:
     df = pd.read_csv(FIX / f"{name}.csv")
     df["sch_yes"] = (df["sch.wide"] == "Yes").astype(float)
     df["api_stu"] = df["api.stu"]
+    df["mr_meals"] = (df["meals"] > 50).astype(float)
+    df["mr_ell"] = (df["ell"] > 30).astype(float)
+    df["mr_mobility"] = (df["mobility"] > 20).astype(float)
     return df
 
 
@@ -139,6 +142,33 @@ CASES: dict[str, Callable[[Any], Any]] = {
         "api_stu ~ api00 + stype", "quasipoisson"
     ),
 }
+MR = ["mr_meals", "mr_ell", "mr_mobility"]
+CASES.update(
+    {
+        "svycontrast(svyby(~api00, ~awards, d, svymean, covmat = TRUE), c(No = -1, Yes = 1))": (
+            lambda d: d.contrast("api00", {"No": -1, "Yes": 1}, by="awards")
+        ),
+        "svycontrast(svyby(~api00, ~stype, d, svymean, covmat = TRUE), "
+        "c(E = 1, H = -0.5, M = -0.5))": (
+            lambda d: d.contrast("api00", [1, -0.5, -0.5], by="stype")
+        ),
+        "svycontrast(svyby(~api.stu, ~stype, d, svytotal, covmat = TRUE), "
+        "c(E = 1, H = -1, M = 0))": (
+            lambda d: d.contrast("api.stu", {"E": 1, "H": -1}, by="stype", statistic="total")
+        ),
+        "svymean(~I(as.numeric(meals > 50)) + I(as.numeric(ell > 30)) + "
+        "I(as.numeric(mobility > 20)), d)": (lambda d: d.multi_response(MR)),
+        # R orders svyby output variable-major; the test reorders ours to match
+        "svyby(~I(as.numeric(meals > 50)) + I(as.numeric(ell > 30)), ~awards, d, svymean)": (
+            lambda d: (
+                d.multi_response(MR[:2], by="awards")
+                .assign(_o=lambda t: t["option"].map({c: i for i, c in enumerate(MR)}))
+                .sort_values(["_o", "awards"], kind="stable")
+                .drop(columns="_o")
+            )
+        ),
+    }
+)
 for _m in ["logit", "likelihood", "asin", "beta", "mean", "xlogit"]:
     CASES[f"svyciprop(~I(sch.wide == 'Yes'), d, method = '{_m}')"] = lambda d, m=_m: d.proportion(
         "sch.wide", level="Yes", method=m
@@ -222,7 +252,7 @@ def test_matches_r(rec: dict[str, Any]) -> None:
         _check(res.dispersion, rec["dispersion"], rtol, "dispersion")
         return
     tab = res
-    if kind == "by" and "names" in rec:
+    if kind == "by" and "names" in rec and "option" not in tab.columns:
         by = [
             c
             for c in tab.columns
