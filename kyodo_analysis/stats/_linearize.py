@@ -48,6 +48,8 @@ def factorize_columns(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """Integer codes of the interaction of several columns (NaN is a level of its own)."""
     if not columns:
         return np.zeros(len(frame), dtype=np.int64)
+    if len(columns) == 1:
+        return pd.factorize(frame[columns[0]], use_na_sentinel=False)[0].astype(np.int64)
     codes = np.zeros(len(frame), dtype=np.int64)
     for col in columns:
         c, uniques = pd.factorize(frame[col], use_na_sentinel=False)
@@ -113,14 +115,15 @@ def build_stages(
                 s = combine_codes(s, strata_codes[j])
             ids[k] = combine_codes(s, ids[k])
     if strata and not nest:
-        # every first-stage unit must lie in exactly one stratum
-        pairs = pd.DataFrame({"u": ids[0], "s": strata_codes[0]}).drop_duplicates()
-        if pairs["u"].duplicated().any():
-            bad = pairs.loc[pairs["u"].duplicated(), "u"].iloc[0]
-            label = frame[psu[0]].iloc[int(np.flatnonzero(ids[0] == bad)[0])] if psu else bad
+        # every first-stage unit must lie in exactly one stratum (R: check.strata)
+        first = first_by_group(ids[0], strata_codes[0], int(ids[0].max()) + 1)
+        clash = first[ids[0]] != strata_codes[0]
+        if clash.any():
+            row = int(np.flatnonzero(clash)[0])
+            label = frame[psu[0]].iloc[row] if psu else row
             raise EstimationError(
-                f"PSU {label!r} of column {psu[0]!r} appears in more than one stratum; "
-                "PSU labels are reused across strata: pass nest=True"
+                f"PSU {label!r} of column {psu[0] if psu else '(rows)'!r} appears in more than "
+                "one stratum; PSU labels are reused across strata: pass nest=True"
             )
     fpc_values: list[np.ndarray] = []
     for col in fpc:
@@ -135,7 +138,7 @@ def build_stages(
             raise EstimationError("fpc must be all population sizes (>= 1) or all fractions (<= 1)")
     stages: list[Stage] = []
     for k in range(n_stages):
-        unit = pd.factorize(ids[k])[0].astype(np.int64)
+        unit = ids[k]  # dense codes 0..G-1 already
         n_units = int(unit.max()) + 1
         if k == 0:
             parent_unit_row = np.zeros(n, dtype=np.int64)
@@ -143,7 +146,6 @@ def build_stages(
         else:
             parent_unit_row = stages[k - 1].unit
             s_row = combine_codes(strata_codes[k], parent_unit_row)
-        s_row = pd.factorize(s_row)[0].astype(np.int64)
         n_strata = int(s_row.max()) + 1
         unit_stratum = first_by_group(unit, s_row, n_units)
         # a unit in two strata at the same stage is a nesting error
