@@ -524,6 +524,8 @@ class _BaseDesign:
         x, drop, levels, domains = self._mean_parts(y, by, na_rm)
         if levels is not None:
             raise EstimationError(f"var() needs a numeric column, {y!r} is categorical")
+        if self._is_replicate:
+            return self._var_replicate(x[:, 0], drop, domains, level, df)
         base = self.mean(y, by=by, na_rm=na_rm)
         dom = np.where(drop, -1, domains.codes)
         active = (self._w != 0) & ~drop
@@ -535,6 +537,33 @@ class _BaseDesign:
         sq = np.where(drop, np.nan, sq)
         xx = np.column_stack([sq, np.ones(len(sq))])
         g, jac = self._ratio_fns(1)
+        est, cov, ddf, n, _, _ = self._smooth(xx, drop, domains, g, jac, 1)
+        return self._table(domains, est, np.sqrt(np.diag(cov)).reshape(-1, 1), ddf, n, level, df)
+
+    def _var_replicate(
+        self,
+        xv: np.ndarray,
+        drop: np.ndarray,
+        domains: _Domains,
+        level: float,
+        df: float | None,
+    ) -> pd.DataFrame:
+        """Variance recomputed in full (mean included) with every replicate weight (R)."""
+        dom = np.where(drop, -1, domains.codes)
+        active = (self._w != 0) & ~drop
+        nobs = self._domain_counts(active, dom, domains.n).astype(float)
+        c = nobs / (nobs - 1)
+        xx = np.column_stack([xv**2, xv, np.ones(len(xv))])
+
+        def g(t: np.ndarray) -> np.ndarray:
+            return c[:, None] * (t[..., 0:1] / t[..., 2:3] - (t[..., 1:2] / t[..., 2:3]) ** 2)
+
+        def jac(t: np.ndarray) -> np.ndarray:
+            t0, t1, t2 = t[:, 0], t[:, 1], t[:, 2]
+            return (
+                c[:, None] * np.stack([1 / t2, -2 * t1 / t2**2, -t0 / t2**2 + 2 * t1**2 / t2**3], 1)
+            )[:, None, :]
+
         est, cov, ddf, n, _, _ = self._smooth(xx, drop, domains, g, jac, 1)
         return self._table(domains, est, np.sqrt(np.diag(cov)).reshape(-1, 1), ddf, n, level, df)
 
