@@ -332,3 +332,17 @@ def test_monte_carlo_coverage() -> None:
     cov = _coverage(1500, seed=12)
     for name, c in cov.items():
         assert 0.93 <= c <= 0.97, (name, c)
+
+
+def test_fpc_as_fraction_equals_population_size() -> None:
+    """R accepts fpc as population sizes or as sampling fractions (all <= 1)."""
+    df = _clustered()
+    pop = {0: 40, 1: 55, 2: 70, 3: 35}
+    df["Nc"] = df["h"].map(pop)
+    n_psu = df.groupby("h")["c"].nunique()
+    df["fc"] = df["h"].map(n_psu) / df["Nc"]
+    a = SurveyDesign(df, strata="h", psu="c", weights="w", fpc="Nc", nest=True).mean("y")
+    b = SurveyDesign(df, strata="h", psu="c", weights="w", fpc="fc", nest=True).mean("y")
+    assert b["se"].iloc[0] == pytest.approx(a["se"].iloc[0], rel=1e-12)
+    c = SurveyDesign(df, strata="h", psu="c", weights="w", nest=True).mean("y")
+    assert a["se"].iloc[0] < c["se"].iloc[0]

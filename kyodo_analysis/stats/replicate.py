@@ -109,6 +109,7 @@ class ReplicateDesign(_BaseDesign):
         self._w = w
         self._rw = rw
         self._degf_value = degf
+        self._full_rank: float | None = None
 
     @property
     def repweights(self) -> np.ndarray:
@@ -120,11 +121,16 @@ class ReplicateDesign(_BaseDesign):
         new.__dict__.update(self.__dict__)
         new._w = w
         new._rw = self._rw * (w != 0)[:, None]
+        new._full_rank = None
         return new
 
     def _degf(self, active: np.ndarray, dom: np.ndarray, n_dom: int) -> np.ndarray:
         if self._degf_value is not None:
             return np.full(n_dom, float(self._degf_value))
+        if n_dom == 1 and active.all() and (dom == 0).all():
+            if self._full_rank is None:
+                self._full_rank = float(np.linalg.matrix_rank(self._rw) - 1)
+            return np.array([self._full_rank])
         out = np.empty(n_dom)
         for d in range(n_dom):
             rows = active & (dom == d)
