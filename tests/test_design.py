@@ -147,7 +147,8 @@ CASES["svyby(~api00, ~awards, d, svyquantile, quantiles = 0.5, vartype = c('se',
     lambda d: d.quantile("api00", 0.5, by="awards")
 )
 CASES[
-    "svyby(~api00, ~awards, d, svyquantile, quantiles = 0.5, qrule = 'hf7', vartype = c('se', 'ci'))"
+    "svyby(~api00, ~awards, d, svyquantile, quantiles = 0.5, qrule = 'hf7', "
+    "vartype = c('se', 'ci'))"
 ] = lambda d: d.quantile("api00", 0.5, by="awards", rule="hf7")
 CASES["svyby(~api.stu, ~awards, d, svytotal)"] = lambda d: d.total("api.stu", by="awards")
 for _st in ["F", "Chisq", "Wald", "adjWald"]:
