@@ -106,6 +106,7 @@ CASES: dict[str, Callable[[Any], Any]] = {
     "svymean(~acs.k3, d, na.rm = TRUE)": lambda d: d.mean("acs.k3", na_rm=True),
     "svyratio(~api.stu, ~api00, d)": lambda d: d.ratio("api.stu", "api00"),
     "svyvar(~api00, d)": lambda d: d.var("api00"),
+    "svyratio(~api.stu, ~api00, d, deff = TRUE)": lambda d: d.ratio("api.stu", "api00", deff=True),
     "svyby(~api00, ~awards, d, svymean, deff = TRUE)": lambda d: d.mean(
         "api00", by="awards", deff=True
     ),

@@ -822,7 +822,6 @@ class _BaseDesign:
         ddf = self._degf(active, dom, domains.n) if df is None else np.full(domains.n, float(df))
         nn = self._domain_counts(active, dom, domains.n)
         rows = []
-        alpha = 1 - level
         x0 = np.nan_to_num(xv)
         for d in range(domains.n):
             sel = (dom == d) & active
@@ -845,7 +844,6 @@ class _BaseDesign:
         for c in res.columns[1:]:
             out[c] = res[c].to_numpy()
         out["n"] = out["n"].astype(np.int64)
-        _ = alpha
         return out
 
     def _linear_cov(
@@ -909,9 +907,9 @@ class _BaseDesign:
         Returns
         -------
         pandas.DataFrame
-            One row: ``estimate, se, ci_low, ci_high, df, n, t, p_value`` (``t`` against zero;
-            ``p_value`` from t(df) with ``df`` the design degrees of freedom, or normal if
-            ``df=numpy.inf``).
+            One row: ``estimate, se, ci_low, ci_high, df, n, t, p_value`` (``t`` = estimate/se;
+            interval and ``p_value`` use the normal reference as R ``confint(svycontrast())``,
+            or t(``df``) when ``df`` is given; the ``df`` column is the design ``degf``).
         """
         cols = _as_list(y)
         x, drop, levels, domains = self._mean_parts(cols, by, na_rm)
@@ -950,8 +948,11 @@ class _BaseDesign:
         full_df = self.degf() if df is None else float(df)
         crit = float(_quantile_crit(level, None if df is None else full_df))
         tstat = e / s
+        # like the interval: normal reference unless df is given (R confint on svycontrast)
         pval = 2 * (
-            stats.t.sf(abs(tstat), full_df) if np.isfinite(full_df) else stats.norm.sf(abs(tstat))
+            stats.t.sf(abs(tstat), full_df)
+            if df is not None and np.isfinite(full_df)
+            else stats.norm.sf(abs(tstat))
         )
         return pd.DataFrame(
             {
