@@ -106,6 +106,18 @@ CASES: dict[str, Callable[[Any], Any]] = {
     "svymean(~acs.k3, d, na.rm = TRUE)": lambda d: d.mean("acs.k3", na_rm=True),
     "svyratio(~api.stu, ~api00, d)": lambda d: d.ratio("api.stu", "api00"),
     "svyvar(~api00, d)": lambda d: d.var("api00"),
+    "svyglm(api00 ~ ell + meals, subset(d, comp.imp == 'Yes'))": (
+        lambda d: _sub(d).glm("api00 ~ ell + meals")
+    ),
+    "svychisq(~sch.wide + awards, subset(d, comp.imp == 'Yes'), statistic = 'F')": (
+        lambda d: _sub(d).crosstab("sch.wide", "awards", statistic="F")
+    ),
+    "svychisq(~stype + awards, subset(d, comp.imp == 'Yes'), statistic = 'Wald')": (
+        lambda d: _sub(d).crosstab("stype", "awards", statistic="Wald")
+    ),
+    "svyciprop(~I(sch.wide == 'Yes'), subset(d, comp.imp == 'Yes'), method = 'beta')": (
+        lambda d: _sub(d).proportion("sch.wide", level="Yes", method="beta")
+    ),
     "svyratio(~api.stu, ~api00, d, deff = TRUE)": lambda d: d.ratio("api.stu", "api00", deff=True),
     "svyby(~api00, ~awards, d, svymean, deff = TRUE)": lambda d: d.mean(
         "api00", by="awards", deff=True

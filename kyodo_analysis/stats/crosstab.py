@@ -79,16 +79,14 @@ def crosstab(
     nr, nc = len(rlev), len(clev)
     if nr < 2 or nc < 2:
         raise EstimationError(f"crosstab needs at least two levels in {row!r} and {col!r}")
-    n = len(design.data)
     drop = (rc < 0) | (cc < 0)
     cell = np.where(drop, -1, rc + nr * cc)  # R interaction(): first factor fastest
     mm = (cell[:, None] == np.arange(nr * nc)[None, :]).astype(float)
     mm[drop] = np.nan
-    if design._is_replicate:
-        nu = design.degf()
-    else:
-        st = design.stages[0]
-        nu = float(st.n_units - st.n_strata)
+    # R: nu = PSUs - strata of the design (rows outside a subset are not in it) and the
+    # Pearson statistic uses the table rescaled to the number of rows in the design
+    nu = design.degf()
+    n = int((design._w != 0).sum())
     totals_est, _ = design._linear_cov(mm, drop, "total")
     tab = totals_est.reshape(nc, nr).T
     table = pd.DataFrame(tab, index=pd.Index(rlev, name=row), columns=pd.Index(clev, name=col))
@@ -135,7 +133,7 @@ def crosstab(
                 "method": "Pearson's X^2: Rao & Scott adjustment (first order)",
             }
     else:
-        ones = np.ones((n, 1))
+        ones = np.ones((len(rc), 1))
         rmat = (rc[:, None] == np.arange(nr)[None, :]).astype(float)
         cmat_ = (cc[:, None] == np.arange(nc)[None, :]).astype(float)
         allx = np.column_stack([mm, rmat, cmat_, ones])
