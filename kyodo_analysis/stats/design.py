@@ -767,21 +767,30 @@ class _BaseDesign:
 
     # ------------------------------------------------------------- quantiles
     @staticmethod
-    def _qrule(x: np.ndarray, w: np.ndarray, p: float, rule: str) -> float:
+    def _sorted_cdf(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Sorted values, cumulative weights and total (rows with zero weight removed).
+
+        R accumulates ``cumsum()``/``sum()`` in long double; so do we, so that ties such
+        as ``cumw == p * W`` are decided identically.
+        """
         keep = w != 0
         x, w = x[keep], w[keep]
         order = np.argsort(x, kind="stable")
-        # R accumulates cumsum()/sum() in long double; do the same so that ties such as
-        # cumw == p * W are decided identically
         cwl = np.cumsum(w[order].astype(np.longdouble))
-        xs, cw = x[order], cwl.astype(float)
+        total = float(cwl[-1]) if len(cwl) else np.nan
+        return x[order], cwl.astype(float), total
+
+    @staticmethod
+    def _qrule_sorted(xs: np.ndarray, cw: np.ndarray, total: float, p: float, rule: str) -> float:
+        """R ``qrule_math`` (inverse weighted cdf) or ``qrule_hf7`` on sorted data."""
         n = len(xs)
+        if n == 0:
+            return np.nan
         if rule == "hf7":
             if n < 2:
-                return float(xs[0]) if n else np.nan
+                return float(xs[0])
             pk = np.concatenate([[0.0], cw[:-1]]) / cw[n - 2]
             return float(np.interp(p, pk, xs))
-        total = float(cwl[-1])
         pos = int(np.searchsorted(cw, p * total, side="right"))  # count of cw <= p W
         pos = max(pos, 1)
         wlow = p - cw[pos - 1] / total
@@ -821,25 +830,43 @@ class _BaseDesign:
         active = (self._w != 0) & ~drop
         ddf = self._degf(active, dom, domains.n) if df is None else np.full(domains.n, float(df))
         nn = self._domain_counts(active, dom, domains.n)
-        rows = []
         x0 = np.nan_to_num(xv)
+        if rule not in ("math", "hf7"):
+            raise EstimationError(f"unknown quantile rule {rule!r}")
+        # one sort per domain (rows in domain order via a stable lexsort)
+        sel_rows = np.flatnonzero(active & (dom >= 0))
+        order = sel_rows[np.lexsort((x0[sel_rows], dom[sel_rows]))]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(dom[order], minlength=domains.n))])
+        cdfs = []
         for d in range(domains.n):
-            sel = (dom == d) & active
-            xs, ws = x0[sel], self._w[sel]
-            crit = _quantile_crit(level, ddf[d])
-            for p in probs_l:
-                q = self._qrule(xs, ws, p, rule)
-                ind = np.where(np.isnan(xv), np.nan, (x0 <= q).astype(float))
-                sub = self._with_weights(np.where(dom == d, self._w, 0.0))
-                pm = sub.mean_of_array(ind, drop)
-                lo_p, hi_p = pm[0] - crit * pm[1], pm[0] + crit * pm[1]
-                lo = np.nan if (np.isnan(lo_p) or lo_p < 0) else self._qrule(xs, ws, lo_p, rule)
-                hi = np.nan if (np.isnan(hi_p) or hi_p > 1) else self._qrule(xs, ws, hi_p, rule)
-                se = (hi - lo) / (2 * crit)
-                rows.append((d, p, q, se, lo, hi, ddf[d], nn[d]))
+            r = order[bounds[d] : bounds[d + 1]]
+            cdfs.append(self._sorted_cdf(x0[r], self._w[r]))
+        crit = np.atleast_1d(_quantile_crit(level, ddf)) * np.ones(domains.n)
+        rows = []
+        g, jac = self._ratio_fns(1)
+        for p in probs_l:
+            q = np.array([self._qrule_sorted(*cdfs[d], p, rule) for d in range(domains.n)])
+            # Woodruff: interval of F(q) = mean of 1{x <= q} in each domain, in one pass
+            ind = np.where(np.isnan(xv), np.nan, (x0 <= q[np.clip(dom, 0, None)]).astype(float))
+            xx = np.column_stack([ind, np.ones(len(ind))])
+            est, cov, *_ = self._smooth(xx, drop, domains, g, jac, 1)
+            pm, pse = est[:, 0], np.sqrt(np.diag(cov))
+            for d in range(domains.n):
+                lo_p, hi_p = pm[d] - crit[d] * pse[d], pm[d] + crit[d] * pse[d]
+                lo = (
+                    np.nan
+                    if (np.isnan(lo_p) or lo_p < 0)
+                    else self._qrule_sorted(*cdfs[d], lo_p, rule)
+                )
+                hi = (
+                    np.nan
+                    if (np.isnan(hi_p) or hi_p > 1)
+                    else self._qrule_sorted(*cdfs[d], hi_p, rule)
+                )
+                rows.append((d, p, q[d], (hi - lo) / (2 * crit[d]), lo, hi, ddf[d], nn[d]))
         res = pd.DataFrame(
             rows, columns=["_d", "prob", "estimate", "se", "ci_low", "ci_high", "df", "n"]
-        )
+        ).sort_values("_d", kind="stable")
         out = domains.table.loc[res["_d"]].reset_index(drop=True)
         for c in res.columns[1:]:
             out[c] = res[c].to_numpy()
