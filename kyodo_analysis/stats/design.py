@@ -721,29 +721,30 @@ class _BaseDesign:
         dom = np.where(drop, -1, domains.codes)
         lo = np.full(domains.n, np.nan)
         hi = np.full(domains.n, np.nan)
-        y = np.nan_to_num(ind)
+        y = np.nan_to_num(ind)[:, None]
+        active = self._w != 0
+        w_tot = self._domain_totals(np.ones((len(y), 1)), self._w, dom, domains.n)[:, 0]
+        y_tot = self._domain_totals(y, self._w, dom, domains.n)[:, 0]
+        n_d = self._domain_counts(active, dom, domains.n).astype(float)
         for d in range(domains.n):
-            rows = (dom == d) & (self._w != 0)
-            w0 = self._w[rows]
-            w = w0 / w0.mean()
-            yy = y[rows]
             ph = p[d]
             if not 0 < ph < 1:
                 continue
-            sw = w.sum()
-            r = (yy - ph) / np.sqrt(ph * (1 - ph))
+            # weights rescaled to mean one within the domain (R svyglm)
+            sw = n_d[d]
+            s1 = y_tot[d] / (w_tot[d] / n_d[d])
+            # design-based dispersion of the Pearson residuals (y - p)/sqrt(p(1-p)): their
+            # weighted mean is 0 and mean square 1, so svyvar gives n/(n-1); the replicate
+            # version (summary.svrepglm) gives N * W_d / W
             if self._is_replicate:
-                phi = len(self._frame) * np.sum(w0 * r**2) / np.sum(self._w)
+                phi = len(self._frame) * w_tot[d] / np.sum(self._w)
             else:
-                nobs = len(r)
-                rbar = np.sum(w0 * r) / np.sum(w0)
-                phi = np.sum(w0 * (r - rbar) ** 2) / np.sum(w0) * nobs / (nobs - 1)
+                phi = n_d[d] / (n_d[d] - 1)
             naive = 1 / (sw * ph * (1 - ph))
             lam = se_eta[d] ** 2 / naive
             a = (1 - conf_level) / 2
             tq = stats.t.ppf(a, df[d]) if np.isfinite(df[d]) else stats.norm.ppf(a)
             target = tq**2 * lam
-            s1 = np.sum(w * yy)
 
             def dev(eta: float, s1: float = s1, sw: float = sw) -> float:
                 return 2 * (s1 * np.logaddexp(0, -eta) + (sw - s1) * np.logaddexp(0, eta))
