@@ -103,6 +103,7 @@ CASES: dict[str, Callable[[Any], Any]] = {
     "svytotal(~api.stu, d, deff = TRUE)": lambda d: d.total("api.stu", deff=True),
     "svytotal(~api.stu, d, deff = 'replace')": lambda d: d.total("api.stu", deff="replace"),
     "svymean(~sch.wide, d)": lambda d: d.mean("sch.wide"),
+    "svymean(~stype, d, deff = TRUE)": lambda d: d.mean("stype", deff=True),
     "svymean(~acs.k3, d, na.rm = TRUE)": lambda d: d.mean("acs.k3", na_rm=True),
     "svyratio(~api.stu, ~api00, d)": lambda d: d.ratio("api.stu", "api00"),
     "svyvar(~api00, d)": lambda d: d.var("api00"),
