@@ -143,7 +143,18 @@ class _BaseDesign:
         return len(self._frame)
 
     def degf(self) -> float:
-        """Design degrees of freedom, as R ``degf()``."""
+        """Design degrees of freedom, as R ``degf()``.
+
+        Returns
+        -------
+        float
+            First-stage units minus strata among rows with non-zero weight (linearisation),
+            or the rank of the replicate weights minus one (replicate designs).
+
+        Examples
+        --------
+        >>> design.degf()  # doctest: +SKIP
+        """
         active = self._w != 0
         return float(self._degf(active, np.zeros(len(active), dtype=np.int64), 1)[0])
 
@@ -445,11 +456,19 @@ class _BaseDesign:
     ) -> pd.DataFrame:
         r"""Horvitz–Thompson total ``sum_i w_i y_i`` with its design-based standard error.
 
-        Parameters, returns and errors as :meth:`mean` (Lumley 2010, sec. 2.2).
+        Parameters
+        ----------
+        y, by, deff, na_rm, level, df
+            As :meth:`mean` (Lumley 2010, sec. 2.2).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``by`` columns, [``level``], ``estimate, se, ci_low, ci_high, df, n`` [, ``deff``].
 
         Examples
         --------
-        >>> d.total("enroll", by="stype")  # doctest: +SKIP
+        >>> design.total("enroll", by="stype")  # doctest: +SKIP
         """
         x, drop, levels, domains = self._mean_parts(y, by, na_rm)
         m = x.shape[1]
@@ -485,9 +504,21 @@ class _BaseDesign:
         Linearised score ``z_i = w_i (y_i - R x_i) / sum_i w_i x_i`` (Lumley 2010, sec. 3.3).
         Rows where either variable is missing are excluded together with ``na_rm=True``.
 
+        Parameters
+        ----------
+        num, den : str
+            Numerator and denominator columns.
+        by, deff, na_rm, level, df
+            As :meth:`mean`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``by`` columns, ``estimate, se, ci_low, ci_high, df, n`` [, ``deff``].
+
         Examples
         --------
-        >>> d.ratio("api.stu", "enroll")  # doctest: +SKIP
+        >>> design.ratio("api.stu", "enroll")  # doctest: +SKIP
         """
         domains = self._domains(by)
         yv, xv = self._numeric(num), self._numeric(den)
@@ -518,8 +549,25 @@ class _BaseDesign:
         r"""Population variance of ``y`` (R ``svyvar``).
 
         ``s^2 = n/(n-1) * sum w (y - ybar)^2 / sum w`` with ``n`` the number of rows with
-        non-zero weight; its standard error is that of the weighted mean of
-        ``n/(n-1) (y - ybar)^2`` with ``ybar`` held fixed, as R does.
+        non-zero weight. With linearisation its standard error is that of the weighted mean
+        of ``n/(n-1) (y - ybar)^2`` with ``ybar`` held fixed, as R does; with replicate
+        weights the whole statistic is recomputed per replicate, as R does.
+
+        Parameters
+        ----------
+        y : str
+            Numeric column.
+        by, na_rm, level, df
+            As :meth:`mean`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``by`` columns, ``estimate, se, ci_low, ci_high, df, n``.
+
+        Examples
+        --------
+        >>> design.var("api00")  # doctest: +SKIP
         """
         x, drop, levels, domains = self._mean_parts(y, by, na_rm)
         if levels is not None:
@@ -613,6 +661,10 @@ class _BaseDesign:
         -------
         pandas.DataFrame
             ``by`` columns, ``estimate, se, ci_low, ci_high, df, n``.
+
+        Examples
+        --------
+        >>> design.proportion("satisfied", level="yes", method="beta")  # doctest: +SKIP
         """
         if y not in self._frame.columns:
             raise EstimationError(f"column {y!r} not in the data")
@@ -818,10 +870,31 @@ class _BaseDesign:
         with t quantile on ``df`` = ``degf``) back through the quantile function; ``se`` is
         its width over ``2 t``, as R.
 
+        Parameters
+        ----------
+        y : str
+            Numeric column.
+        probs : float or list of float
+            Probabilities in (0, 1).
+        rule : {"math", "hf7"}
+            Quantile rule (R ``qrule``).
+        by : str or list of str, optional
+            Domains.
+        na_rm : bool
+            Exclude missing values domain-style.
+        level : float
+            Confidence level.
+        df : float, optional
+            Degrees of freedom (default ``degf`` of each domain).
+
         Returns
         -------
         pandas.DataFrame
             ``by`` columns, ``prob``, ``estimate, se, ci_low, ci_high, df, n``.
+
+        Examples
+        --------
+        >>> design.quantile("income", [0.25, 0.5, 0.75], by="region")  # doctest: +SKIP
         """
         probs_l = [float(probs)] if np.isscalar(probs) else [float(p) for p in probs]  # type: ignore[arg-type]
         xv = self._numeric(y)
@@ -895,16 +968,6 @@ class _BaseDesign:
         est, cov, *_ = self._smooth(xx, drop, domains, g, jac, m)
         return est[0], cov
 
-    def mean_of_array(self, x: np.ndarray, drop: np.ndarray | None = None) -> tuple[float, float]:
-        """Mean and standard error of an array aligned with the rows (internal helper)."""
-        if drop is None:
-            drop = np.zeros(len(x), dtype=bool)
-        domains = _Domains(self._frame, [])
-        xx = np.column_stack([x, np.ones(len(x))])
-        g, jac = self._ratio_fns(1)
-        est, cov, *_ = self._smooth(xx, drop, domains, g, jac, 1)
-        return float(est[0, 0]), float(np.sqrt(cov[0, 0]))
-
     # ------------------------------------------------------- contrasts etc.
     def contrast(
         self,
@@ -938,6 +1001,9 @@ class _BaseDesign:
             One row: ``estimate, se, ci_low, ci_high, df, n, t, p_value`` (``t`` = estimate/se;
             interval and ``p_value`` use the normal reference as R ``confint(svycontrast())``,
             or t(``df``) when ``df`` is given; the ``df`` column is the design ``degf``).
+        Examples
+        --------
+        >>> design.contrast("y", {"north": 1, "south": -1}, by="region")  # doctest: +SKIP
         """
         cols = _as_list(y)
         x, drop, levels, domains = self._mean_parts(cols, by, na_rm)
@@ -1005,8 +1071,35 @@ class _BaseDesign:
         na_rm: bool = False,
         level: float = 0.95,
     ) -> pd.DataFrame:
-        """Difference ``theta[levels[0]] - theta[levels[1]]`` of two domains of ``by``
-        (same design, so their covariance is accounted for); see :meth:`contrast`."""
+        """Difference ``theta[levels[0]] - theta[levels[1]]`` between two domains of ``by``.
+
+        Both domains come from the same sample, so their covariance (shared PSUs and
+        strata) enters the standard error; see :meth:`contrast`.
+
+        Parameters
+        ----------
+        y : str
+            Numeric (or 0/1) column.
+        by : str
+            Domain column.
+        levels : tuple
+            The two domain values ``(a, b)``; the result is ``a - b``.
+        statistic : {"mean", "total"}
+            Which domain estimates to compare.
+        na_rm : bool
+            Exclude missing values domain-style.
+        level : float
+            Confidence level.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row: ``estimate, se, ci_low, ci_high, df, n, t, p_value``.
+
+        Examples
+        --------
+        >>> design.difference("satisfied", by="sex", levels=("F", "M"))  # doctest: +SKIP
+        """
         return self.contrast(
             y,
             {levels[0]: 1.0, levels[1]: -1.0},
@@ -1031,10 +1124,25 @@ class _BaseDesign:
         as not chosen. Each option's share is a ratio mean over the same base, so shares may
         sum to more than 1 (Lumley 2010, sec. 2.3 domain means).
 
+        Parameters
+        ----------
+        columns : list of str
+            One 0/1 column per option.
+        by : str or list of str, optional
+            Domains.
+        level : float
+            Confidence level.
+        df : float, optional
+            t degrees of freedom for the interval (default normal).
+
         Returns
         -------
         pandas.DataFrame
             ``by`` columns, ``option``, ``estimate, se, ci_low, ci_high, df, n`` (``n``: base).
+
+        Examples
+        --------
+        >>> design.multi_response(["q5_1", "q5_2", "q5_3"], by="ward")  # doctest: +SKIP
         """
         cols = list(columns)
         vals = np.column_stack([self._numeric(c) for c in cols])
@@ -1061,8 +1169,26 @@ class _BaseDesign:
         *,
         statistic: Literal["F", "Chisq", "Wald", "adjWald"] = "F",
     ) -> Any:
-        """Weighted two-way table with a design-based test of independence
-        (see :func:`kyodo_analysis.stats.crosstab.crosstab`)."""
+        """Weighted two-way table with a design-based test of independence (R ``svychisq``).
+
+        Parameters
+        ----------
+        row, col : str
+            Categorical columns.
+        statistic : {"F", "Chisq", "Wald", "adjWald"}
+            Rao–Scott second-order F (default), first-order chi-square, or Wald tests;
+            see :func:`kyodo_analysis.stats.crosstab.crosstab`.
+
+        Returns
+        -------
+        CrosstabResult
+            ``table`` (weighted counts), ``proportions`` and ``test`` (``statistic``,
+            ``ndf``/``ddf`` or ``df``, ``p_value``).
+
+        Examples
+        --------
+        >>> design.crosstab("sex", "satisfied").test  # doctest: +SKIP
+        """
         from kyodo_analysis.stats.crosstab import crosstab
 
         return crosstab(self, row, col, statistic=statistic)
@@ -1075,9 +1201,29 @@ class _BaseDesign:
             "gaussian", "binomial", "poisson", "quasibinomial", "quasipoisson"
         ] = "gaussian",
     ) -> Any:
-        """Design-weighted GLM with sandwich variance.
+        """Design-weighted GLM with sandwich variance (R ``svyglm``; Binder 1983).
 
-        See :func:`kyodo_analysis.stats.glm.svyglm`.
+        Parameters
+        ----------
+        formula : str
+            Wilkinson formula (``formulaic``), e.g. ``"y ~ x + C(region)"``.
+        family : str
+            ``gaussian``, ``binomial``/``quasibinomial`` or ``poisson``/``quasipoisson``.
+
+        Returns
+        -------
+        SvyGLMResult
+            ``coefficients`` (``estimate, se, t, p`` by term), ``vcov``, ``df_residual``
+            (``degf + 1 - p``), ``dispersion``.
+
+        Raises
+        ------
+        EstimationError
+            Bad formula, unknown family, non-convergence, rank deficiency.
+
+        Examples
+        --------
+        >>> design.glm("api00 ~ ell + meals").coefficients  # doctest: +SKIP
         """
         from kyodo_analysis.stats.glm import svyglm
 
@@ -1208,14 +1354,46 @@ class SurveyDesign(_BaseDesign):
         )
 
     def scores_vcov(self, z: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
-        """Design covariance of the totals of weighted score columns ``z`` (n, k)."""
+        """Design covariance of the totals of weighted score columns (R ``svyrecvar``).
+
+        Parameters
+        ----------
+        z : ndarray, shape (n, k)
+            Scores already multiplied by the sampling weights (zero outside the domain).
+        active : ndarray of bool, optional
+            Rows taking part (for the lonely-PSU check); default non-zero weight.
+
+        Returns
+        -------
+        ndarray, shape (k, k)
+
+        Examples
+        --------
+        >>> v = design.scores_vcov(z)  # doctest: +SKIP
+        """
         if active is None:
             active = self._w != 0
         return multistage_vcov(self._stages, z, None, 1, lonely_psu=self.lonely_psu, active=active)
 
     def to_replicate(self, type: str = "auto", **kwargs: Any) -> Any:
-        """Replicate-weight version of this design (see
-        :func:`kyodo_analysis.stats.replicate.to_replicate`)."""
+        """Replicate-weight version of this design (R ``as.svrepdesign``).
+
+        Parameters
+        ----------
+        type : {"auto", "JK1", "JKn", "bootstrap", "BRR", "Fay"}
+            Replication method; see :func:`kyodo_analysis.stats.replicate.to_replicate`.
+        **kwargs
+            ``replicates``, ``rho``, ``mse``, ``seed``.
+
+        Returns
+        -------
+        ReplicateDesign
+
+        Examples
+        --------
+        >>> jk = design.to_replicate("JKn")  # doctest: +SKIP
+        >>> jk.mean("api00")  # doctest: +SKIP
+        """
         from kyodo_analysis.stats.replicate import to_replicate
 
         return to_replicate(self, type, **kwargs)
