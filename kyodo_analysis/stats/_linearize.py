@@ -49,7 +49,18 @@ def factorize_columns(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     if not columns:
         return np.zeros(len(frame), dtype=np.int64)
     if len(columns) == 1:
-        return pd.factorize(frame[columns[0]], use_na_sentinel=False)[0].astype(np.int64)
+        col = frame[columns[0]]
+        if pd.api.types.is_integer_dtype(col.dtype) and not isinstance(
+            col.dtype, pd.CategoricalDtype
+        ):
+            v = col.to_numpy()
+            lo, hi = (int(v.min()), int(v.max())) if len(v) else (0, 0)
+            if hi - lo <= 4 * len(v) + 1024:
+                # dense integer labels: an O(n) remap without hashing (codes in sorted order)
+                present = np.bincount(v - lo, minlength=hi - lo + 1) > 0
+                remap = np.cumsum(present) - 1
+                return remap[v - lo].astype(np.int64)
+        return pd.factorize(col, use_na_sentinel=False)[0].astype(np.int64)
     codes = np.zeros(len(frame), dtype=np.int64)
     for col in columns:
         c, uniques = pd.factorize(frame[col], use_na_sentinel=False)
@@ -65,10 +76,10 @@ def combine_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def first_by_group(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Value of ``values`` at the first row of each group."""
+    """Value of ``values`` at one row of each group (the last one; callers only use this
+    for quantities that are constant within groups, or check that they are)."""
     out = np.empty(n_groups, dtype=values.dtype)
-    order = np.arange(len(codes))[::-1]
-    out[codes[order]] = values[order]
+    out[codes] = values
     return out
 
 

@@ -1001,6 +1001,7 @@ class _BaseDesign:
             One row: ``estimate, se, ci_low, ci_high, df, n, t, p_value`` (``t`` = estimate/se;
             interval and ``p_value`` use the normal reference as R ``confint(svycontrast())``,
             or t(``df``) when ``df`` is given; the ``df`` column is the design ``degf``).
+
         Examples
         --------
         >>> design.contrast("y", {"north": 1, "south": -1}, by="region")  # doctest: +SKIP
