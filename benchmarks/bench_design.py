@@ -71,7 +71,7 @@ def run_svy(df: pd.DataFrame, by: str) -> tuple[float, pd.DataFrame] | None:
     def call() -> pd.DataFrame:
         return sample.estimation.mean("y", by=by).to_polars().to_pandas()
 
-    t, out = best_of(call, 3)
+    t, out = best_of(call, 5)
     res = out.sort_values(by).reset_index(drop=True)  # type: ignore[union-attr]
     return t, pd.DataFrame({by: res[by], "estimate": res["est"], "se": res["se"]})
 
@@ -150,7 +150,7 @@ def main() -> None:
     print(
         f"{args.rows:,} rows, 10 strata, 2,000 PSUs; kyodo design build {t_build:.3f} s.\n"
         "kyodo_s: estimate on a built design (best of 5); kyodo_incl_build_s: design + "
-        "estimate (best of 3);\nsvy: Sample built once, estimate timed (best of 3); "
+        "estimate (best of 3);\nsvy: Sample built once, estimate timed (best of 5); "
         "R: svyby timed inside R (one run)"
     )
     with pd.option_context("display.width", 200, "display.max_columns", 20):

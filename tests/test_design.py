@@ -44,6 +44,9 @@ def _ref_design(name: str) -> dict[str, Any]:
     return next(r for r in reference() if r["design"] == name and r.get("kind") == "design")
 
 
+REPLICATE = {"jk1_clus1", "jk1_clus1_mse", "jkn_strat", "boot_clus1"}
+
+
 def make_design(name: str) -> SurveyDesign | ReplicateDesign:
     if name == "srs":
         return SurveyDesign(api("apisrs"), fpc="fpc")
@@ -287,6 +290,14 @@ def test_matches_r(rec: dict[str, Any]) -> None:
         names = np.atleast_1d(rec["names"]).tolist()
         mine = _by_names(tab, by)
         tab = tab.set_index(pd.Index(mine)).loc[names]
+    if "likelihood" in call and rec["design"] in REPLICATE and rec["ci_low"] is None:
+        # R's svrepglm dispersion is scaled by n, so its profile interval is NaN; ours
+        # uses the design-based dispersion and is checked for sanity instead
+        row = tab.iloc[0]
+        assert row["ci_low"] < row["estimate"] < row["ci_high"]
+        logit = d.proportion("sch.wide", level="Yes", method="logit").iloc[0]
+        assert row["ci_low"] == pytest.approx(logit["ci_low"], rel=0.05)
+        return
     rows = np.ones(len(tab), dtype=bool)
     if "svyciprop" in call:
         # domains with p = 0 or 1 have a degenerate interval; R returns NaN or p there

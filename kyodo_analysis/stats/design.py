@@ -786,12 +786,10 @@ class _BaseDesign:
             sw = n_d[d]
             s1 = y_tot[d] / (w_tot[d] / n_d[d])
             # design-based dispersion of the Pearson residuals (y - p)/sqrt(p(1-p)): their
-            # weighted mean is 0 and mean square 1, so svyvar gives n/(n-1); the replicate
-            # version (summary.svrepglm) gives N * W_d / W
-            if self._is_replicate:
-                phi = len(self._frame) * w_tot[d] / np.sum(self._w)
-            else:
-                phi = n_d[d] / (n_d[d] - 1)
+            # weighted mean is 0 and mean square 1, so svyvar gives n/(n-1). (For replicate
+            # designs R's summary.svrepglm dispersion is scaled by n, which makes its
+            # profile interval NaN; we use the same n/(n-1) for both kinds of design.)
+            phi = n_d[d] / (n_d[d] - 1)
             naive = 1 / (sw * ph * (1 - ph))
             lam = se_eta[d] ** 2 / naive
             a = (1 - conf_level) / 2
