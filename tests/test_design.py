@@ -64,6 +64,19 @@ def make_design(name: str) -> SurveyDesign | ReplicateDesign:
         return SurveyDesign(api("apiclus2"), psu=["dnum", "snum"], fpc=["fpc1", "fpc2"])
     if name == "clus2_nofpc":
         return SurveyDesign(api("apiclus2"), psu=["dnum", "snum"], weights="pw")
+    if name.startswith("clus2_strat"):
+        lp = name.removeprefix("clus2_strat").removeprefix("_") or "fail"
+        return SurveyDesign(
+            api("apiclus2"),
+            psu=["dnum", "snum"],
+            strata="stype",
+            fpc=["fpc1", "fpc2"],
+            nest=True,
+            lonely_psu=lp,  # type: ignore[arg-type]
+        )
+    if name.startswith("lonelyfpc_"):
+        lp = name.removeprefix("lonelyfpc_")
+        return SurveyDesign(api("apiclus1"), psu="dnum", strata="lstr", fpc="fpc", lonely_psu=lp)  # type: ignore[arg-type]
     if name.startswith("lonely_"):
         lp = name.removeprefix("lonely_")
         return SurveyDesign(api("apiclus1"), psu="dnum", strata="lstr", weights="pw", lonely_psu=lp)  # type: ignore[arg-type]
@@ -252,6 +265,11 @@ def test_matches_r(rec: dict[str, Any]) -> None:
     if call not in CASES:
         pytest.fail(f"no Python counterpart for {call}")
     if "error" in rec:
+        if "only one PSU" in rec["error"]:
+            # R stops on a lonely PSU (survey.lonely.psu = "fail"): so must we
+            with pytest.raises(EstimationError, match="only one PSU at stage"):
+                CASES[call](make_design(rec["design"]))
+            return
         pytest.skip(f"R failed: {rec['error']}")
     d = make_design(rec["design"])
     res = CASES[call](d)

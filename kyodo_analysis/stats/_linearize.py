@@ -185,7 +185,20 @@ def build_stages(
         elif k == 0:
             labels = ("(unstratified)",) * n_strata
         else:
-            labels = tuple(f"stage-{k + 1} stratum {i}" for i in range(n_strata))
+            # e.g. "E, dnum=152": the stage-k stratum label and the enclosing units
+            lab_rows = first_by_group(s_row, np.arange(n), n_strata)
+            parts = []
+            if strata:
+                parts.append(
+                    frame[strata[min(k, len(strata) - 1)]].to_numpy()[lab_rows].astype(str)
+                )
+            for j in range(k):
+                vals = frame[psu[j]].to_numpy()[lab_rows].astype(str)
+                parts.append(np.char.add(f"{psu[j]}=", vals))
+            joined = parts[0]
+            for extra in parts[1:]:
+                joined = np.char.add(np.char.add(joined, ", "), extra)
+            labels = tuple(joined.tolist())
         stratum_parent = first_by_group(s_row, parent_unit_row, n_strata)
         unit_parent = first_by_group(unit, parent_unit_row, n_units)
         stages.append(
@@ -313,6 +326,15 @@ def multistage_vcov(
             nok = np.bincount(st.stratum_parent, weights=(~lonely).astype(float), minlength=n_par)
             with np.errstate(divide="ignore", invalid="ignore"):
                 fac = nstrat / nok
+            # R: a unit whose strata are all lonely gives 0 * n/0 = NaN, and so does V
+            if k == 0:
+                parent_met = np.array([True if active is None else bool(active.any())])
+            else:
+                prev = stages[k - 1]
+                rows = np.ones(len(prev.unit), dtype=bool) if active is None else active
+                parent_met = np.bincount(prev.unit[rows], minlength=n_par) > 0
+            if ((nok == 0) & (nstrat > 0) & parent_met[:n_par]).any():
+                return np.full((q, q), np.nan)
             c_h = np.where(lonely, 0.0, c_h * fac[st.stratum_parent])
         elif lonely_psu in ("certainty", "remove"):
             c_h = np.where(lonely, 0.0, c_h)
