@@ -346,3 +346,19 @@ def test_fpc_as_fraction_equals_population_size() -> None:
     assert b["se"].iloc[0] == pytest.approx(a["se"].iloc[0], rel=1e-12)
     c = SurveyDesign(df, strata="h", psu="c", weights="w", nest=True).mean("y")
     assert a["se"].iloc[0] < c["se"].iloc[0]
+
+
+def test_compare_independent_tables() -> None:
+    """Two waves' domain tables are matched on their by columns."""
+    df = _clustered()
+    w1 = SurveyDesign(df, strata="h", psu="c", weights="w", nest=True).mean("y", by="g")
+    df2 = _clustered(seed=9)
+    w2 = SurveyDesign(df2, strata="h", psu="c", weights="w", nest=True).mean("y", by="g")
+    out = compare_independent(w1, w2.iloc[::-1])
+    assert list(out["g"]) == ["x", "y", "z"]
+    row = compare_independent(w1.iloc[1], w2.iloc[1]).iloc[0]
+    assert out.loc[1, "estimate"] == pytest.approx(row["estimate"])
+    assert out.loc[1, "se"] == pytest.approx(row["se"])
+    assert out.loc[1, "df"] == min(w1.loc[1, "df"], w2.loc[1, "df"])
+    with pytest.raises(EstimationError, match="key columns"):
+        compare_independent(w1, w2.drop(columns="g"))

@@ -20,7 +20,6 @@ Conventions (all as in R ``survey``):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -1309,6 +1308,18 @@ class SurveyDesign(_BaseDesign):
                     w = w * np.where(np.isinf(st.popsize), 1.0, st.popsize / st.n_sampled)[s_row]
         self._w = w
 
+    def __repr__(self) -> str:
+        st = self._stages[0]
+        spec = self._spec
+        parts = [f"{len(self._frame)} rows", f"{st.n_units} PSUs", f"{st.n_strata} strata"]
+        if len(self._stages) > 1:
+            parts.append(f"{len(self._stages)} stages")
+        parts.append("fpc" if spec["fpc"] else "with replacement")
+        if (self._w == 0).any():
+            parts.append(f"{int((self._w != 0).sum())} rows in domain")
+        parts += [f"degf={self.degf():g}", f"lonely_psu={self.lonely_psu!r}"]
+        return f"SurveyDesign({', '.join(parts)})"
+
     @property
     def stages(self) -> list[Stage]:
         """The sampling stages (internal representation)."""
@@ -1399,8 +1410,8 @@ class SurveyDesign(_BaseDesign):
 
 
 def compare_independent(
-    a: pd.Series | dict[str, float],
-    b: pd.Series | dict[str, float],
+    a: pd.Series | pd.DataFrame | dict[str, float],
+    b: pd.Series | pd.DataFrame | dict[str, float],
     *,
     level: float = 0.95,
 ) -> pd.DataFrame:
@@ -1412,13 +1423,23 @@ def compare_independent(
 
     Parameters
     ----------
-    a, b : pandas.Series or dict
-        One result row each, with at least ``estimate`` and ``se`` (``df`` optional).
+    a, b : pandas.Series, dict or pandas.DataFrame
+        One result row each, with at least ``estimate`` and ``se`` (``df`` optional); or
+        two result tables (e.g. ``mean(..., by=...)`` of two waves), matched on their
+        ``by``/``level`` columns (every column other than the result vocabulary).
+    level : float
+        Confidence level.
 
     Returns
     -------
     pandas.DataFrame
-        One row: ``estimate, se, ci_low, ci_high, df, z, p_value``.
+        One row per compared estimate: [key columns], ``estimate, se, ci_low, ci_high, df,
+        z, p_value``.
+
+    Raises
+    ------
+    EstimationError
+        Tables whose key columns differ or that share no row.
 
     Examples
     --------
@@ -1426,22 +1447,50 @@ def compare_independent(
     >>> b = {"estimate": 0.4, "se": 0.04}
     >>> compare_independent(a, b)  # doctest: +SKIP
     """
-    ea, eb = float(a["estimate"]), float(b["estimate"])
-    sa, sb = float(a["se"]), float(b["se"])
+    result_cols = {"estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "t", "z", "p_value"}
+    if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
+        if not (isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame)):
+            raise EstimationError("compare_independent: pass two rows or two tables")
+        keys_a = [c for c in a.columns if c not in result_cols]
+        keys_b = [c for c in b.columns if c not in result_cols]
+        if keys_a != keys_b:
+            raise EstimationError(f"tables have different key columns: {keys_a} vs {keys_b}")
+        cols = ["estimate", "se", *(["df"] if "df" in a and "df" in b else [])]
+        if keys_a:
+            m = a[keys_a + cols].merge(b[keys_a + cols], on=keys_a, suffixes=("_a", "_b"))
+        else:
+            if len(a) != len(b):
+                raise EstimationError("tables without key columns must have the same length")
+            m = pd.concat(
+                [
+                    a[cols].add_suffix("_a").reset_index(drop=True),
+                    b[cols].add_suffix("_b").reset_index(drop=True),
+                ],
+                axis=1,
+            )
+        if m.empty:
+            raise EstimationError("the two tables share no domain")
+        out = m[keys_a].copy() if keys_a else pd.DataFrame(index=m.index)
+        ea, eb = m["estimate_a"].to_numpy(float), m["estimate_b"].to_numpy(float)
+        sa, sb = m["se_a"].to_numpy(float), m["se_b"].to_numpy(float)
+        dfa = m["df_a"].to_numpy(float) if "df_a" in m else np.full(len(m), np.inf)
+        dfb = m["df_b"].to_numpy(float) if "df_b" in m else np.full(len(m), np.inf)
+    else:
+        out = pd.DataFrame(index=[0])
+        ea, eb = np.array([float(a["estimate"])]), np.array([float(b["estimate"])])
+        sa, sb = np.array([float(a["se"])]), np.array([float(b["se"])])
+        dfa = np.array([float(a["df"]) if "df" in a else np.inf])
+        dfb = np.array([float(b["df"]) if "df" in b else np.inf])
     d = ea - eb
-    s = math.sqrt(sa**2 + sb**2)
-    z = d / s if s > 0 else np.nan
+    s = np.sqrt(sa**2 + sb**2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(s > 0, d / s, np.nan)
     crit = float(stats.norm.ppf((1 + level) / 2))
-    dfa = float(a["df"]) if "df" in a else np.inf
-    dfb = float(b["df"]) if "df" in b else np.inf
-    return pd.DataFrame(
-        {
-            "estimate": [d],
-            "se": [s],
-            "ci_low": [d - crit * s],
-            "ci_high": [d + crit * s],
-            "df": [min(dfa, dfb)],
-            "z": [z],
-            "p_value": [2 * stats.norm.sf(abs(z))],
-        }
-    )
+    out["estimate"] = d
+    out["se"] = s
+    out["ci_low"] = d - crit * s
+    out["ci_high"] = d + crit * s
+    out["df"] = np.minimum(dfa, dfb)
+    out["z"] = z
+    out["p_value"] = 2 * stats.norm.sf(np.abs(z))
+    return out.reset_index(drop=True)

@@ -111,6 +111,12 @@ class ReplicateDesign(_BaseDesign):
         self._degf_value = degf
         self._full_rank: float | None = None
 
+    def __repr__(self) -> str:
+        return (
+            f"ReplicateDesign({len(self._frame)} rows, {self._rw.shape[1]} {self.type} replicates, "
+            f"scale={self.scale:g}, mse={self.mse})"
+        )
+
     @property
     def repweights(self) -> np.ndarray:
         """Replicate weights ``(n, R)`` (combined with the sampling weights)."""
