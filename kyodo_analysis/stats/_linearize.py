@@ -53,7 +53,7 @@ def factorize_columns(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
         if pd.api.types.is_integer_dtype(col.dtype) and not isinstance(
             col.dtype, pd.CategoricalDtype
         ):
-            v = col.to_numpy()
+            v = col.to_numpy(dtype=np.int64)
             lo, hi = (int(v.min()), int(v.max())) if len(v) else (0, 0)
             if hi - lo <= 4 * len(v) + 1024:
                 # dense integer labels: an O(n) remap without hashing (codes in sorted order)

@@ -321,7 +321,7 @@ class _BaseDesign:
         )
         out = domains.table.loc[np.repeat(np.arange(n_dom), k)].reset_index(drop=True)
         if levels is not None:
-            out[level_name] = np.tile(np.asarray(levels, dtype=object), n_dom)
+            out[level_name] = pd.Series(list(levels) * n_dom)
         e = est.ravel()
         s = se.ravel()
         out["estimate"] = e
