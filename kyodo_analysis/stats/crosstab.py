@@ -38,11 +38,15 @@ class CrosstabResult:
 
 
 def _factor(design: _BaseDesign, col: str) -> tuple[np.ndarray, list[object]]:
+    """Codes of ``col`` over the levels present among rows with non-zero weight (R drops
+    the other rows of a subset before tabulating); other rows get ``-1``."""
     if col not in design.data.columns:
         raise EstimationError(f"column {col!r} not in the data")
-    cat = design.data[col].astype("category")
-    cat = cat.cat.remove_unused_categories()
-    return cat.cat.codes.to_numpy().astype(np.int64), list(cat.cat.categories)
+    s = design.data[col]
+    active = design._w != 0
+    levels = sorted(pd.unique(s[active & s.notna().to_numpy()]))
+    codes = pd.Categorical(s, categories=levels).codes.astype(np.int64)
+    return codes, list(levels)
 
 
 def crosstab(
