@@ -1,1 +1,23 @@
-"""kyodo_analysis.stats."""
+"""kyodo_analysis.stats: design-based estimation for complex surveys.
+
+Linearisation designs (:class:`SurveyDesign`), replicate-weight designs
+(:class:`ReplicateDesign`, :func:`to_replicate`), two-way tables with Rao–Scott tests
+(:func:`crosstab`), design-based GLMs (:func:`svyglm`) and the comparison of estimates
+from independent samples (:func:`compare_independent`). Results match R ``survey``.
+"""
+
+from kyodo_analysis.stats.crosstab import CrosstabResult, crosstab
+from kyodo_analysis.stats.design import SurveyDesign, compare_independent
+from kyodo_analysis.stats.glm import SvyGLMResult, svyglm
+from kyodo_analysis.stats.replicate import ReplicateDesign, to_replicate
+
+__all__ = [
+    "CrosstabResult",
+    "ReplicateDesign",
+    "SurveyDesign",
+    "SvyGLMResult",
+    "compare_independent",
+    "crosstab",
+    "svyglm",
+    "to_replicate",
+]

@@ -1,0 +1,161 @@
+"""Benchmark: domain means with linearised SEs on a large stratified cluster sample.
+
+1,000,000 respondents, 10 strata, 2,000 PSUs (200 per stratum, with replacement),
+unequal weights; mean and SE of one variable for 10 and for 14 domains.
+Compares kyodo_analysis against the PyPI package ``svy`` (if importable) and R
+``survey::svyby`` (if ``Rscript`` with the survey package is on PATH; timed inside R).
+
+Run: ``python benchmarks/bench_design.py [--rows N] [--no-r] [--no-svy]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from kyodo_analysis.stats.design import SurveyDesign
+
+
+def make_data(n: int, seed: int = 20260401) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n_strata, n_psu = 10, 2000
+    psu = rng.integers(0, n_psu, n)
+    stratum = psu // (n_psu // n_strata)
+    psu_effect = rng.normal(0, 1, n_psu)
+    w = rng.uniform(50, 150, n)
+    dom14 = rng.integers(0, 14, n)
+    dom10 = dom14 % 10
+    y = 10 + stratum + 0.5 * dom14 + psu_effect[psu] + rng.normal(0, 3, n)
+    return pd.DataFrame(
+        {"stratum": stratum, "psu": psu, "w": w, "y": y, "dom10": dom10, "dom14": dom14}
+    )
+
+
+def best_of(fn, reps: int) -> tuple[float, object]:
+    best, out = np.inf, None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def run_kyodo(df: pd.DataFrame, by: str) -> tuple[float, float, pd.DataFrame]:
+    d = SurveyDesign(df, weights="w", strata="stratum", psu="psu")
+    t, res = best_of(lambda: d.mean("y", by=by), 5)
+    t_all, _ = best_of(
+        lambda: SurveyDesign(df, weights="w", strata="stratum", psu="psu").mean("y", by=by), 3
+    )
+    return t, t_all, res  # type: ignore[return-value]
+
+
+def run_svy(df: pd.DataFrame, by: str) -> tuple[float, pd.DataFrame] | None:
+    try:
+        import polars as pl
+        import svy
+    except ImportError:
+        return None
+    sample = svy.Sample(pl.from_pandas(df), svy.Design(stratum="stratum", psu="psu", wgt="w"))
+
+    def call() -> pd.DataFrame:
+        return sample.estimation.mean("y", by=by).to_polars().to_pandas()
+
+    t, out = best_of(call, 5)
+    res = out.sort_values(by).reset_index(drop=True)  # type: ignore[union-attr]
+    return t, pd.DataFrame({by: res[by], "estimate": res["est"], "se": res["se"]})
+
+
+R_SCRIPT = r"""
+suppressMessages(library(survey))
+args <- commandArgs(trailingOnly = TRUE)
+df <- read.csv(args[1])
+d <- svydesign(id = ~psu, strata = ~stratum, weights = ~w, data = df)
+out <- list()
+for (by in c("dom10", "dom14")) {
+  f <- as.formula(paste0("~", by))
+  t <- system.time(r <- svyby(~y, f, d, svymean))[["elapsed"]]
+  out[[by]] <- list(time = t, estimate = unname(coef(r)), se = unname(SE(r)),
+                    level = as.numeric(names(coef(r))))
+}
+cat(jsonlite::toJSON(out, digits = NA, auto_unbox = TRUE))
+"""
+
+
+def run_r(df: pd.DataFrame) -> dict | None:
+    if shutil.which("Rscript") is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "bench.csv"
+        df.to_csv(csv, index=False, float_format="%.17g")
+        script = Path(tmp) / "bench.R"
+        script.write_text(R_SCRIPT)
+        proc = subprocess.run(
+            ["Rscript", str(script), str(csv)], capture_output=True, text=True, check=False
+        )
+    if proc.returncode != 0:
+        print("R failed:", proc.stderr[-500:], file=sys.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def max_rel(a: pd.DataFrame, b_est: np.ndarray, b_se: np.ndarray) -> float:
+    return float(
+        max(
+            np.max(np.abs(a["estimate"].to_numpy() / b_est - 1)),
+            np.max(np.abs(a["se"].to_numpy() / b_se - 1)),
+        )
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--no-r", action="store_true")
+    ap.add_argument("--no-svy", action="store_true")
+    args = ap.parse_args()
+    df = make_data(args.rows)
+    t0 = time.perf_counter()
+    SurveyDesign(df, weights="w", strata="stratum", psu="psu")
+    t_build = time.perf_counter() - t0
+    r_res = None if args.no_r else run_r(df)
+    rows = []
+    for by in ["dom10", "dom14"]:
+        tk, tk_all, kres = run_kyodo(df, by)
+        row = {"domains": by, "kyodo_s": tk, "kyodo_incl_build_s": tk_all}
+        sv = None if args.no_svy else run_svy(df, by)
+        if sv is not None:
+            row["svy_s"] = sv[0]
+            row["svy/kyodo"] = sv[0] / tk
+            row["svy/kyodo_incl_build"] = sv[0] / tk_all
+            row["maxrel_vs_svy"] = max_rel(
+                kres, sv[1]["estimate"].to_numpy(), sv[1]["se"].to_numpy()
+            )
+        if r_res is not None:
+            rr = r_res[by]
+            row["R_svyby_s"] = rr["time"]
+            row["R/kyodo"] = rr["time"] / tk
+            row["maxrel_vs_R"] = max_rel(kres, np.asarray(rr["estimate"]), np.asarray(rr["se"]))
+        rows.append(row)
+    print(
+        f"{args.rows:,} rows, 10 strata, 2,000 PSUs; kyodo design build {t_build:.3f} s.\n"
+        "kyodo_s: estimate on a built design (best of 5); kyodo_incl_build_s: design + "
+        "estimate (best of 3);\nsvy: Sample built once, estimate timed (best of 5); "
+        "R: svyby timed inside R (one run)"
+    )
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1496 @@
+"""Design-based estimation for complex surveys (linearisation and replicate weights).
+
+The estimators follow R ``survey`` (Lumley 2004, 2010) and are checked against it to a
+relative 1e-8 in ``tests/test_design.py`` (fixtures produced by
+``tests/fixtures/r/reference.R``).
+
+Conventions (all as in R ``survey``):
+
+* Domains (``by=`` and :meth:`SurveyDesign.subset`) keep every row of the design: rows
+  outside the domain keep their PSU and stratum and contribute a zero score, so the
+  number of PSUs per stratum used in the variance is that of the full design.
+* The ``df`` column is R's ``degf()`` of the design restricted to the domain (number of
+  first-stage units with a non-zero weight minus number of such strata), i.e. what R
+  reports for ``degf(subset(design, ...))`` and uses in ``svyby(..., svyciprop)``.
+* Confidence intervals of means, totals, ratios and variances use the normal quantile,
+  like ``confint()`` on a ``svystat`` in R; pass ``df=`` to use a t quantile instead.
+  :meth:`SurveyDesign.proportion` and :meth:`SurveyDesign.quantile` use
+  ``t(degf)`` by default, like ``svyciprop`` and ``svyquantile``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from kyodo_analysis.errors import EstimationError
+from kyodo_analysis.stats._linearize import (
+    LONELY_OPTIONS,
+    Stage,
+    build_stages,
+    design_df,
+    multistage_vcov,
+)
+
+__all__ = ["SurveyDesign", "compare_independent"]
+
+ColumnSpec = str | Sequence[str] | None
+DeffSpec = bool | Literal["replace"]
+RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "n"]
+
+
+def _as_list(spec: ColumnSpec) -> list[str]:
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        return [spec]
+    return list(spec)
+
+
+def _quantile_crit(level: float, df: float | np.ndarray | None) -> np.ndarray:
+    a = (1 + level) / 2
+    if df is None:
+        return np.asarray(stats.norm.ppf(a))
+    df = np.asarray(df, dtype=float)
+    return np.where(np.isinf(df), stats.norm.ppf(a), stats.t.ppf(a, np.where(df > 0, df, np.nan)))
+
+
+class _Domains:
+    """Factorised domain codes for ``by`` columns (``-1`` marks rows in no domain)."""
+
+    def __init__(self, frame: pd.DataFrame, by: list[str]) -> None:
+        self.by = by
+        n = len(frame)
+        if not by:
+            self.codes = np.zeros(n, dtype=np.int64)
+            self.n = 1
+            self.table = pd.DataFrame(index=range(1))
+            return
+        missing = [c for c in by if c not in frame.columns]
+        if missing:
+            raise EstimationError(f"by column(s) not in the data: {missing}")
+        n_rows = len(frame)
+        combined = np.zeros(n_rows, dtype=np.int64)
+        bad = np.zeros(n_rows, dtype=bool)
+        uniques_list = []
+        for col in by:
+            codes, uniques = pd.factorize(frame[col], sort=True)
+            bad |= codes < 0
+            uniques_list.append(uniques)
+            combined = combined * len(uniques) + codes
+        size = int(np.prod([len(u) for u in uniques_list]))
+        if bad.any():
+            combined = np.where(bad, size, combined)
+        counts = np.bincount(combined, minlength=size + 1)[:size]
+        present = np.flatnonzero(counts)
+        remap = np.full(size + 1, -1, dtype=np.int64)
+        remap[present] = np.arange(len(present))
+        self.codes = remap[combined]
+        self.n = len(present)
+        table = {}
+        rem = present.copy()
+        for col, uniques in zip(reversed(by), reversed(uniques_list), strict=True):
+            table[col] = np.asarray(uniques)[rem % len(uniques)]
+            rem = rem // len(uniques)
+        self.table = pd.DataFrame({col: table[col] for col in by})
+        for col in by:
+            self.table[col] = self.table[col].astype(frame[col].dtype)
+
+
+class _BaseDesign:
+    """Estimators shared by linearisation and replicate-weight designs."""
+
+    _frame: pd.DataFrame
+    _w: np.ndarray
+    _is_replicate: bool = False
+    _ones_last: bool = False
+
+    # ------------------------------------------------------------------ hooks
+    def _smooth_vcov(
+        self,
+        x: np.ndarray,
+        dom: np.ndarray,
+        n_dom: int,
+        g: Callable[[np.ndarray], np.ndarray],
+        jac: Callable[[np.ndarray], np.ndarray],
+        totals: np.ndarray,
+    ) -> np.ndarray:
+        raise NotImplementedError
+
+    def _degf(self, active: np.ndarray, dom: np.ndarray, n_dom: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _with_weights(self, w: np.ndarray) -> _BaseDesign:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- helpers
+    @property
+    def data(self) -> pd.DataFrame:
+        """The data the design was built on (all rows, including those outside a subset)."""
+        return self._frame
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Sampling weights (zero for rows outside a :meth:`subset`)."""
+        return self._w.copy()
+
+    def __len__(self) -> int:
+        return len(self._frame)
+
+    def degf(self) -> float:
+        """Design degrees of freedom, as R ``degf()``.
+
+        Returns
+        -------
+        float
+            First-stage units minus strata among rows with non-zero weight (linearisation),
+            or the rank of the replicate weights minus one (replicate designs).
+
+        Examples
+        --------
+        >>> design.degf()  # doctest: +SKIP
+        """
+        active = self._w != 0
+        return float(self._degf(active, np.zeros(len(active), dtype=np.int64), 1)[0])
+
+    def subset(self, mask: Any) -> _BaseDesign:
+        """Restrict estimation to a domain without dropping rows (R ``subset.survey.design``).
+
+        Rows outside the domain get weight zero but keep their PSU and stratum, so the
+        variance is the correct domain (subpopulation) variance (Lumley 2010, sec. 2.4).
+
+        Parameters
+        ----------
+        mask : array-like of bool or str
+            Boolean vector with one entry per row, or a column name holding one.
+            Missing values count as False.
+
+        Returns
+        -------
+        SurveyDesign or ReplicateDesign
+            A design of the same kind with the weights of excluded rows set to zero.
+
+        Examples
+        --------
+        >>> women = design.subset(design.data["sex"] == "F")  # doctest: +SKIP
+        """
+        if isinstance(mask, str):
+            mask = self._frame[mask]
+        m = pd.Series(mask).to_numpy()
+        if len(m) != len(self._frame):
+            raise EstimationError(
+                f"subset mask has {len(m)} entries, the data has {len(self._frame)} rows"
+            )
+        m = pd.array(m, dtype="boolean").fillna(False).to_numpy(dtype=bool)
+        return self._with_weights(np.where(m, self._w, 0.0))
+
+    def _numeric(self, col: str) -> np.ndarray:
+        if col not in self._frame.columns:
+            raise EstimationError(f"column {col!r} not in the data")
+        s = self._frame[col]
+        if pd.api.types.is_bool_dtype(s):
+            return s.astype("float64").to_numpy()
+        if not pd.api.types.is_numeric_dtype(s):
+            raise EstimationError(f"column {col!r} is not numeric (dtype {s.dtype})")
+        return s.astype("float64").to_numpy(na_value=np.nan)
+
+    @staticmethod
+    def _is_categorical(s: pd.Series) -> bool:
+        return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
+
+    def _check_na(self, cols: list[str], values: list[np.ndarray], na_rm: bool) -> np.ndarray:
+        """Rows (among those with non-zero weight) to exclude because of missing values."""
+        drop = np.zeros(len(self._frame), dtype=bool)
+        act = self._w != 0
+        for col, v in zip(cols, values, strict=True):
+            na = np.isnan(v) & act
+            if na.any() and not na_rm:
+                raise EstimationError(
+                    f"column {col!r} has {int(na.sum())} missing value(s) among the rows in the "
+                    "design; pass na_rm=True to exclude them (domain-style, as R na.rm=TRUE)"
+                )
+            drop |= na
+        return drop
+
+    def _domains(self, by: ColumnSpec) -> _Domains:
+        return _Domains(self._frame, _as_list(by))
+
+    def _domain_totals(
+        self, x: np.ndarray, w: np.ndarray, dom: np.ndarray, n_dom: int
+    ) -> np.ndarray:
+        out = np.empty((n_dom, x.shape[1]))
+        if dom.min(initial=0) < 0:
+            keep = dom >= 0
+            d, wk, xk = dom[keep], w[keep], x[keep]
+        else:
+            d, wk, xk = dom, w, x
+        for j in range(x.shape[1]):
+            col = xk[:, j]
+            # a column of ones (denominators) needs no product
+            wx = wk if (j == x.shape[1] - 1 and self._ones_last) else wk * col
+            out[:, j] = np.bincount(d, weights=wx, minlength=n_dom)
+        return out
+
+    def _domain_counts(self, active: np.ndarray, dom: np.ndarray, n_dom: int) -> np.ndarray:
+        keep = active & (dom >= 0)
+        return np.bincount(dom[keep], minlength=n_dom)
+
+    def _deff(
+        self,
+        kind: DeffSpec,
+        u: np.ndarray,
+        dom: np.ndarray,
+        n_dom: int,
+        active: np.ndarray,
+        var: np.ndarray,
+    ) -> np.ndarray:
+        """Design effect (Kish): ``var / var_srs`` with R's ``var_srs``.
+
+        ``u`` holds the unweighted influence values (n, k); ``var_srs`` is
+        ``s_w^2(u) W^2 (W - n)/(W n)`` (SRS without replacement, ``deff=True``) or
+        ``s_w^2(u) W^2 / n`` (``deff="replace"``), ``s_w^2`` the weighted variance with the
+        ``n/(n-1)`` correction and ``W`` the domain weight total (R ``svymean``).
+        """
+        w = np.where(active & (dom >= 0), self._w, 0.0)
+        ones = np.ones((len(w), 1))
+        wt = self._domain_totals(ones, w, dom, n_dom)[:, 0]
+        nobs = self._domain_counts(active, dom, n_dom).astype(float)
+        mu = self._domain_totals(u, w, dom, n_dom) / wt[:, None]
+        dev = u - mu[np.clip(dom, 0, None)]
+        s2 = self._domain_totals(dev * dev, w, dom, n_dom) / wt[:, None]
+        s2 = s2 * (nobs / (nobs - 1))[:, None]
+        if kind == "replace":
+            vsrs = s2 * (wt**2 / nobs)[:, None]
+        else:
+            vsrs = s2 * (wt**2 * (wt - nobs) / (wt * nobs))[:, None]
+        return var / vsrs.reshape(var.shape)
+
+    # ------------------------------------------------------------ estimators
+    def _smooth(
+        self,
+        x: np.ndarray,
+        drop: np.ndarray,
+        domains: _Domains,
+        g: Callable[[np.ndarray], np.ndarray],
+        jac: Callable[[np.ndarray], np.ndarray],
+        k: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Estimate a smooth function of domain totals and its covariance.
+
+        Returns estimates (n_dom, k), covariance (n_dom*k, n_dom*k), df (n_dom,),
+        n (n_dom,), domain codes (n,) after missing-value exclusion, and active rows.
+        """
+        dom = np.where(drop, -1, domains.codes) if drop.any() else domains.codes
+        nan = np.isnan(x)
+        if nan.any():
+            x = np.where(nan, 0.0, x)
+        active = (self._w != 0) & ~drop
+        self._ones_last = bool((x[:, -1] == 1.0).all())
+        try:
+            totals = self._domain_totals(x, self._w, dom, domains.n)
+        finally:
+            self._ones_last = False
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est = g(totals)
+        cov = self._smooth_vcov(x, dom, domains.n, g, jac, totals)
+        df = self._degf(active, dom, domains.n)
+        n = self._domain_counts(active, dom, domains.n)
+        return est.reshape(domains.n, k), cov, df, n, dom, active
+
+    def _table(
+        self,
+        domains: _Domains,
+        est: np.ndarray,
+        se: np.ndarray,
+        df: np.ndarray,
+        n: np.ndarray,
+        level: float,
+        ci_df: float | np.ndarray | None,
+        levels: list[Any] | None = None,
+        deff: np.ndarray | None = None,
+        level_name: str = "level",
+    ) -> pd.DataFrame:
+        n_dom, k = est.shape
+        crit = _quantile_crit(level, ci_df)
+        crit = np.broadcast_to(
+            np.asarray(crit, dtype=float).reshape(-1, 1) if np.ndim(crit) else crit, (n_dom, k)
+        )
+        out = domains.table.loc[np.repeat(np.arange(n_dom), k)].reset_index(drop=True)
+        if levels is not None:
+            out[level_name] = pd.Series(list(levels) * n_dom)
+        e = est.ravel()
+        s = se.ravel()
+        out["estimate"] = e
+        out["se"] = s
+        out["ci_low"] = e - crit.ravel() * s
+        out["ci_high"] = e + crit.ravel() * s
+        out["df"] = np.repeat(df, k)
+        out["n"] = np.repeat(n, k).astype(np.int64)
+        if deff is not None:
+            out["deff"] = deff.ravel()
+        return out
+
+    def _mean_parts(
+        self, y: str | Sequence[str], by: ColumnSpec, na_rm: bool
+    ) -> tuple[np.ndarray, np.ndarray, list[Any] | None, _Domains]:
+        cols = _as_list(y)
+        domains = self._domains(by)
+        if (
+            len(cols) == 1
+            and cols[0] in self._frame.columns
+            and self._is_categorical(self._frame[cols[0]])
+        ):
+            s = self._frame[cols[0]]
+            cat = s.astype("category")
+            levels = list(cat.cat.categories)
+            codes = cat.cat.codes.to_numpy()
+            x = (codes[:, None] == np.arange(len(levels))[None, :]).astype(float)
+            x[codes < 0] = np.nan
+            drop = self._check_na(cols, [x[:, 0]], na_rm)
+            return x, drop, levels, domains
+        values = [self._numeric(c) for c in cols]
+        drop = self._check_na(cols, values, na_rm)
+        x = np.column_stack(values)
+        return x, drop, (cols if len(cols) > 1 else None), domains
+
+    @staticmethod
+    def _ratio_fns(
+        m: int,
+    ) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+        """g(T) = T[:m] / T[m] and its Jacobian."""
+
+        def g(t: np.ndarray) -> np.ndarray:
+            return t[..., :m] / t[..., m : m + 1]
+
+        def jac(t: np.ndarray) -> np.ndarray:
+            n_dom = t.shape[0]
+            den = t[:, m]
+            j = np.zeros((n_dom, m, m + 1))
+            idx = np.arange(m)
+            j[:, idx, idx] = (1.0 / den)[:, None]
+            j[:, :, m] = -t[:, :m] / (den**2)[:, None]
+            return j
+
+        return g, jac
+
+    def mean(
+        self,
+        y: str | Sequence[str],
+        *,
+        by: ColumnSpec = None,
+        deff: DeffSpec = False,
+        na_rm: bool = False,
+        level: float = 0.95,
+        df: float | None = None,
+    ) -> pd.DataFrame:
+        r"""Weighted mean (Hájek ratio estimator) with its linearised standard error.
+
+        ``ybar = sum_i w_i y_i / sum_i w_i``; the variance is that of the total of the
+        scores ``z_i = w_i (y_i - ybar) / sum_i w_i`` (Lumley 2010, sec. 2.3), computed by the
+        multistage estimator or the replicate weights.
+
+        Parameters
+        ----------
+        y : str or list of str
+            Numeric column(s), or one categorical column (one row per level, ``level``
+            column; the estimates are then the level proportions).
+        by : str or list of str, optional
+            Domain columns; one row per domain (sorted), ``by`` columns first.
+        deff : bool or "replace"
+            Add a ``deff`` column against SRS without (``True``) or with replacement.
+        na_rm : bool
+            Exclude rows with a missing ``y`` domain-style (zero score, kept in the design).
+        level : float
+            Confidence level.
+        df : float, optional
+            Degrees of freedom of the t quantile for the interval; default normal (as R).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``by`` columns, [``level`` or ``variable``], ``estimate, se, ci_low, ci_high, df, n``
+            [, ``deff``].
+
+        Raises
+        ------
+        EstimationError
+            Missing values with ``na_rm=False`` (names the column and count), a lonely PSU
+            with ``lonely_psu="fail"`` (names the stratum), unknown columns.
+
+        Examples
+        --------
+        >>> d = SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")  # doctest: +SKIP
+        >>> d.mean("api00", by="stype")  # doctest: +SKIP
+        """
+        x, drop, levels, domains = self._mean_parts(y, by, na_rm)
+        m = x.shape[1]
+        xx = np.column_stack([x, np.ones(len(x))])
+        g, jac = self._ratio_fns(m)
+        est, cov, ddf, n, dom, active = self._smooth(xx, drop, domains, g, jac, m)
+        var = np.diag(cov).reshape(domains.n, m)
+        dmat = None
+        if deff:
+            mean_row = est[np.clip(dom, 0, None)]
+            wt = self._domain_totals(
+                np.ones((len(x), 1)), np.where(active, self._w, 0), dom, domains.n
+            )[:, 0]
+            u = (np.where(np.isnan(x), 0, x) - mean_row) / wt[np.clip(dom, 0, None)][:, None]
+            dmat = self._deff(deff, u, dom, domains.n, active, var)
+        name = "level" if (levels is not None and len(_as_list(y)) == 1) else "variable"
+        return self._table(domains, est, np.sqrt(var), ddf, n, level, df, levels, dmat, name)
+
+    def total(
+        self,
+        y: str | Sequence[str],
+        *,
+        by: ColumnSpec = None,
+        deff: DeffSpec = False,
+        na_rm: bool = False,
+        level: float = 0.95,
+        df: float | None = None,
+    ) -> pd.DataFrame:
+        r"""Horvitz–Thompson total ``sum_i w_i y_i`` with its design-based standard error.
+
+        Parameters
+        ----------
+        y, by, deff, na_rm, level, df
+            As :meth:`mean` (Lumley 2010, sec. 2.2).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``by`` columns, [``level``], ``estimate, se, ci_low, ci_high, df, n`` [, ``deff``].
+
+        Examples
+        --------
+        >>> design.total("enroll", by="stype")  # doctest: +SKIP
+        """
+        x, drop, levels, domains = self._mean_parts(y, by, na_rm)
+        m = x.shape[1]
+
+        def g(t: np.ndarray) -> np.ndarray:
+            return t
+
+        def jac(t: np.ndarray) -> np.ndarray:
+            return np.broadcast_to(np.eye(m), (t.shape[0], m, m)).copy()
+
+        est, cov, ddf, n, dom, active = self._smooth(x, drop, domains, g, jac, m)
+        var = np.diag(cov).reshape(domains.n, m)
+        dmat = None
+        if deff:
+            u = np.where(np.isnan(x), 0, x)
+            dmat = self._deff(deff, u, dom, domains.n, active, var)
+        name = "level" if (levels is not None and len(_as_list(y)) == 1) else "variable"
+        return self._table(domains, est, np.sqrt(var), ddf, n, level, df, levels, dmat, name)
+
+    def ratio(
+        self,
+        num: str,
+        den: str,
+        *,
+        by: ColumnSpec = None,
+        deff: DeffSpec = False,
+        na_rm: bool = False,
+        level: float = 0.95,
+        df: float | None = None,
+    ) -> pd.DataFrame:
+        r"""Ratio of totals ``R = sum w y / sum w x`` (R ``svyratio``).
+
+        Linearised score ``z_i = w_i (y_i - R x_i) / sum_i w_i x_i`` (Lumley 2010, sec. 3.3).
+        Rows where either variable is missing are excluded together with ``na_rm=True``.
+
+        Parameters
+        ----------
+        num, den : str
+            Numerator and denominator columns.
+        by, deff, na_rm, level, df
+            As :meth:`mean`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``by`` columns, ``estimate, se, ci_low, ci_high, df, n`` [, ``deff``].
+
+        Examples
+        --------
+        >>> design.ratio("api.stu", "enroll")  # doctest: +SKIP
+        """
+        domains = self._domains(by)
+        yv, xv = self._numeric(num), self._numeric(den)
+        drop = self._check_na([num, den], [yv, xv], na_rm)
+        xx = np.column_stack([yv, xv])
+        g, jac = self._ratio_fns(1)
+        est, cov, ddf, n, dom, active = self._smooth(xx, drop, domains, g, jac, 1)
+        var = np.diag(cov).reshape(domains.n, 1)
+        dmat = None
+        if deff:
+            r = est[np.clip(dom, 0, None), 0]
+            xt = self._domain_totals(
+                np.where(np.isnan(xv), 0, xv)[:, None], self._w, dom, domains.n
+            )[:, 0]
+            u = ((np.nan_to_num(yv) - r * np.nan_to_num(xv)) / xt[np.clip(dom, 0, None)])[:, None]
+            dmat = self._deff(deff, u, dom, domains.n, active, var)
+        return self._table(domains, est, np.sqrt(var), ddf, n, level, df, None, dmat)
+
+    def var(
+        self,
+        y: str,
+        *,
+        by: ColumnSpec = None,
+        na_rm: bool = False,
+        level: float = 0.95,
+        df: float | None = None,
+    ) -> pd.DataFrame:
+        r"""Population variance of ``y`` (R ``svyvar``).
+
+        ``s^2 = n/(n-1) * sum w (y - ybar)^2 / sum w`` with ``n`` the number of rows with
+        non-zero weight. With linearisation its standard error is that of the weighted mean
+        of ``n/(n-1) (y - ybar)^2`` with ``ybar`` held fixed, as R does; with replicate
+        weights the whole statistic is recomputed per replicate, as R does.
+
+        Parameters
+        ----------
+        y : str
+            Numeric column.
+        by, na_rm, level, df
+            As :meth:`mean`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``by`` columns, ``estimate, se, ci_low, ci_high, df, n``.
+
+        Examples
+        --------
+        >>> design.var("api00")  # doctest: +SKIP
+        """
+        x, drop, levels, domains = self._mean_parts(y, by, na_rm)
+        if levels is not None:
+            raise EstimationError(f"var() needs a numeric column, {y!r} is categorical")
+        if self._is_replicate:
+            return self._var_replicate(x[:, 0], drop, domains, level, df)
+        base = self.mean(y, by=by, na_rm=na_rm)
+        dom = np.where(drop, -1, domains.codes)
+        active = (self._w != 0) & ~drop
+        nobs = self._domain_counts(active, dom, domains.n).astype(float)
+        dc = np.clip(dom, 0, None)
+        xbar = base["estimate"].to_numpy()[dc]
+        xv = np.where(np.isnan(x[:, 0]), 0.0, x[:, 0])
+        sq = (xv - xbar) ** 2 * (nobs / (nobs - 1))[dc]
+        sq = np.where(drop, np.nan, sq)
+        xx = np.column_stack([sq, np.ones(len(sq))])
+        g, jac = self._ratio_fns(1)
+        est, cov, ddf, n, _, _ = self._smooth(xx, drop, domains, g, jac, 1)
+        return self._table(domains, est, np.sqrt(np.diag(cov)).reshape(-1, 1), ddf, n, level, df)
+
+    def _var_replicate(
+        self,
+        xv: np.ndarray,
+        drop: np.ndarray,
+        domains: _Domains,
+        level: float,
+        df: float | None,
+    ) -> pd.DataFrame:
+        """Variance recomputed in full (mean included) with every replicate weight (R)."""
+        dom = np.where(drop, -1, domains.codes)
+        active = (self._w != 0) & ~drop
+        nobs = self._domain_counts(active, dom, domains.n).astype(float)
+        c = nobs / (nobs - 1)
+        xx = np.column_stack([xv**2, xv, np.ones(len(xv))])
+
+        def g(t: np.ndarray) -> np.ndarray:
+            return c[:, None] * (t[..., 0:1] / t[..., 2:3] - (t[..., 1:2] / t[..., 2:3]) ** 2)
+
+        def jac(t: np.ndarray) -> np.ndarray:
+            t0, t1, t2 = t[:, 0], t[:, 1], t[:, 2]
+            return (
+                c[:, None] * np.stack([1 / t2, -2 * t1 / t2**2, -t0 / t2**2 + 2 * t1**2 / t2**3], 1)
+            )[:, None, :]
+
+        est, cov, ddf, n, _, _ = self._smooth(xx, drop, domains, g, jac, 1)
+        return self._table(domains, est, np.sqrt(np.diag(cov)).reshape(-1, 1), ddf, n, level, df)
+
+    def proportion(
+        self,
+        y: str,
+        *,
+        level: Any,
+        method: Literal["logit", "likelihood", "asin", "beta", "mean", "xlogit"] = "logit",
+        by: ColumnSpec = None,
+        df: float | None = None,
+        conf_level: float = 0.95,
+        na_rm: bool = False,
+    ) -> pd.DataFrame:
+        r"""Proportion of ``y == level`` with an interval as R ``svyciprop``.
+
+        The estimate is the weighted mean of the indicator, ``se`` its linearised standard
+        error. Intervals (``df`` defaults to the design degrees of freedom, R ``degf``):
+
+        * ``"logit"``/``"xlogit"``: ``expit(logit(p) -+ t * se / (p (1-p)))`` (the Wald
+          interval of an intercept-only quasibinomial ``svyglm``, which is the same);
+        * ``"likelihood"``: the design-adjusted profile likelihood interval of that model
+          (Rao–Scott scaled deviance, solved exactly here; R interpolates the profile);
+        * ``"asin"``: ``sin^2(asin(sqrt(p)) -+ t se / (2 sqrt(p(1-p))))``;
+        * ``"beta"``: Korn & Graubard (1998): Clopper–Pearson with effective sample size
+          ``p(1-p)/se^2 * (t_{n-1}/t_df)^2``;
+        * ``"mean"``: ``p -+ t se``.
+
+        Parameters
+        ----------
+        y : str
+            Column; the proportion is that of rows equal to ``level``.
+        level : scalar
+            Value of ``y`` counted as a success.
+        method : str
+            Interval method (see above).
+        by : str or list of str, optional
+            Domains.
+        df : float, optional
+            Degrees of freedom; default each domain's ``degf`` (``numpy.inf``: normal).
+        conf_level : float
+            Confidence level.
+        na_rm : bool
+            Exclude missing ``y`` domain-style.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``by`` columns, ``estimate, se, ci_low, ci_high, df, n``.
+
+        Examples
+        --------
+        >>> design.proportion("satisfied", level="yes", method="beta")  # doctest: +SKIP
+        """
+        if y not in self._frame.columns:
+            raise EstimationError(f"column {y!r} not in the data")
+        s = self._frame[y]
+        na = s.isna().to_numpy()
+        ind = np.where(na, np.nan, (s == level).fillna(False).to_numpy(dtype=bool).astype(float))
+        drop = self._check_na([y], [ind], na_rm)
+        domains = self._domains(by)
+        xx = np.column_stack([ind, np.ones(len(ind))])
+        g, jac = self._ratio_fns(1)
+        est, cov, ddf, n, dom, _ = self._smooth(xx, drop, domains, g, jac, 1)
+        p = est[:, 0]
+        se = np.sqrt(np.diag(cov))
+        use_df = ddf if df is None else np.full(domains.n, float(df))
+        crit = _quantile_crit(conf_level, use_df)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if method == "mean":
+                lo, hi = p - crit * se, p + crit * se
+            elif method in ("logit", "xlogit"):
+                eta = np.log(p / (1 - p))
+                se_eta = se / (p * (1 - p))
+                if method == "logit" and self._is_replicate:
+                    # R fits svyglm(y ~ 1, quasibinomial): with replicate weights the
+                    # variance of the intercept comes from the replicate logits
+                    se_eta = self._logit_se(xx, drop, domains)
+                lo = 1 / (1 + np.exp(-(eta - crit * se_eta)))
+                hi = 1 / (1 + np.exp(-(eta + crit * se_eta)))
+            elif method == "asin":
+                eta = np.arcsin(np.sqrt(p))
+                se_eta = se / (2 * np.sqrt(p * (1 - p)))
+                lo = np.sin(eta - crit * se_eta) ** 2
+                hi = np.sin(eta + crit * se_eta) ** 2
+            elif method == "beta":
+                alpha = 1 - conf_level
+                n_eff = p * (1 - p) / se**2
+                nrows = self._nrow_domain(domains, dom)
+                n_eff = (
+                    n_eff
+                    * (stats.t.ppf(alpha / 2, nrows - 1) / stats.t.ppf(alpha / 2, use_df)) ** 2
+                )
+                lo = stats.beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1)
+                hi = stats.beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))
+            elif method == "likelihood":
+                se_eta = (
+                    self._logit_se(xx, drop, domains) if self._is_replicate else se / (p * (1 - p))
+                )
+                lo, hi = self._likelihood_ci(ind, drop, domains, p, se_eta, use_df, conf_level)
+            else:
+                raise EstimationError(f"unknown proportion method {method!r}")
+        # degenerate domains (p = 0 or 1, zero variance): the interval collapses to p
+        # (R returns NaN or p depending on rounding noise in p)
+        degenerate = ((p <= 0) | (p >= 1)) & (se <= 1e-12)
+        lo = np.where(degenerate, p, lo)
+        hi = np.where(degenerate, p, hi)
+        out = domains.table.copy()
+        out["estimate"] = p
+        out["se"] = se
+        out["ci_low"] = lo
+        out["ci_high"] = hi
+        out["df"] = use_df
+        out["n"] = n.astype(np.int64)
+        return out
+
+    def _logit_se(self, xx: np.ndarray, drop: np.ndarray, domains: _Domains) -> np.ndarray:
+        """Standard error of ``logit(T1/T0)`` by domain (replicate designs)."""
+
+        def g(t: np.ndarray) -> np.ndarray:
+            return np.log(t[..., 0:1] / (t[..., 1:2] - t[..., 0:1]))
+
+        def jac(t: np.ndarray) -> np.ndarray:
+            a, b = t[:, 0], t[:, 1]
+            return np.stack([1 / a + 1 / (b - a), -1 / (b - a)], axis=1)[:, None, :]
+
+        _, cov, *_ = self._smooth(xx, drop, domains, g, jac, 1)
+        return np.sqrt(np.diag(cov))
+
+    def _nrow_domain(self, domains: _Domains, dom: np.ndarray) -> np.ndarray:
+        """Number of rows R's ``nrow(design)`` sees in each domain subset (rows in the domain)."""
+        if not domains.by and (self._w != 0).all():
+            return np.array([float(len(self._frame))])
+        base = self._w != 0
+        codes = np.where(base, domains.codes, -1)
+        return np.bincount(codes[codes >= 0], minlength=domains.n).astype(float)
+
+    def _likelihood_ci(
+        self,
+        ind: np.ndarray,
+        drop: np.ndarray,
+        domains: _Domains,
+        p: np.ndarray,
+        se_eta: np.ndarray,
+        df: np.ndarray,
+        conf_level: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Design-adjusted profile-likelihood interval of an intercept-only quasibinomial fit.
+
+        As R ``confint.svyglm(method="likelihood")``: with ``D(eta)`` the binomial deviance
+        with the weights rescaled to mean one, ``phi`` the design-based dispersion (variance
+        of the Pearson residuals) and ``lambda = V_design(etahat) / V_model(etahat)``, the
+        interval is ``{eta : (D(eta) - D(etahat)) / phi <= t_df^2 lambda}`` (Lumley & Scott
+        2014). It is solved exactly here; R interpolates a spline through a coarse grid of
+        profile points, so the two agree to about three significant digits.
+        """
+        from scipy.optimize import brentq
+
+        dom = np.where(drop, -1, domains.codes)
+        lo = np.full(domains.n, np.nan)
+        hi = np.full(domains.n, np.nan)
+        y = np.nan_to_num(ind)[:, None]
+        active = self._w != 0
+        w_tot = self._domain_totals(np.ones((len(y), 1)), self._w, dom, domains.n)[:, 0]
+        y_tot = self._domain_totals(y, self._w, dom, domains.n)[:, 0]
+        n_d = self._domain_counts(active, dom, domains.n).astype(float)
+        for d in range(domains.n):
+            ph = p[d]
+            if not 0 < ph < 1:
+                continue
+            # weights rescaled to mean one within the domain (R svyglm)
+            sw = n_d[d]
+            s1 = y_tot[d] / (w_tot[d] / n_d[d])
+            # design-based dispersion of the Pearson residuals (y - p)/sqrt(p(1-p)): their
+            # weighted mean is 0 and mean square 1, so svyvar gives n/(n-1). (For replicate
+            # designs R's summary.svrepglm dispersion is scaled by n, which makes its
+            # profile interval NaN; we use the same n/(n-1) for both kinds of design.)
+            phi = n_d[d] / (n_d[d] - 1)
+            naive = 1 / (sw * ph * (1 - ph))
+            lam = se_eta[d] ** 2 / naive
+            a = (1 - conf_level) / 2
+            tq = stats.t.ppf(a, df[d]) if np.isfinite(df[d]) else stats.norm.ppf(a)
+            target = tq**2 * lam
+
+            def dev(eta: float, s1: float = s1, sw: float = sw) -> float:
+                return 2 * (s1 * np.logaddexp(0, -eta) + (sw - s1) * np.logaddexp(0, eta))
+
+            eh = np.log(ph / (1 - ph))
+            d0 = dev(eh)
+            step = np.sqrt(naive * phi) * (abs(tq) * np.sqrt(lam) + 1)
+
+            def fz(eta: float, d0: float = d0, phi: float = phi, target: float = target) -> float:
+                return (dev(eta) - d0) / phi - target
+
+            a_lo = eh - step
+            while fz(a_lo) < 0:
+                a_lo -= step
+            a_hi = eh + step
+            while fz(a_hi) < 0:
+                a_hi += step
+            lo[d] = 1 / (1 + np.exp(-brentq(fz, a_lo, eh, xtol=1e-14)))
+            hi[d] = 1 / (1 + np.exp(-brentq(fz, eh, a_hi, xtol=1e-14)))
+        return lo, hi
+
+    # ------------------------------------------------------------- quantiles
+    @staticmethod
+    def _sorted_cdf(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Sorted values, cumulative weights and total (rows with zero weight removed).
+
+        R accumulates ``cumsum()``/``sum()`` in long double; so do we, so that ties such
+        as ``cumw == p * W`` are decided identically.
+        """
+        keep = w != 0
+        x, w = x[keep], w[keep]
+        order = np.argsort(x, kind="stable")
+        cwl = np.cumsum(w[order].astype(np.longdouble))
+        total = float(cwl[-1]) if len(cwl) else np.nan
+        return x[order], cwl.astype(float), total
+
+    @staticmethod
+    def _qrule_sorted(xs: np.ndarray, cw: np.ndarray, total: float, p: float, rule: str) -> float:
+        """R ``qrule_math`` (inverse weighted cdf) or ``qrule_hf7`` on sorted data."""
+        n = len(xs)
+        if n == 0:
+            return np.nan
+        if rule == "hf7":
+            if n < 2:
+                return float(xs[0])
+            pk = np.concatenate([[0.0], cw[:-1]]) / cw[n - 2]
+            return float(np.interp(p, pk, xs))
+        pos = int(np.searchsorted(cw, p * total, side="right"))  # count of cw <= p W
+        pos = max(pos, 1)
+        wlow = p - cw[pos - 1] / total
+        if wlow == 0:
+            return float(xs[pos - 1])
+        return float(xs[min(pos, n - 1)])
+
+    def quantile(
+        self,
+        y: str,
+        probs: float | Sequence[float],
+        *,
+        rule: Literal["math", "hf7"] = "math",
+        by: ColumnSpec = None,
+        na_rm: bool = False,
+        level: float = 0.95,
+        df: float | None = None,
+    ) -> pd.DataFrame:
+        r"""Quantiles with Woodruff (1952) confidence intervals (R ``svyquantile``).
+
+        The quantile is the inverse of the weighted distribution function (``rule="math"``:
+        the smallest ``x`` with ``F(x) >= p``; ``"hf7"``: linear interpolation as
+        Hyndman–Fan type 7). The interval maps the interval of ``F(qhat)`` (a proportion,
+        with t quantile on ``df`` = ``degf``) back through the quantile function; ``se`` is
+        its width over ``2 t``, as R.
+
+        Parameters
+        ----------
+        y : str
+            Numeric column.
+        probs : float or list of float
+            Probabilities in (0, 1).
+        rule : {"math", "hf7"}
+            Quantile rule (R ``qrule``).
+        by : str or list of str, optional
+            Domains.
+        na_rm : bool
+            Exclude missing values domain-style.
+        level : float
+            Confidence level.
+        df : float, optional
+            Degrees of freedom (default ``degf`` of each domain).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``by`` columns, ``prob``, ``estimate, se, ci_low, ci_high, df, n``.
+
+        Examples
+        --------
+        >>> design.quantile("income", [0.25, 0.5, 0.75], by="region")  # doctest: +SKIP
+        """
+        probs_l = [float(probs)] if np.isscalar(probs) else [float(p) for p in probs]  # type: ignore[arg-type]
+        xv = self._numeric(y)
+        drop = self._check_na([y], [xv], na_rm)
+        domains = self._domains(by)
+        dom = np.where(drop, -1, domains.codes)
+        active = (self._w != 0) & ~drop
+        ddf = self._degf(active, dom, domains.n) if df is None else np.full(domains.n, float(df))
+        nn = self._domain_counts(active, dom, domains.n)
+        x0 = np.nan_to_num(xv)
+        if rule not in ("math", "hf7"):
+            raise EstimationError(f"unknown quantile rule {rule!r}")
+        # one sort per domain (rows in domain order via a stable lexsort)
+        sel_rows = np.flatnonzero(active & (dom >= 0))
+        order = sel_rows[np.lexsort((x0[sel_rows], dom[sel_rows]))]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(dom[order], minlength=domains.n))])
+        cdfs = []
+        for d in range(domains.n):
+            r = order[bounds[d] : bounds[d + 1]]
+            cdfs.append(self._sorted_cdf(x0[r], self._w[r]))
+        crit = np.atleast_1d(_quantile_crit(level, ddf)) * np.ones(domains.n)
+        rows = []
+        g, jac = self._ratio_fns(1)
+        for p in probs_l:
+            q = np.array([self._qrule_sorted(*cdfs[d], p, rule) for d in range(domains.n)])
+            # Woodruff: interval of F(q) = mean of 1{x <= q} in each domain, in one pass
+            ind = np.where(np.isnan(xv), np.nan, (x0 <= q[np.clip(dom, 0, None)]).astype(float))
+            xx = np.column_stack([ind, np.ones(len(ind))])
+            est, cov, *_ = self._smooth(xx, drop, domains, g, jac, 1)
+            pm, pse = est[:, 0], np.sqrt(np.diag(cov))
+            for d in range(domains.n):
+                lo_p, hi_p = pm[d] - crit[d] * pse[d], pm[d] + crit[d] * pse[d]
+                lo = (
+                    np.nan
+                    if (np.isnan(lo_p) or lo_p < 0)
+                    else self._qrule_sorted(*cdfs[d], lo_p, rule)
+                )
+                hi = (
+                    np.nan
+                    if (np.isnan(hi_p) or hi_p > 1)
+                    else self._qrule_sorted(*cdfs[d], hi_p, rule)
+                )
+                rows.append((d, p, q[d], (hi - lo) / (2 * crit[d]), lo, hi, ddf[d], nn[d]))
+        res = pd.DataFrame(
+            rows, columns=["_d", "prob", "estimate", "se", "ci_low", "ci_high", "df", "n"]
+        ).sort_values("_d", kind="stable")
+        out = domains.table.loc[res["_d"]].reset_index(drop=True)
+        for c in res.columns[1:]:
+            out[c] = res[c].to_numpy()
+        out["n"] = out["n"].astype(np.int64)
+        return out
+
+    def _linear_cov(
+        self, x: np.ndarray, drop: np.ndarray, kind: Literal["mean", "total"]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Estimates and covariance of the means or totals of the columns of ``x``."""
+        domains = _Domains(self._frame, [])
+        m = x.shape[1]
+        if kind == "mean":
+            xx = np.column_stack([x, np.ones(len(x))])
+            g, jac = self._ratio_fns(m)
+        else:
+            xx = x
+
+            def g(t: np.ndarray) -> np.ndarray:
+                return t
+
+            def jac(t: np.ndarray) -> np.ndarray:
+                return np.broadcast_to(np.eye(m), (t.shape[0], m, m)).copy()
+
+        est, cov, *_ = self._smooth(xx, drop, domains, g, jac, m)
+        return est[0], cov
+
+    # ------------------------------------------------------- contrasts etc.
+    def contrast(
+        self,
+        y: str,
+        coefficients: dict[Any, float] | Sequence[float],
+        *,
+        by: ColumnSpec,
+        statistic: Literal["mean", "total"] = "mean",
+        na_rm: bool = False,
+        level: float = 0.95,
+        df: float | None = None,
+    ) -> pd.DataFrame:
+        r"""Linear contrast ``sum_d c_d theta_d`` of domain estimates (R ``svycontrast`` on
+        ``svyby(..., covmat=TRUE)``), with the joint linearised covariance of the domains.
+
+        Parameters
+        ----------
+        y : str
+            Numeric column (for a proportion pass a 0/1 column).
+        coefficients : dict or sequence
+            Coefficient per domain: a dict keyed by the domain value (a tuple when ``by``
+            has several columns) or a sequence in the order of ``self.mean(y, by=by)``.
+        by : str or list of str
+            Domain columns.
+        statistic : "mean" or "total"
+            Which domain estimates to contrast.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row: ``estimate, se, ci_low, ci_high, df, n, t, p_value`` (``t`` = estimate/se;
+            interval and ``p_value`` use the normal reference as R ``confint(svycontrast())``,
+            or t(``df``) when ``df`` is given; the ``df`` column is the design ``degf``).
+
+        Examples
+        --------
+        >>> design.contrast("y", {"north": 1, "south": -1}, by="region")  # doctest: +SKIP
+        """
+        cols = _as_list(y)
+        x, drop, levels, domains = self._mean_parts(cols, by, na_rm)
+        if levels is not None and x.shape[1] > 1:
+            raise EstimationError("contrast() needs one numeric column")
+        if statistic == "mean":
+            xx = np.column_stack([x, np.ones(len(x))])
+            g, jac = self._ratio_fns(1)
+        else:
+            xx = x
+
+            def g(t: np.ndarray) -> np.ndarray:
+                return t
+
+            def jac(t: np.ndarray) -> np.ndarray:
+                return np.ones((t.shape[0], 1, 1))
+
+        est, cov, _, n, _, _ = self._smooth(xx, drop, domains, g, jac, 1)
+        if isinstance(coefficients, dict):
+            keys = [
+                tuple(r) if len(domains.by) > 1 else r[0]
+                for r in domains.table.itertuples(index=False)
+            ]
+            c = np.array([float(coefficients.get(k, 0.0)) for k in keys])
+            unknown = set(coefficients) - set(keys)
+            if unknown:
+                raise EstimationError(
+                    f"contrast names unknown domain(s): {sorted(map(str, unknown))}"
+                )
+        else:
+            c = np.asarray(coefficients, dtype=float)
+            if len(c) != domains.n:
+                raise EstimationError(f"{len(c)} coefficients for {domains.n} domains")
+        e = float(c @ est[:, 0])
+        s = float(np.sqrt(c @ cov @ c))
+        full_df = self.degf() if df is None else float(df)
+        crit = float(_quantile_crit(level, None if df is None else full_df))
+        tstat = e / s
+        # like the interval: normal reference unless df is given (R confint on svycontrast)
+        pval = 2 * (
+            stats.t.sf(abs(tstat), full_df)
+            if df is not None and np.isfinite(full_df)
+            else stats.norm.sf(abs(tstat))
+        )
+        return pd.DataFrame(
+            {
+                "estimate": [e],
+                "se": [s],
+                "ci_low": [e - crit * s],
+                "ci_high": [e + crit * s],
+                "df": [full_df],
+                "n": [int(n[c != 0].sum())],
+                "t": [tstat],
+                "p_value": [pval],
+            }
+        )
+
+    def difference(
+        self,
+        y: str,
+        *,
+        by: str,
+        levels: tuple[Any, Any],
+        statistic: Literal["mean", "total"] = "mean",
+        na_rm: bool = False,
+        level: float = 0.95,
+    ) -> pd.DataFrame:
+        """Difference ``theta[levels[0]] - theta[levels[1]]`` between two domains of ``by``.
+
+        Both domains come from the same sample, so their covariance (shared PSUs and
+        strata) enters the standard error; see :meth:`contrast`.
+
+        Parameters
+        ----------
+        y : str
+            Numeric (or 0/1) column.
+        by : str
+            Domain column.
+        levels : tuple
+            The two domain values ``(a, b)``; the result is ``a - b``.
+        statistic : {"mean", "total"}
+            Which domain estimates to compare.
+        na_rm : bool
+            Exclude missing values domain-style.
+        level : float
+            Confidence level.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row: ``estimate, se, ci_low, ci_high, df, n, t, p_value``.
+
+        Examples
+        --------
+        >>> design.difference("satisfied", by="sex", levels=("F", "M"))  # doctest: +SKIP
+        """
+        return self.contrast(
+            y,
+            {levels[0]: 1.0, levels[1]: -1.0},
+            by=by,
+            statistic=statistic,
+            na_rm=na_rm,
+            level=level,
+        )
+
+    def multi_response(
+        self,
+        columns: Sequence[str],
+        *,
+        by: ColumnSpec = None,
+        level: float = 0.95,
+        df: float | None = None,
+    ) -> pd.DataFrame:
+        r"""Multiple-response question: % of respondents choosing each option.
+
+        ``columns`` are 0/1 indicators, one per option. The base is the respondents, rows
+        where at least one option is not missing; within the base a missing option counts
+        as not chosen. Each option's share is a ratio mean over the same base, so shares may
+        sum to more than 1 (Lumley 2010, sec. 2.3 domain means).
+
+        Parameters
+        ----------
+        columns : list of str
+            One 0/1 column per option.
+        by : str or list of str, optional
+            Domains.
+        level : float
+            Confidence level.
+        df : float, optional
+            t degrees of freedom for the interval (default normal).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``by`` columns, ``option``, ``estimate, se, ci_low, ci_high, df, n`` (``n``: base).
+
+        Examples
+        --------
+        >>> design.multi_response(["q5_1", "q5_2", "q5_3"], by="ward")  # doctest: +SKIP
+        """
+        cols = list(columns)
+        vals = np.column_stack([self._numeric(c) for c in cols])
+        bad = ~np.isin(vals, [0.0, 1.0]) & ~np.isnan(vals)
+        if bad.any():
+            j = int(np.flatnonzero(bad.any(axis=0))[0])
+            raise EstimationError(
+                f"multiple-response column {cols[j]!r} holds values other than 0/1"
+            )
+        base = ~np.isnan(vals).all(axis=1)
+        x = np.nan_to_num(vals)
+        domains = self._domains(by)
+        xx = np.column_stack([x, np.ones(len(x))])
+        g, jac = self._ratio_fns(len(cols))
+        est, cov, ddf, n, _, _ = self._smooth(xx, ~base, domains, g, jac, len(cols))
+        se = np.sqrt(np.diag(cov)).reshape(domains.n, len(cols))
+        return self._table(domains, est, se, ddf, n, level, df, cols, None, "option")
+
+    # ------------------------------------------------ crosstab and models
+    def crosstab(
+        self,
+        row: str,
+        col: str,
+        *,
+        statistic: Literal["F", "Chisq", "Wald", "adjWald"] = "F",
+    ) -> Any:
+        """Weighted two-way table with a design-based test of independence (R ``svychisq``).
+
+        Parameters
+        ----------
+        row, col : str
+            Categorical columns.
+        statistic : {"F", "Chisq", "Wald", "adjWald"}
+            Rao–Scott second-order F (default), first-order chi-square, or Wald tests;
+            see :func:`kyodo_analysis.stats.crosstab.crosstab`.
+
+        Returns
+        -------
+        CrosstabResult
+            ``table`` (weighted counts), ``proportions`` and ``test`` (``statistic``,
+            ``ndf``/``ddf`` or ``df``, ``p_value``).
+
+        Examples
+        --------
+        >>> design.crosstab("sex", "satisfied").test  # doctest: +SKIP
+        """
+        from kyodo_analysis.stats.crosstab import crosstab
+
+        return crosstab(self, row, col, statistic=statistic)
+
+    def glm(
+        self,
+        formula: str,
+        *,
+        family: Literal[
+            "gaussian", "binomial", "poisson", "quasibinomial", "quasipoisson"
+        ] = "gaussian",
+    ) -> Any:
+        """Design-weighted GLM with sandwich variance (R ``svyglm``; Binder 1983).
+
+        Parameters
+        ----------
+        formula : str
+            Wilkinson formula (``formulaic``), e.g. ``"y ~ x + C(region)"``.
+        family : str
+            ``gaussian``, ``binomial``/``quasibinomial`` or ``poisson``/``quasipoisson``.
+
+        Returns
+        -------
+        SvyGLMResult
+            ``coefficients`` (``estimate, se, t, p`` by term), ``vcov``, ``df_residual``
+            (``degf + 1 - p``), ``dispersion``.
+
+        Raises
+        ------
+        EstimationError
+            Bad formula, unknown family, non-convergence, rank deficiency.
+
+        Examples
+        --------
+        >>> design.glm("api00 ~ ell + meals").coefficients  # doctest: +SKIP
+        """
+        from kyodo_analysis.stats.glm import svyglm
+
+        return svyglm(self, formula, family=family)
+
+
+class SurveyDesign(_BaseDesign):
+    """A survey design for Taylor-linearisation inference (R ``svydesign``).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per respondent.
+    weights : str, optional
+        Sampling weight column. Without it, weights are the inverse of the product of the
+        stage sampling fractions implied by ``fpc``, or 1.
+    strata : str or list of str, optional
+        Stratum column (one per stage for multistage designs; the last is reused).
+    psu : str or list of str, optional
+        Cluster column(s), first stage first. Without it each row is its own unit.
+    fpc : str or list of str, optional
+        Finite population correction per stage: population sizes (all values >= 1) or
+        sampling fractions (all <= 1), as R. Without it sampling is with replacement and
+        only the first stage enters the variance (ultimate cluster).
+    nest : bool
+        PSU labels are only unique within strata (R ``nest=TRUE``).
+    lonely_psu : {"fail", "certainty", "remove", "adjust", "average"}
+        Strata with a single sampled unit, as R ``options(survey.lonely.psu=)``.
+
+    Raises
+    ------
+    EstimationError
+        Unknown column, missing values in design columns, inconsistent fpc, PSUs not nested.
+
+    Examples
+    --------
+    >>> d = SurveyDesign(apiclus2, psu=["dnum", "snum"], fpc=["fpc1", "fpc2"])  # doctest: +SKIP
+    >>> d.mean("api00")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        *,
+        weights: str | None = None,
+        strata: ColumnSpec = None,
+        psu: ColumnSpec = None,
+        fpc: ColumnSpec = None,
+        nest: bool = False,
+        lonely_psu: Literal["fail", "certainty", "remove", "adjust", "average"] = "fail",
+    ) -> None:
+        if not isinstance(data, pd.DataFrame):
+            raise EstimationError("data must be a pandas DataFrame")
+        if lonely_psu not in LONELY_OPTIONS:
+            raise EstimationError(f"lonely_psu must be one of {LONELY_OPTIONS}, not {lonely_psu!r}")
+        psu_l, strata_l, fpc_l = _as_list(psu), _as_list(strata), _as_list(fpc)
+        for c in [*psu_l, *strata_l, *fpc_l, *([weights] if weights else [])]:
+            if c not in data.columns:
+                raise EstimationError(f"design column {c!r} not in the data")
+            nna = int(data[c].isna().sum())
+            if nna:
+                raise EstimationError(f"design column {c!r} has {nna} missing value(s)")
+        self._frame = data.reset_index(drop=True)
+        self._spec = {
+            "weights": weights,
+            "strata": strata_l,
+            "psu": psu_l,
+            "fpc": fpc_l,
+            "nest": nest,
+        }
+        self.lonely_psu = lonely_psu
+        self._stages: list[Stage] = build_stages(self._frame, psu_l, strata_l, fpc_l, nest)
+        if weights is not None:
+            w = pd.to_numeric(self._frame[weights]).to_numpy(dtype=float)
+            if (w < 0).any() or not np.isfinite(w).all():
+                raise EstimationError(
+                    f"weights column {weights!r} has negative or non-finite values"
+                )
+        else:
+            w = np.ones(len(self._frame))
+            for st in self._stages:
+                if np.isfinite(st.popsize).any():
+                    s_row = st.unit_stratum[st.unit]
+                    w = w * np.where(np.isinf(st.popsize), 1.0, st.popsize / st.n_sampled)[s_row]
+        self._w = w
+
+    def __repr__(self) -> str:
+        st = self._stages[0]
+        spec = self._spec
+        parts = [f"{len(self._frame)} rows", f"{st.n_units} PSUs", f"{st.n_strata} strata"]
+        if len(self._stages) > 1:
+            parts.append(f"{len(self._stages)} stages")
+        parts.append("fpc" if spec["fpc"] else "with replacement")
+        if (self._w == 0).any():
+            parts.append(f"{int((self._w != 0).sum())} rows in domain")
+        parts += [f"degf={self.degf():g}", f"lonely_psu={self.lonely_psu!r}"]
+        return f"SurveyDesign({', '.join(parts)})"
+
+    @property
+    def stages(self) -> list[Stage]:
+        """The sampling stages (internal representation)."""
+        return self._stages
+
+    def _with_weights(self, w: np.ndarray) -> SurveyDesign:
+        new = object.__new__(SurveyDesign)
+        new.__dict__.update(self.__dict__)
+        new._w = w
+        return new
+
+    def _degf(self, active: np.ndarray, dom: np.ndarray, n_dom: int) -> np.ndarray:
+        return design_df(self._stages, active, dom, n_dom)
+
+    def _smooth_vcov(
+        self,
+        x: np.ndarray,
+        dom: np.ndarray,
+        n_dom: int,
+        g: Callable[[np.ndarray], np.ndarray],
+        jac: Callable[[np.ndarray], np.ndarray],
+        totals: np.ndarray,
+    ) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            j = jac(totals)  # (n_dom, k, p)
+        has_out = dom.min(initial=0) < 0
+        dc = np.clip(dom, 0, None) if has_out else dom
+        k, p = j.shape[1], j.shape[2]
+        z = np.zeros((len(x), k))
+        for a in range(k):
+            for b in range(p):
+                coef = j[:, a, b]
+                if np.all(coef == 0):
+                    continue
+                z[:, a] += x[:, b] * coef[dc]
+        z *= self._w[:, None]
+        if has_out:
+            z[dom < 0] = 0.0
+        active = (self._w != 0) & (dom >= 0)
+        return multistage_vcov(
+            self._stages, z, dom, n_dom, lonely_psu=self.lonely_psu, active=active
+        )
+
+    def scores_vcov(self, z: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        """Design covariance of the totals of weighted score columns (R ``svyrecvar``).
+
+        Parameters
+        ----------
+        z : ndarray, shape (n, k)
+            Scores already multiplied by the sampling weights (zero outside the domain).
+        active : ndarray of bool, optional
+            Rows taking part (for the lonely-PSU check); default non-zero weight.
+
+        Returns
+        -------
+        ndarray, shape (k, k)
+
+        Examples
+        --------
+        >>> v = design.scores_vcov(z)  # doctest: +SKIP
+        """
+        if active is None:
+            active = self._w != 0
+        return multistage_vcov(self._stages, z, None, 1, lonely_psu=self.lonely_psu, active=active)
+
+    def to_replicate(self, type: str = "auto", **kwargs: Any) -> Any:
+        """Replicate-weight version of this design (R ``as.svrepdesign``).
+
+        Parameters
+        ----------
+        type : {"auto", "JK1", "JKn", "bootstrap", "BRR", "Fay"}
+            Replication method; see :func:`kyodo_analysis.stats.replicate.to_replicate`.
+        **kwargs
+            ``replicates``, ``rho``, ``mse``, ``seed``.
+
+        Returns
+        -------
+        ReplicateDesign
+
+        Examples
+        --------
+        >>> jk = design.to_replicate("JKn")  # doctest: +SKIP
+        >>> jk.mean("api00")  # doctest: +SKIP
+        """
+        from kyodo_analysis.stats.replicate import to_replicate
+
+        return to_replicate(self, type, **kwargs)
+
+
+def compare_independent(
+    a: pd.Series | pd.DataFrame | dict[str, float],
+    b: pd.Series | pd.DataFrame | dict[str, float],
+    *,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    r"""Difference between estimates from two independent samples (e.g. two survey waves).
+
+    ``d = a - b``, ``se = sqrt(se_a^2 + se_b^2)`` (independent samples have zero
+    covariance), Wald z test of ``d = 0`` with the normal reference distribution and a
+    normal-quantile interval. ``df`` reports ``min(df_a, df_b)`` for information.
+
+    Parameters
+    ----------
+    a, b : pandas.Series, dict or pandas.DataFrame
+        One result row each, with at least ``estimate`` and ``se`` (``df`` optional); or
+        two result tables (e.g. ``mean(..., by=...)`` of two waves), matched on their
+        ``by``/``level`` columns (every column other than the result vocabulary).
+    level : float
+        Confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per compared estimate: [key columns], ``estimate, se, ci_low, ci_high, df,
+        z, p_value``.
+
+    Raises
+    ------
+    EstimationError
+        Tables whose key columns differ or that share no row.
+
+    Examples
+    --------
+    >>> a = {"estimate": 0.5, "se": 0.03}
+    >>> b = {"estimate": 0.4, "se": 0.04}
+    >>> compare_independent(a, b)  # doctest: +SKIP
+    """
+    result_cols = {"estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "t", "z", "p_value"}
+    if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
+        if not (isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame)):
+            raise EstimationError("compare_independent: pass two rows or two tables")
+        keys_a = [c for c in a.columns if c not in result_cols]
+        keys_b = [c for c in b.columns if c not in result_cols]
+        if keys_a != keys_b:
+            raise EstimationError(f"tables have different key columns: {keys_a} vs {keys_b}")
+        cols = ["estimate", "se", *(["df"] if "df" in a and "df" in b else [])]
+        if keys_a:
+            m = a[keys_a + cols].merge(b[keys_a + cols], on=keys_a, suffixes=("_a", "_b"))
+        else:
+            if len(a) != len(b):
+                raise EstimationError("tables without key columns must have the same length")
+            m = pd.concat(
+                [
+                    a[cols].add_suffix("_a").reset_index(drop=True),
+                    b[cols].add_suffix("_b").reset_index(drop=True),
+                ],
+                axis=1,
+            )
+        if m.empty:
+            raise EstimationError("the two tables share no domain")
+        out = m[keys_a].copy() if keys_a else pd.DataFrame(index=m.index)
+        ea, eb = m["estimate_a"].to_numpy(float), m["estimate_b"].to_numpy(float)
+        sa, sb = m["se_a"].to_numpy(float), m["se_b"].to_numpy(float)
+        dfa = m["df_a"].to_numpy(float) if "df_a" in m else np.full(len(m), np.inf)
+        dfb = m["df_b"].to_numpy(float) if "df_b" in m else np.full(len(m), np.inf)
+    else:
+        out = pd.DataFrame(index=[0])
+        ea, eb = np.array([float(a["estimate"])]), np.array([float(b["estimate"])])
+        sa, sb = np.array([float(a["se"])]), np.array([float(b["se"])])
+        dfa = np.array([float(a["df"]) if "df" in a else np.inf])
+        dfb = np.array([float(b["df"]) if "df" in b else np.inf])
+    d = ea - eb
+    s = np.sqrt(sa**2 + sb**2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(s > 0, d / s, np.nan)
+    crit = float(stats.norm.ppf((1 + level) / 2))
+    out["estimate"] = d
+    out["se"] = s
+    out["ci_low"] = d - crit * s
+    out["ci_high"] = d + crit * s
+    out["df"] = np.minimum(dfa, dfb)
+    out["z"] = z
+    out["p_value"] = 2 * stats.norm.sf(np.abs(z))
+    return out.reset_index(drop=True)
