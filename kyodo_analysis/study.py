@@ -147,6 +147,33 @@ class Study:
         with Store(path, read_only=True) as store:
             return store.load_wave(self.name, fiscal_year, self.codebook)
 
+    def design(self, fiscal_year: int, data: pd.DataFrame | None = None):
+        """The wave's survey design: the sample stratified by ``design.strata`` with the
+        stratum's frame size as finite population correction (``design.frame_sizes``).
+
+        Respondents are treated as a simple random sample within their stratum, so the weight
+        of a respondent is N_h / n_h (frame size over respondents): the stratum-level
+        nonresponse adjustment. Further weighting to population margins builds on this design.
+        """
+        from kyodo_analysis.stats import SurveyDesign
+
+        spec = self.config.get("design") or {}
+        data = self.load_wave(fiscal_year) if data is None else data
+        strata = spec.get("strata")
+        if not strata:
+            return SurveyDesign(data)
+        sizes = pd.read_csv(self.root / spec["frame_sizes"], encoding="utf-8-sig")
+        label_col, size_col = sizes.columns[:2]
+        by_label = dict(zip(sizes[label_col].astype(str), sizes[size_col], strict=True))
+        labels = self.codebook[strata].codes
+        missing = sorted({labels.get(int(c), str(c)) for c in data[strata].dropna().unique()}
+                         - set(by_label))
+        if missing:
+            raise ConfigError(f"frame sizes lack strata {missing}", file=str(self.path),
+                              key="design.frame_sizes")
+        frame = data.assign(_N_h=data[strata].map(lambda c: by_label[labels[int(c)]]).astype(float))
+        return SurveyDesign(frame, strata=strata, fpc="_N_h")
+
     def activity(self) -> pd.DataFrame:
         """Activity statistics in long form: series, domain, fiscal_year, value."""
         from kyodo_analysis.calendar import parse_fiscal_year
