@@ -95,3 +95,35 @@ def test_response_rate_table(demo_study):
     assert total["回収数"] == wave["回収数"].sum()
     assert total["回収率（%）"] == f"{100 * wave['回収数'].sum() / 3000:.1f}"
     assert set(table.loc[table["区分"] == "年代", "属性"]) == set(wave["年代"])
+
+
+def test_weighted_tabulation_with_equal_weights_matches_the_textbook_srs_formula():
+    """No strata, no clusters, equal weights: p is the plain share and its linearised SE is
+    sqrt(p (1 - p) / (n - 1)) (with-replacement SRS of n respondents)."""
+    import numpy as np
+
+    from kyodo_analysis.stats import SurveyDesign
+    from kyodo_analysis.viz.tables import weighted_tabulation
+
+    t = weighted_tabulation(SurveyDesign(DATA), CB["q1"])
+    n = 6
+    for row, p in zip(t.itertuples(), [3 / 6, 1 / 6, 2 / 6], strict=True):
+        assert row.percent == pytest.approx(100 * p)
+        assert row.se == pytest.approx(100 * np.sqrt(p * (1 - p) / (n - 1)))
+        assert row.ci_low == pytest.approx(max(0, 100 * p - 1.959964 * row.se), abs=1e-4)
+    assert t["n"].tolist() == [3, 1, 2]
+
+
+def test_weighted_tabulation_keeps_not_applicable_out_of_the_base_and_uses_weights():
+    from kyodo_analysis.stats import SurveyDesign
+    from kyodo_analysis.viz.tables import weighted_tabulation
+
+    t = weighted_tabulation(SurveyDesign(DATA, weights="w"), CB["q2"])
+    # base: rows 0, 1, 4, 5 (codes 1, 2, 9, 1) with weights 1, 1, 1, 4
+    assert t["percent"].tolist() == pytest.approx([500 / 7, 100 / 7, 100 / 7])
+    assert t.attrs["base"] == 4
+    shown = tabulation_table(t)
+    assert list(shown.columns) == ["回答", "n", "%", "95%信頼区間"]
+    mr = weighted_tabulation(SurveyDesign(DATA, weights="w"), CB["q3"])
+    assert mr["percent"].sum() > 100
+    assert mr["percent"].tolist()[:3] == pytest.approx([200 / 10, 100 / 10, 700 / 10])

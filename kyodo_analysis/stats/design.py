@@ -133,6 +133,18 @@ class _BaseDesign:
         """The data the design was built on (all rows, including those outside a subset)."""
         return self._frame
 
+    def assign(self, **columns: Any) -> _BaseDesign:
+        """A copy of the design with columns added or replaced (R ``update.survey.design``).
+
+        Values are aligned with :attr:`data` row by row (arrays or Series of its length, or
+        scalars); the design structure, weights and any subset are unchanged.
+        """
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        values = {k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in columns.items()}
+        new._frame = self._frame.assign(**values)
+        return new
+
     @property
     def weights(self) -> np.ndarray:
         """Sampling weights (zero for rows outside a :meth:`subset`)."""

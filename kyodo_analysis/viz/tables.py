@@ -16,6 +16,7 @@ __all__ = [
     "single_tabulation",
     "styled",
     "tabulation_table",
+    "weighted_tabulation",
 ]
 
 NOT_APPLICABLE = "非該当"
@@ -90,6 +91,44 @@ def single_tabulation(data: pd.DataFrame, question: Question, *, weights: str | 
     return table
 
 
+def _category_indicators(data: pd.DataFrame, question: Question) -> pd.DataFrame:
+    """0/1 columns, one per answer category (無回答 last), NaN where the question did not apply."""
+    if question.is_multiple:
+        block = data[question.option_ids]
+        answered = block.notna().any(axis=1).to_numpy()
+        cols = {f"_c{k}": np.where(answered, block[oid].fillna(0).to_numpy(dtype=float) == 1, 0.0)
+                for k, oid in enumerate(question.option_ids)}
+        cols["_na"] = (~answered).astype(float)
+        return pd.DataFrame(cols, index=data.index)
+    values = data[question.id].to_numpy(dtype=float, na_value=np.nan)
+    applies = ~(values == 8) if question.missing.get(8) == NOT_APPLICABLE else np.ones(len(data), bool)
+    cols = {f"_c{k}": (values == code).astype(float) for k, code in enumerate(question.codes)}
+    cols["_na"] = (~np.isin(values, list(question.codes))).astype(float)
+    frame = pd.DataFrame(cols, index=data.index)
+    frame.loc[~applies, :] = np.nan
+    return frame
+
+
+def weighted_tabulation(design, question: Question, *, level: float = 0.95) -> pd.DataFrame:
+    """単純集計 with design-based percentages and confidence intervals.
+
+    The same rows and base as :func:`single_tabulation` (``n`` stays the unweighted count),
+    with ``percent`` the weighted share (Hájek ratio mean of the category indicator over the
+    base) and ``ci_low``/``ci_high`` its Wald interval from the design's linearised standard
+    error (``se``), all in percent. The base is a domain of the design (rows outside it keep
+    their strata and PSUs), so the variance is that of a domain estimate.
+    """
+    table = single_tabulation(design.data, question)
+    indicators = _category_indicators(design.data, question)
+    est = design.assign(**indicators).multi_response(list(indicators.columns), level=level)
+    table["percent"] = 100 * est["estimate"].to_numpy()
+    table["se"] = 100 * est["se"].to_numpy()
+    table["ci_low"] = 100 * est["ci_low"].clip(lower=0).to_numpy()
+    table["ci_high"] = 100 * est["ci_high"].clip(upper=1).to_numpy()
+    table.attrs["weighted"] = True
+    return table
+
+
 def format_percent(value: float, options: DisplayOptions = DEFAULT_OPTIONS) -> str:
     """Format a percentage to the configured decimals (``"12.3"``); missing becomes ``"-"``."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -98,17 +137,22 @@ def format_percent(value: float, options: DisplayOptions = DEFAULT_OPTIONS) -> s
 
 
 def tabulation_table(table: pd.DataFrame, options: DisplayOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
-    """A single tabulation laid out for publication: 回答, n, % and a 合計 (base) row."""
+    """A tabulation laid out for publication: 回答, n, % (and its 95% interval when the table
+    is weighted) and a final row with the base n."""
     shown = pd.DataFrame({
         "回答": table["label"],
         "n": table["n"].astype(int),
         "%": [format_percent(v, options) for v in table["percent"]],
     })
+    if "ci_low" in table:
+        shown["95%信頼区間"] = [f"{format_percent(lo, options)}～{format_percent(hi, options)}"
+                            for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)]
     total_pct = "-" if table.attrs.get("multiple") else format_percent(
         table["percent"].sum(), options)
-    total = pd.DataFrame({"回答": ["回答者数（n）"], "n": [table.attrs["base"]], "%": [total_pct]})
-    return pd.concat([shown, total], ignore_index=True)
-
+    total = {"回答": "回答者数（n）", "n": table.attrs["base"], "%": total_pct}
+    if "ci_low" in table:
+        total["95%信頼区間"] = ""
+    return pd.concat([shown, pd.DataFrame([total])], ignore_index=True)
 
 
 def codebook_questions(codebook: Codebook, *,
