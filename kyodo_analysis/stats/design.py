@@ -107,7 +107,6 @@ class _BaseDesign:
     _frame: pd.DataFrame
     _w: np.ndarray
     _is_replicate: bool = False
-    _ones_last: bool = False
 
     # ------------------------------------------------------------------ hooks
     def _smooth_vcov(
@@ -220,8 +219,10 @@ class _BaseDesign:
         return _Domains(self._frame, _as_list(by))
 
     def _domain_totals(
-        self, x: np.ndarray, w: np.ndarray, dom: np.ndarray, n_dom: int
+        self, x: np.ndarray, w: np.ndarray, dom: np.ndarray, n_dom: int, *, ones_last: bool = False
     ) -> np.ndarray:
+        """Weighted totals of the columns of ``x`` by domain (``ones_last``: the last column
+        is all ones, so its total is the weight total and needs no product)."""
         out = np.empty((n_dom, x.shape[1]))
         if dom.min(initial=0) < 0:
             keep = dom >= 0
@@ -231,7 +232,7 @@ class _BaseDesign:
         for j in range(x.shape[1]):
             col = xk[:, j]
             # a column of ones (denominators) needs no product
-            wx = wk if (j == x.shape[1] - 1 and self._ones_last) else wk * col
+            wx = wk if (j == x.shape[1] - 1 and ones_last) else wk * col
             out[:, j] = np.bincount(d, weights=wx, minlength=n_dom)
         return out
 
@@ -289,11 +290,8 @@ class _BaseDesign:
         if nan.any():
             x = np.where(nan, 0.0, x)
         active = (self._w != 0) & ~drop
-        self._ones_last = bool((x[:, -1] == 1.0).all())
-        try:
-            totals = self._domain_totals(x, self._w, dom, domains.n)
-        finally:
-            self._ones_last = False
+        ones_last = bool((x[:, -1] == 1.0).all())
+        totals = self._domain_totals(x, self._w, dom, domains.n, ones_last=ones_last)
         with np.errstate(divide="ignore", invalid="ignore"):
             est = g(totals)
         cov = self._smooth_vcov(x, dom, domains.n, g, jac, totals)
