@@ -331,49 +331,70 @@ def unit_vcov(
     for k in range(n_use):
         st = stages[k]
         t = totals[k]
-        n_h = st.n_sampled
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = np.where(np.isinf(st.popsize), 1.0, (st.popsize - n_h) / st.popsize)
-            scale = np.where(n_h > 1, f * n_h / np.maximum(n_h - 1, 1), f)
-        selfrep = f < 1e-7
-        lonely = (n_h == 1) & ~selfrep
-        if lonely.any():
-            met = np.bincount(st.unit_stratum, weights=met_units[k], minlength=st.n_strata) > 0
-            lonely_met = lonely & met
-            if lonely_psu == "fail" and lonely_met.any():
-                h = int(np.flatnonzero(lonely_met)[0])
-                raise EstimationError(
-                    f"Stratum {st.stratum_labels[h]!r} has only one PSU at stage {k + 1} "
-                    "(lonely PSU); choose lonely_psu='certainty', 'remove', 'adjust' or 'average'"
-                )
-        strat_sum = _indicator(st.unit_stratum, st.n_strata) @ t
-        centre = strat_sum / n_h[:, None]
-        if lonely_psu == "adjust":
-            centre[lonely] = 0.0
-        dev = t - centre[st.unit_stratum]
+        parent_met = np.array([met_units[0].any()]) if k == 0 else met_units[k - 1]
         mult_h = mult_unit_prev[st.stratum_parent] if k > 0 else np.ones(st.n_strata)
-        c_h = np.where(selfrep, 0.0, scale) * mult_h
-        if lonely_psu == "average" and lonely.any():
-            # R: sum over the non-lonely strata, scaled by nstrat / nokstrat (per parent unit)
-            n_par = int(st.stratum_parent.max()) + 1
-            nstrat = np.bincount(st.stratum_parent, minlength=n_par)
-            nok = np.bincount(st.stratum_parent, weights=(~lonely).astype(float), minlength=n_par)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                fac = nstrat / nok
-            # R: a unit whose strata are all lonely gives 0 * n/0 = NaN, and so does V
-            parent_met = np.array([met_units[0].any()]) if k == 0 else met_units[k - 1]
-            if ((nok == 0) & (nstrat > 0) & parent_met[:n_par]).any():
-                return np.full((q, q), np.nan)
-            c_h = np.where(lonely, 0.0, c_h * fac[st.stratum_parent])
-        elif lonely_psu in ("certainty", "remove"):
-            c_h = np.where(lonely, 0.0, c_h)
+        sw = stratum_weights(st, k, met_units[k], parent_met, mult_h, lonely_psu)
+        if sw is None:
+            return np.full((q, q), np.nan)
+        c_h, uncentred = sw
+        centre = (_indicator(st.unit_stratum, st.n_strata) @ t) / st.n_sampled[:, None]
+        centre[uncentred] = 0.0
+        dev = t - centre[st.unit_stratum]
         c_g = c_h[st.unit_stratum]
         v += dev.T @ (dev * c_g[:, None])
         if k + 1 < n_use:
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio_h = np.where(np.isinf(st.popsize), 0.0, n_h / st.popsize)
+                ratio_h = np.where(np.isinf(st.popsize), 0.0, st.n_sampled / st.popsize)
             mult_unit_prev = mult_h[st.unit_stratum] * ratio_h[st.unit_stratum]
     return v
+
+
+def stratum_weights(
+    st: Stage,
+    k: int,
+    met_units: np.ndarray,
+    parent_met: np.ndarray,
+    mult_h: np.ndarray,
+    lonely_psu: str,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-stratum multiplier ``c_h`` of the centred cross-products at stage ``k`` and the
+    strata whose units are not centred (R ``adjust`` for lonely PSUs).
+
+    ``c_h = (1 - f_h) n_h / (n_h - 1) * mult_h`` (``f_h`` for a single unit), zero for
+    self-representing strata; lonely strata follow ``lonely_psu``. Returns ``None`` when
+    R's ``average`` rule yields NaN (a unit whose strata are all lonely).
+    """
+    n_h = st.n_sampled
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(np.isinf(st.popsize), 1.0, (st.popsize - n_h) / st.popsize)
+        scale = np.where(n_h > 1, f * n_h / np.maximum(n_h - 1, 1), f)
+    selfrep = f < 1e-7
+    lonely = (n_h == 1) & ~selfrep
+    if lonely.any():
+        met = np.bincount(st.unit_stratum, weights=met_units, minlength=st.n_strata) > 0
+        lonely_met = lonely & met
+        if lonely_psu == "fail" and lonely_met.any():
+            h = int(np.flatnonzero(lonely_met)[0])
+            raise EstimationError(
+                f"Stratum {st.stratum_labels[h]!r} has only one PSU at stage {k + 1} "
+                "(lonely PSU); choose lonely_psu='certainty', 'remove', 'adjust' or 'average'"
+            )
+    c_h = np.where(selfrep, 0.0, scale) * mult_h
+    uncentred = lonely if lonely_psu == "adjust" else np.zeros(st.n_strata, dtype=bool)
+    if lonely_psu == "average" and lonely.any():
+        # R: sum over the non-lonely strata, scaled by nstrat / nokstrat (per parent unit)
+        n_par = int(st.stratum_parent.max()) + 1
+        nstrat = np.bincount(st.stratum_parent, minlength=n_par)
+        nok = np.bincount(st.stratum_parent, weights=(~lonely).astype(float), minlength=n_par)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fac = nstrat / nok
+        # R: a unit whose strata are all lonely gives 0 * n/0 = NaN, and so does V
+        if ((nok == 0) & (nstrat > 0) & parent_met[:n_par]).any():
+            return None
+        c_h = np.where(lonely, 0.0, c_h * fac[st.stratum_parent])
+    elif lonely_psu in ("certainty", "remove"):
+        c_h = np.where(lonely, 0.0, c_h)
+    return c_h, uncentred
 
 
 def df_from_presence(stages: list[Stage], present: np.ndarray) -> np.ndarray:
