@@ -36,6 +36,7 @@ from kyodo_analysis.stats._linearize import (
     df_from_presence,
     multistage_vcov,
     stages_used,
+    stratum_weights,
     unit_vcov,
 )
 
@@ -44,6 +45,9 @@ __all__ = ["SurveyDesign", "compare_independent"]
 ColumnSpec = str | Sequence[str] | None
 DeffSpec = bool | Literal["replace"]
 RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "n"]
+# above this many (unit x domain x column) cells, designs whose units are the rows use the
+# memory-lean path of SurveyDesign._smooth_row_units
+_DENSE_LIMIT = 20_000_000
 
 
 def _as_list(spec: ColumnSpec) -> list[str]:
@@ -1404,6 +1408,8 @@ class SurveyDesign(_BaseDesign):
         size = n_units * n_dom
         ones_last = _ones_last(x)
         p = x.shape[1]
+        if n_use == 1 and not self._spec["psu"] and n_dom > 1 and size * p > _DENSE_LIMIT:
+            return self._smooth_row_units(x, dom, active, n_dom, g, jac, k, ones_last)
         if dom.min(initial=0) < 0:
             keep = dom >= 0
             key = last.unit[keep] * n_dom + dom[keep]
@@ -1433,6 +1439,74 @@ class SurveyDesign(_BaseDesign):
             ).reshape(self._stages[kk - 1].n_units, n_dom)
         df = df_from_presence(self._stages, pres)
         n = cnt.sum(axis=0)
+        return est.reshape(n_dom, k), cov, df, n, dom, active
+
+    def _smooth_row_units(
+        self,
+        x: np.ndarray,
+        dom: np.ndarray,
+        active: np.ndarray,
+        n_dom: int,
+        g: Callable[[np.ndarray], np.ndarray],
+        jac: Callable[[np.ndarray], np.ndarray],
+        k: int,
+        ones_last: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Memory-lean variant of :meth:`_smooth` when every row is its own unit.
+
+        A unit's score vector is non-zero only in its own domain's block, so
+        ``sum_g c_g (z_g - M_h)(z_g - M_h)' = sum_g c_g z_g z_g' - sum_h c_h n_h M_h M_h'``
+        is assembled from per-domain and per-stratum sums without the dense
+        (units x domains) matrix.
+        """
+        st = self._stages[0]
+        w = self._w
+        totals = self._domain_totals(x, w, dom, n_dom, ones_last=ones_last)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est = g(totals)
+            jmat = jac(totals)
+        keep = dom >= 0
+        dk = dom[keep]
+        xk = x[keep]
+        zk = np.zeros((len(dk), k))
+        for a in range(k):
+            for b in range(x.shape[1]):
+                coef = jmat[:, a, b][dk]
+                zk[:, a] += coef if (ones_last and b == x.shape[1] - 1) else xk[:, b] * coef
+        zk *= w[keep][:, None]
+        srow = st.unit_stratum[st.unit[keep]]
+        met_units = np.zeros(st.n_units, dtype=bool)
+        met_units[st.unit[active & keep]] = True
+        sw = stratum_weights(
+            st, 0, met_units, np.array([met_units.any()]), np.ones(st.n_strata), self.lonely_psu
+        )
+        q = n_dom * k
+        if sw is None:
+            cov = np.full((q, q), np.nan)
+        else:
+            c_h, uncentred = sw
+            crow = c_h[srow]
+            cov = np.zeros((q, q))
+            idx = np.arange(n_dom) * k
+            for a in range(k):
+                for b in range(k):
+                    cov[idx + a, idx + b] = np.bincount(
+                        dk, weights=crow * zk[:, a] * zk[:, b], minlength=n_dom
+                    )
+            msum = np.empty((st.n_strata, q))
+            for a in range(k):
+                msum[:, a::k] = np.bincount(
+                    srow * n_dom + dk, weights=zk[:, a], minlength=st.n_strata * n_dom
+                ).reshape(st.n_strata, n_dom)
+            m = msum / st.n_sampled[:, None]
+            m[uncentred] = 0.0
+            cov -= m.T @ (m * (c_h * st.n_sampled)[:, None])
+        act = active & keep
+        n = np.bincount(dom[act], minlength=n_dom)
+        s_pres = np.bincount(
+            st.unit_stratum[st.unit[act]] * n_dom + dom[act], minlength=st.n_strata * n_dom
+        ).reshape(st.n_strata, n_dom)
+        df = (n - (s_pres > 0).sum(axis=0)).astype(float)
         return est.reshape(n_dom, k), cov, df, n, dom, active
 
     def scores_vcov(self, z: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
