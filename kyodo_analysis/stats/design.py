@@ -16,6 +16,20 @@ Conventions (all as in R ``survey``):
   like ``confint()`` on a ``svystat`` in R; pass ``df=`` to use a t quantile instead.
   :meth:`SurveyDesign.proportion` and :meth:`SurveyDesign.quantile` use
   ``t(degf)`` by default, like ``svyciprop`` and ``svyquantile``.
+
+Computation: the rows are summed once into (unit x domain) totals of ``w x``; linearised
+scores are applied at the unit level (``T_g J_d``, ``J_d`` the Jacobian of the estimator
+at the domain totals), so all domains and their joint covariance come from one grouped
+pass (``np.bincount``) and small dense algebra; designs without PSUs and many domains use
+an equivalent memory-lean form.
+
+Deliberate differences from R (documented where they occur): ``fpc`` must be constant
+within a stratum (R warns and uses per-PSU values); a proportion of exactly 0 or 1 with
+zero variance gets the interval ``(p, p)`` (R gives NaN or ``p`` depending on rounding);
+the ``"likelihood"`` interval is solved exactly (R interpolates the profile, agreement
+~1e-5) and is also given for replicate designs (R returns NaN there); ``crosstab`` on a
+subset tabulates only the levels present in it (R's table keeps empty levels and returns
+NaN).
 """
 
 from __future__ import annotations
