@@ -362,3 +362,41 @@ def test_compare_independent_tables() -> None:
     assert out.loc[1, "df"] == min(w1.loc[1, "df"], w2.loc[1, "df"])
     with pytest.raises(EstimationError, match="key columns"):
         compare_independent(w1, w2.drop(columns="g"))
+
+
+@pytest.mark.parametrize("lonely", ["certainty", "adjust", "average"])
+def test_row_unit_lean_path_equals_dense(monkeypatch: pytest.MonkeyPatch, lonely: str) -> None:
+    """The memory-lean computation for designs without PSUs gives the dense results."""
+    import kyodo_analysis.stats.design as design_mod
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    df = pd.DataFrame(
+        {
+            "h": rng.integers(0, 6, n),
+            "w": rng.uniform(1, 4, n),
+            "y": rng.normal(3, 2, n),
+            "g": rng.integers(0, 7, n),
+        }
+    )
+    df.loc[0, "h"] = 99  # a lonely stratum
+    df["N"] = df["h"].map(df["h"].value_counts() * 3)
+    df.loc[df.index % 50 == 0, "y"] = np.nan
+    d = SurveyDesign(df, strata="h", weights="w", fpc="N", lonely_psu=lonely)  # type: ignore[arg-type]
+    dense = (
+        d.mean("y", by="g", na_rm=True, deff=True),
+        d.total("y", by="g", na_rm=True),
+        d.proportion("g", level=3, by="h", method="beta"),
+    )
+    monkeypatch.setattr(design_mod, "_DENSE_LIMIT", 0)
+    lean = (
+        d.mean("y", by="g", na_rm=True, deff=True),
+        d.total("y", by="g", na_rm=True),
+        d.proportion("g", level=3, by="h", method="beta"),
+    )
+    for a, b in zip(dense, lean, strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+    c1 = d.contrast("y", [1, -1, 0, 0, 0, 0, 0], by="g", na_rm=True)
+    monkeypatch.setattr(design_mod, "_DENSE_LIMIT", 10**12)
+    c2 = d.contrast("y", [1, -1, 0, 0, 0, 0, 0], by="g", na_rm=True)
+    pd.testing.assert_frame_equal(c1, c2, check_exact=False, rtol=1e-9)

@@ -251,6 +251,14 @@ def _indicator(codes: np.ndarray, n_groups: int) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(m), (codes, np.arange(m))), shape=(n_groups, m))
 
 
+def stages_used(stages: list[Stage]) -> int:
+    """Number of stages entering the variance: all of them when the first stage has an fpc
+    (R ``multistage``), otherwise only the first (ultimate cluster, with replacement)."""
+    if len(stages) > 1 and np.isfinite(stages[0].popsize).any():
+        return len(stages)
+    return 1
+
+
 def multistage_vcov(
     stages: list[Stage],
     x: np.ndarray,
@@ -260,7 +268,7 @@ def multistage_vcov(
     lonely_psu: str = "fail",
     active: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Covariance matrix of the estimated totals of the score columns (see module docstring).
+    """Covariance matrix of the estimated totals of row-level score columns.
 
     Parameters
     ----------
@@ -278,73 +286,125 @@ def multistage_vcov(
     """
     if x.ndim == 1:
         x = x[:, None]
-    q = x.shape[1] * n_dom
-    recurse = len(stages) > 1 and any(np.isfinite(s.popsize).any() for s in stages[:1])
-    n_use = len(stages) if recurse else 1
-    last = stages[n_use - 1]
-    totals = [np.empty(0)] * n_use
-    totals[n_use - 1] = grouped_totals(last.unit, last.n_units, x, dom, n_dom)
+    last = stages[stages_used(stages) - 1]
+    t_last = grouped_totals(last.unit, last.n_units, x, dom, n_dom)
+    if active is None:
+        met = np.ones(last.n_units, dtype=bool)
+    else:
+        met = np.bincount(last.unit[active], minlength=last.n_units) > 0
+    return unit_vcov(stages, t_last, met, lonely_psu=lonely_psu)
+
+
+def unit_vcov(
+    stages: list[Stage],
+    t_last: np.ndarray,
+    met_last: np.ndarray,
+    *,
+    lonely_psu: str = "fail",
+) -> np.ndarray:
+    """Multistage covariance from score totals of the units of the last stage used.
+
+    Parameters
+    ----------
+    stages : list of Stage
+    t_last : ndarray, shape (G, q)
+        Score totals of each unit of stage ``stages_used(stages)``.
+    met_last : ndarray of bool, shape (G,)
+        Units with at least one row taking part (decides which lonely strata are met).
+    lonely_psu : str
+        As R ``survey.lonely.psu``.
+    """
+    n_use = stages_used(stages)
+    q = t_last.shape[1]
+    totals: list[np.ndarray] = [np.empty(0)] * n_use
+    met_units: list[np.ndarray] = [np.empty(0, dtype=bool)] * n_use
+    totals[n_use - 1] = t_last
+    met_units[n_use - 1] = met_last
     for k in range(n_use - 2, -1, -1):
         child = stages[k + 1]
-        totals[k] = _indicator(child.unit_parent, stages[k].n_units) @ totals[k + 1]
+        ind = _indicator(child.unit_parent, stages[k].n_units)
+        totals[k] = ind @ totals[k + 1]
+        met_units[k] = (ind @ met_units[k + 1].astype(float)) > 0
     v = np.zeros((q, q))
     # multiplier of each stage-k stratum: product of n_h/N_h of its ancestors' strata
     mult_unit_prev = np.ones(1)  # per unit of the previous stage
     for k in range(n_use):
         st = stages[k]
         t = totals[k]
-        n_h = st.n_sampled
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f = np.where(np.isinf(st.popsize), 1.0, (st.popsize - n_h) / st.popsize)
-            scale = np.where(n_h > 1, f * n_h / np.maximum(n_h - 1, 1), f)
-        selfrep = f < 1e-7
-        lonely = (n_h == 1) & ~selfrep
-        if lonely.any():
-            if active is not None:
-                act_units = np.bincount(st.unit[active], minlength=st.n_units) > 0
-                met = np.bincount(st.unit_stratum, weights=act_units, minlength=st.n_strata) > 0
-            else:
-                met = np.ones(st.n_strata, dtype=bool)
-            lonely_met = lonely & met
-            if lonely_psu == "fail" and lonely_met.any():
-                h = int(np.flatnonzero(lonely_met)[0])
-                raise EstimationError(
-                    f"Stratum {st.stratum_labels[h]!r} has only one PSU at stage {k + 1} "
-                    "(lonely PSU); choose lonely_psu='certainty', 'remove', 'adjust' or 'average'"
-                )
-        strat_sum = _indicator(st.unit_stratum, st.n_strata) @ t
-        centre = strat_sum / n_h[:, None]
-        if lonely_psu == "adjust":
-            centre[lonely] = 0.0
-        dev = t - centre[st.unit_stratum]
+        parent_met = np.array([met_units[0].any()]) if k == 0 else met_units[k - 1]
         mult_h = mult_unit_prev[st.stratum_parent] if k > 0 else np.ones(st.n_strata)
-        c_h = np.where(selfrep, 0.0, scale) * mult_h
-        if lonely_psu == "average" and lonely.any():
-            # R: sum over the non-lonely strata, scaled by nstrat / nokstrat (per parent unit)
-            n_par = int(st.stratum_parent.max()) + 1
-            nstrat = np.bincount(st.stratum_parent, minlength=n_par)
-            nok = np.bincount(st.stratum_parent, weights=(~lonely).astype(float), minlength=n_par)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                fac = nstrat / nok
-            # R: a unit whose strata are all lonely gives 0 * n/0 = NaN, and so does V
-            if k == 0:
-                parent_met = np.array([True if active is None else bool(active.any())])
-            else:
-                prev = stages[k - 1]
-                rows = np.ones(len(prev.unit), dtype=bool) if active is None else active
-                parent_met = np.bincount(prev.unit[rows], minlength=n_par) > 0
-            if ((nok == 0) & (nstrat > 0) & parent_met[:n_par]).any():
-                return np.full((q, q), np.nan)
-            c_h = np.where(lonely, 0.0, c_h * fac[st.stratum_parent])
-        elif lonely_psu in ("certainty", "remove"):
-            c_h = np.where(lonely, 0.0, c_h)
+        sw = stratum_weights(st, k, met_units[k], parent_met, mult_h, lonely_psu)
+        if sw is None:
+            return np.full((q, q), np.nan)
+        c_h, uncentred = sw
+        centre = (_indicator(st.unit_stratum, st.n_strata) @ t) / st.n_sampled[:, None]
+        centre[uncentred] = 0.0
+        dev = t - centre[st.unit_stratum]
         c_g = c_h[st.unit_stratum]
         v += dev.T @ (dev * c_g[:, None])
         if k + 1 < n_use:
             with np.errstate(divide="ignore", invalid="ignore"):
-                ratio_h = np.where(np.isinf(st.popsize), 0.0, n_h / st.popsize)
+                ratio_h = np.where(np.isinf(st.popsize), 0.0, st.n_sampled / st.popsize)
             mult_unit_prev = mult_h[st.unit_stratum] * ratio_h[st.unit_stratum]
     return v
+
+
+def stratum_weights(
+    st: Stage,
+    k: int,
+    met_units: np.ndarray,
+    parent_met: np.ndarray,
+    mult_h: np.ndarray,
+    lonely_psu: str,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-stratum multiplier ``c_h`` of the centred cross-products at stage ``k`` and the
+    strata whose units are not centred (R ``adjust`` for lonely PSUs).
+
+    ``c_h = (1 - f_h) n_h / (n_h - 1) * mult_h`` (``f_h`` for a single unit), zero for
+    self-representing strata; lonely strata follow ``lonely_psu``. Returns ``None`` when
+    R's ``average`` rule yields NaN (a unit whose strata are all lonely).
+    """
+    n_h = st.n_sampled
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(np.isinf(st.popsize), 1.0, (st.popsize - n_h) / st.popsize)
+        scale = np.where(n_h > 1, f * n_h / np.maximum(n_h - 1, 1), f)
+    selfrep = f < 1e-7
+    lonely = (n_h == 1) & ~selfrep
+    if lonely.any():
+        met = np.bincount(st.unit_stratum, weights=met_units, minlength=st.n_strata) > 0
+        lonely_met = lonely & met
+        if lonely_psu == "fail" and lonely_met.any():
+            h = int(np.flatnonzero(lonely_met)[0])
+            raise EstimationError(
+                f"Stratum {st.stratum_labels[h]!r} has only one PSU at stage {k + 1} "
+                "(lonely PSU); choose lonely_psu='certainty', 'remove', 'adjust' or 'average'"
+            )
+    c_h = np.where(selfrep, 0.0, scale) * mult_h
+    uncentred = lonely if lonely_psu == "adjust" else np.zeros(st.n_strata, dtype=bool)
+    if lonely_psu == "average" and lonely.any():
+        # R: sum over the non-lonely strata, scaled by nstrat / nokstrat (per parent unit)
+        n_par = int(st.stratum_parent.max()) + 1
+        nstrat = np.bincount(st.stratum_parent, minlength=n_par)
+        nok = np.bincount(st.stratum_parent, weights=(~lonely).astype(float), minlength=n_par)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fac = nstrat / nok
+        # R: a unit whose strata are all lonely gives 0 * n/0 = NaN, and so does V
+        if ((nok == 0) & (nstrat > 0) & parent_met[:n_par]).any():
+            return None
+        c_h = np.where(lonely, 0.0, c_h * fac[st.stratum_parent])
+    elif lonely_psu in ("certainty", "remove"):
+        c_h = np.where(lonely, 0.0, c_h)
+    return c_h, uncentred
+
+
+def df_from_presence(stages: list[Stage], present: np.ndarray) -> np.ndarray:
+    """R ``degf`` per domain from a (first-stage units x domains) presence matrix."""
+    st = stages[0]
+    pres = present > 0
+    n_psu = pres.sum(axis=0)
+    s_count = _indicator(st.unit_stratum, st.n_strata) @ pres.astype(float)
+    n_str = (np.asarray(s_count) > 0).sum(axis=0)
+    return (n_psu - n_str).astype(float)
 
 
 def design_df(

@@ -16,6 +16,20 @@ Conventions (all as in R ``survey``):
   like ``confint()`` on a ``svystat`` in R; pass ``df=`` to use a t quantile instead.
   :meth:`SurveyDesign.proportion` and :meth:`SurveyDesign.quantile` use
   ``t(degf)`` by default, like ``svyciprop`` and ``svyquantile``.
+
+Computation: the rows are summed once into (unit x domain) totals of ``w x``; linearised
+scores are applied at the unit level (``T_g J_d``, ``J_d`` the Jacobian of the estimator
+at the domain totals), so all domains and their joint covariance come from one grouped
+pass (``np.bincount``) and small dense algebra; designs without PSUs and many domains use
+an equivalent memory-lean form.
+
+Deliberate differences from R (documented where they occur): ``fpc`` must be constant
+within a stratum (R warns and uses per-PSU values); a proportion of exactly 0 or 1 with
+zero variance gets the interval ``(p, p)`` (R gives NaN or ``p`` depending on rounding);
+the ``"likelihood"`` interval is solved exactly (R interpolates the profile, agreement
+~1e-5) and is also given for replicate designs (R returns NaN there); ``crosstab`` on a
+subset tabulates only the levels present in it (R's table keeps empty levels and returns
+NaN).
 """
 
 from __future__ import annotations
@@ -33,7 +47,11 @@ from kyodo_analysis.stats._linearize import (
     Stage,
     build_stages,
     design_df,
+    df_from_presence,
     multistage_vcov,
+    stages_used,
+    stratum_weights,
+    unit_vcov,
 )
 
 __all__ = ["SurveyDesign", "compare_independent"]
@@ -41,6 +59,9 @@ __all__ = ["SurveyDesign", "compare_independent"]
 ColumnSpec = str | Sequence[str] | None
 DeffSpec = bool | Literal["replace"]
 RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "n"]
+# above this many (unit x domain x column) cells, designs whose units are the rows use the
+# memory-lean path of SurveyDesign._smooth_row_units
+_DENSE_LIMIT = 20_000_000
 
 
 def _as_list(spec: ColumnSpec) -> list[str]:
@@ -49,6 +70,30 @@ def _as_list(spec: ColumnSpec) -> list[str]:
     if isinstance(spec, str):
         return [spec]
     return list(spec)
+
+
+class _OnesLast(np.ndarray):
+    """Marker subclass: the last column is known to be all ones."""
+
+
+def _ones_last(x: np.ndarray) -> bool:
+    if isinstance(x, _OnesLast) and x.ndim == 2:
+        return bool(x[0, -1] == 1.0)
+    return bool(x[0, -1] == 1.0 and (x[:, -1] == 1.0).all()) if len(x) else False
+
+
+def _with_ones(*cols: np.ndarray) -> np.ndarray:
+    """Column-major ``(n, p + 1)`` array of the given columns (1-d or 2-d) and a column of
+    ones (contiguous columns make the grouped sums faster)."""
+    parts = [c[:, None] if c.ndim == 1 else c for c in cols]
+    p = sum(c.shape[1] for c in parts)
+    out = np.empty((parts[0].shape[0], p + 1), order="F")
+    j = 0
+    for c in parts:
+        out[:, j : j + c.shape[1]] = c
+        j += c.shape[1]
+    out[:, p] = 1.0
+    return out.view(_OnesLast)
 
 
 def _quantile_crit(level: float, df: float | np.ndarray | None) -> np.ndarray:
@@ -74,6 +119,22 @@ class _Domains:
         if missing:
             raise EstimationError(f"by column(s) not in the data: {missing}")
         n_rows = len(frame)
+        if len(by) == 1:
+            col = frame[by[0]]
+            if pd.api.types.is_integer_dtype(col.dtype) and not isinstance(
+                col.dtype, pd.CategoricalDtype
+            ):
+                v = col.to_numpy(dtype=np.int64)
+                lo, hi = (int(v.min()), int(v.max())) if n_rows else (0, 0)
+                if hi - lo <= 4 * n_rows + 1024:
+                    counts = np.bincount(v - lo, minlength=hi - lo + 1)
+                    present = np.flatnonzero(counts)
+                    remap = np.full(hi - lo + 1, -1, dtype=np.int64)
+                    remap[present] = np.arange(len(present))
+                    self.codes = remap[v - lo]
+                    self.n = len(present)
+                    self.table = pd.DataFrame({by[0]: (present + lo).astype(col.dtype)})
+                    return
         combined = np.zeros(n_rows, dtype=np.int64)
         bad = np.zeros(n_rows, dtype=bool)
         uniques_list = []
@@ -107,7 +168,6 @@ class _BaseDesign:
     _frame: pd.DataFrame
     _w: np.ndarray
     _is_replicate: bool = False
-    _ones_last: bool = False
 
     # ------------------------------------------------------------------ hooks
     def _smooth_vcov(
@@ -232,8 +292,10 @@ class _BaseDesign:
         return _Domains(self._frame, _as_list(by))
 
     def _domain_totals(
-        self, x: np.ndarray, w: np.ndarray, dom: np.ndarray, n_dom: int
+        self, x: np.ndarray, w: np.ndarray, dom: np.ndarray, n_dom: int, *, ones_last: bool = False
     ) -> np.ndarray:
+        """Weighted totals of the columns of ``x`` by domain (``ones_last``: the last column
+        is all ones, so its total is the weight total and needs no product)."""
         out = np.empty((n_dom, x.shape[1]))
         if dom.min(initial=0) < 0:
             keep = dom >= 0
@@ -243,11 +305,13 @@ class _BaseDesign:
         for j in range(x.shape[1]):
             col = xk[:, j]
             # a column of ones (denominators) needs no product
-            wx = wk if (j == x.shape[1] - 1 and self._ones_last) else wk * col
+            wx = wk if (j == x.shape[1] - 1 and ones_last) else wk * col
             out[:, j] = np.bincount(d, weights=wx, minlength=n_dom)
         return out
 
     def _domain_counts(self, active: np.ndarray, dom: np.ndarray, n_dom: int) -> np.ndarray:
+        if active.all() and dom.min(initial=0) >= 0:
+            return np.bincount(dom, minlength=n_dom)
         keep = active & (dom >= 0)
         return np.bincount(dom[keep], minlength=n_dom)
 
@@ -297,15 +361,10 @@ class _BaseDesign:
         n (n_dom,), domain codes (n,) after missing-value exclusion, and active rows.
         """
         dom = np.where(drop, -1, domains.codes) if drop.any() else domains.codes
-        nan = np.isnan(x)
-        if nan.any():
-            x = np.where(nan, 0.0, x)
+        if np.isnan(x.sum(axis=0)).any():
+            x = np.where(np.isnan(x), 0.0, x)
         active = (self._w != 0) & ~drop
-        self._ones_last = bool((x[:, -1] == 1.0).all())
-        try:
-            totals = self._domain_totals(x, self._w, dom, domains.n)
-        finally:
-            self._ones_last = False
+        totals = self._domain_totals(x, self._w, dom, domains.n, ones_last=_ones_last(x))
         with np.errstate(divide="ignore", invalid="ignore"):
             est = g(totals)
         cov = self._smooth_vcov(x, dom, domains.n, g, jac, totals)
@@ -366,7 +425,7 @@ class _BaseDesign:
             return x, drop, levels, domains
         values = [self._numeric(c) for c in cols]
         drop = self._check_na(cols, values, na_rm)
-        x = np.column_stack(values)
+        x = values[0][:, None] if len(values) == 1 else np.column_stack(values)
         return x, drop, (cols if len(cols) > 1 else None), domains
 
     @staticmethod
@@ -440,7 +499,7 @@ class _BaseDesign:
         """
         x, drop, levels, domains = self._mean_parts(y, by, na_rm)
         m = x.shape[1]
-        xx = np.column_stack([x, np.ones(len(x))])
+        xx = _with_ones(x)
         g, jac = self._ratio_fns(m)
         est, cov, ddf, n, dom, active = self._smooth(xx, drop, domains, g, jac, m)
         var = np.diag(cov).reshape(domains.n, m)
@@ -534,7 +593,7 @@ class _BaseDesign:
         domains = self._domains(by)
         yv, xv = self._numeric(num), self._numeric(den)
         drop = self._check_na([num, den], [yv, xv], na_rm)
-        xx = np.column_stack([yv, xv])
+        xx = np.asfortranarray(np.column_stack([yv, xv]))
         g, jac = self._ratio_fns(1)
         est, cov, ddf, n, dom, active = self._smooth(xx, drop, domains, g, jac, 1)
         var = np.diag(cov).reshape(domains.n, 1)
@@ -594,7 +653,7 @@ class _BaseDesign:
         xv = np.where(np.isnan(x[:, 0]), 0.0, x[:, 0])
         sq = (xv - xbar) ** 2 * (nobs / (nobs - 1))[dc]
         sq = np.where(drop, np.nan, sq)
-        xx = np.column_stack([sq, np.ones(len(sq))])
+        xx = _with_ones(sq)
         g, jac = self._ratio_fns(1)
         est, cov, ddf, n, _, _ = self._smooth(xx, drop, domains, g, jac, 1)
         return self._table(domains, est, np.sqrt(np.diag(cov)).reshape(-1, 1), ddf, n, level, df)
@@ -612,7 +671,7 @@ class _BaseDesign:
         active = (self._w != 0) & ~drop
         nobs = self._domain_counts(active, dom, domains.n).astype(float)
         c = nobs / (nobs - 1)
-        xx = np.column_stack([xv**2, xv, np.ones(len(xv))])
+        xx = _with_ones(xv**2, xv)
 
         def g(t: np.ndarray) -> np.ndarray:
             return c[:, None] * (t[..., 0:1] / t[..., 2:3] - (t[..., 1:2] / t[..., 2:3]) ** 2)
@@ -684,7 +743,7 @@ class _BaseDesign:
         ind = np.where(na, np.nan, (s == level).fillna(False).to_numpy(dtype=bool).astype(float))
         drop = self._check_na([y], [ind], na_rm)
         domains = self._domains(by)
-        xx = np.column_stack([ind, np.ones(len(ind))])
+        xx = _with_ones(ind)
         g, jac = self._ratio_fns(1)
         est, cov, ddf, n, dom, _ = self._smooth(xx, drop, domains, g, jac, 1)
         p = est[:, 0]
@@ -931,7 +990,7 @@ class _BaseDesign:
             q = np.array([self._qrule_sorted(*cdfs[d], p, rule) for d in range(domains.n)])
             # Woodruff: interval of F(q) = mean of 1{x <= q} in each domain, in one pass
             ind = np.where(np.isnan(xv), np.nan, (x0 <= q[np.clip(dom, 0, None)]).astype(float))
-            xx = np.column_stack([ind, np.ones(len(ind))])
+            xx = _with_ones(ind)
             est, cov, *_ = self._smooth(xx, drop, domains, g, jac, 1)
             pm, pse = est[:, 0], np.sqrt(np.diag(cov))
             for d in range(domains.n):
@@ -963,7 +1022,7 @@ class _BaseDesign:
         domains = _Domains(self._frame, [])
         m = x.shape[1]
         if kind == "mean":
-            xx = np.column_stack([x, np.ones(len(x))])
+            xx = _with_ones(x)
             g, jac = self._ratio_fns(m)
         else:
             xx = x
@@ -1020,7 +1079,7 @@ class _BaseDesign:
         if levels is not None and x.shape[1] > 1:
             raise EstimationError("contrast() needs one numeric column")
         if statistic == "mean":
-            xx = np.column_stack([x, np.ones(len(x))])
+            xx = _with_ones(x)
             g, jac = self._ratio_fns(1)
         else:
             xx = x
@@ -1165,7 +1224,7 @@ class _BaseDesign:
         base = ~np.isnan(vals).all(axis=1)
         x = np.nan_to_num(vals)
         domains = self._domains(by)
-        xx = np.column_stack([x, np.ones(len(x))])
+        xx = _with_ones(x)
         g, jac = self._ratio_fns(len(cols))
         est, cov, ddf, n, _, _ = self._smooth(xx, ~base, domains, g, jac, len(cols))
         se = np.sqrt(np.diag(cov)).reshape(domains.n, len(cols))
@@ -1346,34 +1405,135 @@ class SurveyDesign(_BaseDesign):
     def _degf(self, active: np.ndarray, dom: np.ndarray, n_dom: int) -> np.ndarray:
         return design_df(self._stages, active, dom, n_dom)
 
-    def _smooth_vcov(
+    def _smooth(
+        self,
+        x: np.ndarray,
+        drop: np.ndarray,
+        domains: _Domains,
+        g: Callable[[np.ndarray], np.ndarray],
+        jac: Callable[[np.ndarray], np.ndarray],
+        k: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Linearised estimate of a smooth function of domain totals, in one grouped pass.
+
+        The rows are summed once into (unit x domain) totals of ``w x`` for the units of
+        the last stage used; since the linearised score of a row is
+        ``w_i x_i' J_d`` (``J_d`` the Jacobian of ``g`` at the domain totals), the score
+        totals of every unit are ``T_g J_d``: no per-row score is ever formed. The
+        covariance, ``degf`` and counts all come from these unit totals.
+        """
+        n_dom = domains.n
+        dom = np.where(drop, -1, domains.codes) if drop.any() else domains.codes
+        if np.isnan(x.sum(axis=0)).any():
+            x = np.where(np.isnan(x), 0.0, x)
+        w = self._w
+        active = (w != 0) & ~drop
+        n_use = stages_used(self._stages)
+        last = self._stages[n_use - 1]
+        n_units = last.n_units
+        size = n_units * n_dom
+        ones_last = _ones_last(x)
+        p = x.shape[1]
+        if n_use == 1 and not self._spec["psu"] and n_dom > 1 and size * p > _DENSE_LIMIT:
+            return self._smooth_row_units(x, dom, active, n_dom, g, jac, k, ones_last)
+        if dom.min(initial=0) < 0:
+            keep = dom >= 0
+            key = last.unit[keep] * n_dom + dom[keep]
+            wk, xk, actk = w[keep], x[keep], active[keep]
+        else:
+            key = last.unit * n_dom + dom if n_dom > 1 else last.unit
+            wk, xk, actk = w, x, active
+        u = np.empty((size, p))
+        for b in range(p):
+            weights = wk if (ones_last and b == p - 1) else wk * xk[:, b]
+            u[:, b] = np.bincount(key, weights=weights, minlength=size)
+        cnt = np.bincount(key if actk.all() else key[actk], minlength=size).reshape(n_units, n_dom)
+        u3 = u.reshape(n_units, n_dom, p)
+        totals = u3.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est = g(totals)
+            jmat = jac(totals)  # (n_dom, k, p)
+            z = np.einsum("gdp,dkp->gdk", u3, jmat).reshape(n_units, n_dom * k)
+        cov = unit_vcov(self._stages, z, cnt.sum(axis=1) > 0, lonely_psu=self.lonely_psu)
+        pres = cnt
+        for kk in range(n_use - 1, 0, -1):
+            st = self._stages[kk]
+            pres = np.bincount(
+                np.repeat(st.unit_parent, n_dom) * n_dom + np.tile(np.arange(n_dom), st.n_units),
+                weights=pres.ravel(),
+                minlength=self._stages[kk - 1].n_units * n_dom,
+            ).reshape(self._stages[kk - 1].n_units, n_dom)
+        df = df_from_presence(self._stages, pres)
+        n = cnt.sum(axis=0)
+        return est.reshape(n_dom, k), cov, df, n, dom, active
+
+    def _smooth_row_units(
         self,
         x: np.ndarray,
         dom: np.ndarray,
+        active: np.ndarray,
         n_dom: int,
         g: Callable[[np.ndarray], np.ndarray],
         jac: Callable[[np.ndarray], np.ndarray],
-        totals: np.ndarray,
-    ) -> np.ndarray:
+        k: int,
+        ones_last: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Memory-lean variant of :meth:`_smooth` when every row is its own unit.
+
+        A unit's score vector is non-zero only in its own domain's block, so
+        ``sum_g c_g (z_g - M_h)(z_g - M_h)' = sum_g c_g z_g z_g' - sum_h c_h n_h M_h M_h'``
+        is assembled from per-domain and per-stratum sums without the dense
+        (units x domains) matrix.
+        """
+        st = self._stages[0]
+        w = self._w
+        totals = self._domain_totals(x, w, dom, n_dom, ones_last=ones_last)
         with np.errstate(divide="ignore", invalid="ignore"):
-            j = jac(totals)  # (n_dom, k, p)
-        has_out = dom.min(initial=0) < 0
-        dc = np.clip(dom, 0, None) if has_out else dom
-        k, p = j.shape[1], j.shape[2]
-        z = np.zeros((len(x), k))
+            est = g(totals)
+            jmat = jac(totals)
+        keep = dom >= 0
+        dk = dom[keep]
+        xk = x[keep]
+        zk = np.zeros((len(dk), k))
         for a in range(k):
-            for b in range(p):
-                coef = j[:, a, b]
-                if np.all(coef == 0):
-                    continue
-                z[:, a] += x[:, b] * coef[dc]
-        z *= self._w[:, None]
-        if has_out:
-            z[dom < 0] = 0.0
-        active = (self._w != 0) & (dom >= 0)
-        return multistage_vcov(
-            self._stages, z, dom, n_dom, lonely_psu=self.lonely_psu, active=active
+            for b in range(x.shape[1]):
+                coef = jmat[:, a, b][dk]
+                zk[:, a] += coef if (ones_last and b == x.shape[1] - 1) else xk[:, b] * coef
+        zk *= w[keep][:, None]
+        srow = st.unit_stratum[st.unit[keep]]
+        met_units = np.zeros(st.n_units, dtype=bool)
+        met_units[st.unit[active & keep]] = True
+        sw = stratum_weights(
+            st, 0, met_units, np.array([met_units.any()]), np.ones(st.n_strata), self.lonely_psu
         )
+        q = n_dom * k
+        if sw is None:
+            cov = np.full((q, q), np.nan)
+        else:
+            c_h, uncentred = sw
+            crow = c_h[srow]
+            cov = np.zeros((q, q))
+            idx = np.arange(n_dom) * k
+            for a in range(k):
+                for b in range(k):
+                    cov[idx + a, idx + b] = np.bincount(
+                        dk, weights=crow * zk[:, a] * zk[:, b], minlength=n_dom
+                    )
+            msum = np.empty((st.n_strata, q))
+            for a in range(k):
+                msum[:, a::k] = np.bincount(
+                    srow * n_dom + dk, weights=zk[:, a], minlength=st.n_strata * n_dom
+                ).reshape(st.n_strata, n_dom)
+            m = msum / st.n_sampled[:, None]
+            m[uncentred] = 0.0
+            cov -= m.T @ (m * (c_h * st.n_sampled)[:, None])
+        act = active & keep
+        n = np.bincount(dom[act], minlength=n_dom)
+        s_pres = np.bincount(
+            st.unit_stratum[st.unit[act]] * n_dom + dom[act], minlength=st.n_strata * n_dom
+        ).reshape(st.n_strata, n_dom)
+        df = (n - (s_pres > 0).sum(axis=0)).astype(float)
+        return est.reshape(n_dom, k), cov, df, n, dom, active
 
     def scores_vcov(self, z: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         """Design covariance of the totals of weighted score columns (R ``svyrecvar``).
