@@ -11,6 +11,16 @@ from kyodo_analysis.errors import (
     WeightingError,
 )
 from kyodo_analysis.io.readers import read_table
+from kyodo_analysis.stats import (
+    CrosstabResult,
+    ReplicateDesign,
+    SurveyDesign,
+    SvyGLMResult,
+    compare_independent,
+    crosstab,
+    svyglm,
+    to_replicate,
+)
 from kyodo_analysis.study import Study, open_study
 
 __version__ = "0.1.0"
@@ -18,16 +28,24 @@ __version__ = "0.1.0"
 __all__ = [
     "Codebook",
     "ConfigError",
+    "CrosstabResult",
     "EstimationError",
     "InputError",
     "KyodoError",
     "Question",
+    "ReplicateDesign",
     "ReportError",
     "Study",
+    "SurveyDesign",
+    "SvyGLMResult",
     "WeightingError",
     "__version__",
+    "compare_independent",
+    "crosstab",
     "fiscal_year_label",
     "open_study",
     "parse_fiscal_year",
     "read_table",
+    "svyglm",
+    "to_replicate",
 ]
