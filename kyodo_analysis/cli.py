@@ -188,6 +188,7 @@ def status(db: Path) -> None:
     try:
         with Store(db, read_only=True) as store:
             waves, series = store.status(), store.series_status()
+            population = store.population_status()
     except KyodoError as exc:
         _fail(str(exc))
     click.echo(f"store: {db}")
@@ -197,6 +198,8 @@ def status(db: Path) -> None:
     click.echo("activity series:" if len(series) else "activity series: none")
     if len(series):
         click.echo(series.to_string(index=False))
+    for row in population.itertuples():
+        click.echo(f"population margins of {row.study!r}: {row.cells} cells, {row.total:,.0f} people")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -210,6 +210,27 @@ class Store:
             raise
         return len(frame)
 
+    def load_population(self, table: pd.DataFrame, *, study: str, count_column: str) -> int:
+        """Replace a study's population margins: one row per cell (the other columns as a JSON
+        object, e.g. {"中学校区": "青山", "性別": "男性", "年代": "18～29歳"}) and its count."""
+        cells = table.drop(columns=count_column)
+        frame = pd.DataFrame({
+            "study": study,
+            "cell": cells.apply(lambda r: r.astype(str).to_json(force_ascii=False), axis=1),
+            "count": pd.to_numeric(table[count_column]).astype(float),
+        })
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("DELETE FROM population WHERE study = ?", [study])
+            self.con.register("_p", frame)
+            self.con.execute("INSERT INTO population SELECT * FROM _p")
+            self.con.unregister("_p")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return len(frame)
+
     # ------------------------------------------------------------------ reading
 
     def load_wave(self, study: str, fiscal_year: int, codebook: Codebook) -> pd.DataFrame:
@@ -257,6 +278,10 @@ class Store:
             "SELECT w.study, w.fiscal_year, i.file_name, i.n_read, i.n_accepted, "
             "i.n_quarantined, i.encoding, left(i.sha256, 12) AS sha256, i.imported_at "
             "FROM waves w JOIN imports i USING (import_id) ORDER BY w.study, w.fiscal_year").df()
+
+    def population_status(self) -> pd.DataFrame:
+        return self.con.execute("SELECT study, count(*) AS cells, sum(count) AS total "
+                                "FROM population GROUP BY ALL ORDER BY ALL").df()
 
     def series_status(self) -> pd.DataFrame:
         return self.con.execute(

@@ -120,6 +120,9 @@ class Study:
             if "activity" in self.config:
                 store.load_series(self.activity(), study=self.name, domain_column="domain",
                                   year_column="fiscal_year")
+            if "population" in self.config:
+                margins = self.population_margins()
+                store.load_population(margins, study=self.name, count_column=margins.columns[-1])
         return outcomes
 
     def ensure_imported(self) -> None:

@@ -299,3 +299,38 @@ def test_a_million_row_file_reconciles(tmp_path):
     assert result.read == 1_000_000
     assert result.n_quarantined == 1000 and result.n_accepted == 999_000
     assert sorted(result.quarantine["row"]) == sorted(bad + 2)
+
+
+LAYOUT_CODEBOOK = Codebook.from_dict({
+    "id": {"columns": ["ID"]},
+    "missing_codes": {9: "無回答"},
+    "questions": [
+        {"id": "q3", "columns": ["問3"], "text": "参加した活動", "type": "multiple",
+         "layout": "delimited", "max_choices": 2,
+         "options": [{"code": 1, "label": "自治区"}, {"code": 2, "label": "NPO"},
+                     {"code": 3, "label": "イベント"}, {"code": 6, "label": "なし", "exclusive": True}]},
+        {"id": "age", "columns": ["年齢"], "text": "年齢", "type": "numeric", "range": [18, 110]},
+    ],
+})
+
+
+def test_delimited_multiple_response_numeric_range_and_max_choices(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("ID,問3,年齢\n1,\"1,3\",40\n2,1、2、3,50\n3,６,１２０\n4,2;6,30\n5,7,35\n6,,２０\n",
+                    encoding="utf-8")
+    result = validate(read_table(path, text_columns=LAYOUT_CODEBOOK.text_headers()),
+                      LAYOUT_CODEBOOK)
+    assert result.read == 6 == result.n_accepted + result.n_quarantined
+    rules = dict(zip(result.quarantine["row"], result.quarantine["rule"], strict=False))
+    assert rules == {3: "mr_max", 4: "out_of_range", 5: "mr_exclusive", 6: "mr_value"}
+    ok = result.accepted.set_index("_row")
+    assert ok.loc[2, ["q3_1", "q3_2", "q3_3", "q3_6"]].tolist() == [1, 0, 1, 0]
+    assert ok.loc[2, "age"] == 40
+    assert ok.loc[7, ["q3_1", "q3_6"]].isna().all() and ok.loc[7, "age"] == 20  # blank = 無回答
+
+
+def test_population_margins_are_stored(demo_study):
+    with Store(demo_study.store_path, read_only=True) as store:
+        pop = store.population_status()
+    margins = demo_study.population_margins()
+    assert pop.loc[0, "cells"] == len(margins) and pop.loc[0, "total"] == margins["人口"].sum()
