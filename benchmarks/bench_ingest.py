@@ -1,7 +1,7 @@
 """Ingestion benchmark: read, validate and import a 1,000,000-row survey file.
 
-Side by side, each task in a fresh process (time and peak RSS above the process's own
-baseline after imports):
+Side by side, each task in a fresh process (time, and peak RSS above the process's own RSS
+after imports, from Linux's VmHWM after resetting it):
 
 - ``pandas.read_csv``: the bare read an analyst would start from (numbers inferred);
 - ``read_csv + to_sql``: that read plus ``DataFrame.to_sql`` into SQLite (the usual "import");
@@ -59,17 +59,24 @@ with Store(TMP + "/kyodo.duckdb") as store:
 }
 
 RUNNER = """
-import json, resource, sys, time
+import json, sys, time
 PATH, TMP, CODEBOOK = sys.argv[1], sys.argv[2], sys.argv[3]
 EXTRA = {{}}
-import pandas, numpy, duckdb, openpyxl  # imports are not part of the measurement
+import pandas, numpy, duckdb, openpyxl, pyarrow  # imports are not part of the measurement
 import kyodo_analysis.io.validate, kyodo_analysis.store
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) / 1024
+
+with open("/proc/self/clear_refs", "w") as f:  # reset the peak-RSS mark (VmHWM) to now
+    f.write("5")
+base = status("VmRSS")
 t0 = time.perf_counter()
 {body}
 elapsed = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"seconds": elapsed, "peak_mb": (peak - base) / 1024, **EXTRA}}))
+print(json.dumps({{"seconds": elapsed, "peak_mb": status("VmHWM") - base, **EXTRA}}))
 """
 
 

@@ -79,7 +79,9 @@ class Store:
             raise KyodoError(f"store not found: {self.path}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            # No progress bar: unattended runs write logs, not terminal animations.
+            self.con = duckdb.connect(str(self.path), read_only=read_only,
+                                      config={"enable_progress_bar": False})
         except duckdb.Error as exc:
             raise KyodoError(f"cannot open store {self.path}: {exc}") from None
         if not read_only:
