@@ -80,8 +80,8 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             # No progress bar: unattended runs write logs, not terminal animations.
-            self.con = duckdb.connect(str(self.path), read_only=read_only,
-                                      config={"enable_progress_bar": False})
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            self.con.execute("SET enable_progress_bar = false")
         except duckdb.Error as exc:
             raise KyodoError(f"cannot open store {self.path}: {exc}") from None
         if not read_only:
