@@ -25,10 +25,27 @@ import numpy as np
 RAKING_SWEEPS = 10  # R survey: svyrecvar backfits a raking step ten times
 
 
-def _cell_sums(cell: np.ndarray, n_cells: int, x: np.ndarray) -> np.ndarray:
+def _cell_sums(
+    cell: np.ndarray, n_cells: int, x: np.ndarray, scale: np.ndarray | None = None
+) -> np.ndarray:
+    """Per-cell column sums of ``x`` (times ``scale`` per row, if given)."""
     out = np.empty((n_cells, x.shape[1]))
     for j in range(x.shape[1]):
-        out[:, j] = np.bincount(cell, weights=x[:, j], minlength=n_cells)
+        col = x[:, j] if scale is None else x[:, j] * scale
+        out[:, j] = np.bincount(cell, weights=col, minlength=n_cells)
+    return out
+
+
+def _inverse(v: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.where(v != 0, 1.0 / np.where(v != 0, v, 1.0), 0.0)
+
+
+def _subtract_fit(z: np.ndarray, w: np.ndarray, fit: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    """``z - w * fit[cell]`` column by column (no n x q temporaries)."""
+    out = np.array(z, dtype=float, copy=True, order="F")
+    for j in range(out.shape[1]):
+        out[:, j] -= w * fit[cell, j]
     return out
 
 
@@ -45,8 +62,7 @@ class GregStep:
         n_cells = self.xcell.shape[0]
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(self.w_before > 0, self.w_after / self.w_before, 1.0)
-            zg = np.where(g[:, None] != 0, z / g[:, None], 0.0)
-        s = _cell_sums(self.cell, n_cells, zg)  # (cells, q)
+        s = _cell_sums(self.cell, n_cells, z, _inverse(g))  # (cells, q): sum of z / g
         w0 = np.bincount(self.cell, weights=self.w_before, minlength=n_cells)
         # B = (X' W0 X)^+ X' S as the least-squares solution of sqrt(W0) X B = S / sqrt(W0)
         # (orthogonal factorisation, as R's qr.resid, rather than the normal equations)
@@ -54,7 +70,7 @@ class GregStep:
         root = np.sqrt(w0[pos])
         b = np.linalg.lstsq(self.xcell[pos] * root[:, None], s[pos] / root[:, None], rcond=None)[0]
         fit = self.xcell @ b  # (cells, q)
-        return z - self.w_after[:, None] * fit[self.cell]
+        return _subtract_fit(z, self.w_after, fit, self.cell)
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,10 +84,8 @@ class RakingStep:
 
     def residualise(self, z: np.ndarray) -> np.ndarray:
         n_cells = len(self.cell_codes[0])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            zw = np.where(self.w_after[:, None] != 0, z / self.w_after[:, None], 0.0)
         # rem[c] = sum over the rows of cell c of the current Z / w
-        rem = _cell_sums(self.cell, n_cells, zw)
+        rem = _cell_sums(self.cell, n_cells, z, _inverse(self.w_after))
         n_cell = np.bincount(self.cell, minlength=n_cells).astype(float)
         shift = np.zeros_like(rem)  # per cell, the total subtracted from Z / w per row
         for _ in range(RAKING_SWEEPS):
@@ -82,7 +96,7 @@ class RakingStep:
                     mean_l = np.where(n_l[:, None] > 0, tot / n_l[:, None], 0.0)
                 shift += mean_l[codes]
                 rem -= n_cell[:, None] * mean_l[codes]
-        return z - self.w_after[:, None] * shift[self.cell]
+        return _subtract_fit(z, self.w_after, shift, self.cell)
 
 
 CalibrationStep = GregStep | RakingStep

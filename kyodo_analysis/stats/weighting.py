@@ -330,10 +330,14 @@ def _as_margin(col: str, spec: Any) -> pd.Series:
 
 
 def _level_codes(values: pd.Series, levels: pd.Index, col: str, role: str) -> np.ndarray:
-    codes = pd.Index(levels).get_indexer(pd.Index(values.to_numpy()))
-    missing = (codes < 0) & values.notna().to_numpy()
+    # factorise the rows once (hashing), then match the few distinct values to the levels
+    row_codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    lookup = pd.Index(levels).get_indexer(pd.Index(np.asarray(uniques, dtype=object)))
+    lookup = np.append(lookup, -1)  # NA rows (code -1) stay -1
+    codes = lookup[row_codes]
+    missing = (codes < 0) & (row_codes >= 0)
     if missing.any():
-        unknown = pd.unique(values.to_numpy()[missing])
+        unknown = pd.unique(np.asarray(uniques, dtype=object)[lookup[:-1] < 0])
         raise WeightingError(
             f"{role} {col!r}: level(s) {list(unknown)[:5]!r} occur in the data but not in the "
             f"targets (targets have {list(levels)[:12]!r})"
