@@ -33,8 +33,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kyodo_analysis.stats.design import SurveyDesign  # noqa: E402
-from kyodo_analysis.stats.weighting import rake  # noqa: E402
+from kyodo_analysis.stats.design import SurveyDesign
+from kyodo_analysis.stats.weighting import rake
 
 AGE = [f"a{i}" for i in range(7)]
 SEX = ["m", "f"]
@@ -69,10 +69,7 @@ def make_data(n: int, seed: int = 20260401) -> tuple[pd.DataFrame, dict[str, dic
         "tenure": np.array([0.25, 0.35, 0.40]),
     }
     levels = {"age": AGE, "sex": SEX, "district": DISTRICT, "tenure": TENURE}
-    margins = {
-        col: {lev: float(total * s) for lev, s in zip(levels[col], shares[col], strict=True)}
-        for col in levels
-    }
+    margins = {col: {lev: float(total * s) for lev, s in zip(levels[col], shares[col], strict=True)} for col in levels}
     return df, margins
 
 
@@ -159,7 +156,9 @@ def run_r(df: pd.DataFrame, margins: dict) -> dict | None:
         script = Path(tmp) / "bench.R"
         script.write_text(R_SCRIPT)
         proc = subprocess.run(
-            ["Rscript", str(script), str(csv), str(mj)], capture_output=True, text=True,
+            ["Rscript", str(script), str(csv), str(mj)],
+            capture_output=True,
+            text=True,
             check=False,
         )
     if proc.returncode != 0:
@@ -178,28 +177,36 @@ def main() -> None:
     df, margins = make_data(args.rows)
     d = SurveyDesign(df, weights="w", strata="district")
     t_rake, raked = best_of(lambda: rake(d, margins, tol=1e-10), 3)
-    t_all, _ = best_of(
-        lambda: rake(SurveyDesign(df, weights="w", strata="district"), margins, tol=1e-10), 2
-    )
+    t_all, _ = best_of(lambda: rake(SurveyDesign(df, weights="w", strata="district"), margins, tol=1e-10), 2)
     t_dom, dom = best_of(lambda: raked.mean("y", by="dom"), 3)  # type: ignore[union-attr]
     w_k = raked.weights  # type: ignore[union-attr]
-    rows = [{"tool": "kyodo rake", "seconds": t_rake,
-             "max_margin_rel_error": max_margin_error(df, w_k, margins)}]
+    rows = [{"tool": "kyodo rake", "seconds": t_rake, "max_margin_rel_error": max_margin_error(df, w_k, margins)}]
     rows.append({"tool": "kyodo design build + rake", "seconds": t_all})
     if not args.no_svy:
         sv = run_svy(df, margins)
         if sv is not None:
-            rows.append({"tool": "svy rake", "seconds": sv[0], "vs_kyodo": sv[0] / t_rake,
-                         "max_margin_rel_error": max_margin_error(df, sv[1], margins)})
+            rows.append(
+                {
+                    "tool": "svy rake",
+                    "seconds": sv[0],
+                    "vs_kyodo": sv[0] / t_rake,
+                    "max_margin_rel_error": max_margin_error(df, sv[1], margins),
+                }
+            )
     if not args.no_weightipy:
         wp = run_weightipy(df, margins)
         if wp is not None:
-            rows.append({"tool": "weightipy", "seconds": wp[0], "vs_kyodo": wp[0] / t_rake,
-                         "max_margin_rel_error": max_margin_error(df, wp[1], margins)})
+            rows.append(
+                {
+                    "tool": "weightipy",
+                    "seconds": wp[0],
+                    "vs_kyodo": wp[0] / t_rake,
+                    "max_margin_rel_error": max_margin_error(df, wp[1], margins),
+                }
+            )
     r_res = None if args.no_r else run_r(df, margins)
     if r_res is not None:
-        rows.append({"tool": "R survey::rake", "seconds": r_res["time_rake"],
-                     "vs_kyodo": r_res["time_rake"] / t_rake})
+        rows.append({"tool": "R survey::rake", "seconds": r_res["time_rake"], "vs_kyodo": r_res["time_rake"] / t_rake})
     rows.append({"tool": "kyodo mean by 10 domains (raking SEs)", "seconds": t_dom})
     if r_res is not None:
         est = dom["estimate"].to_numpy()  # type: ignore[index]
@@ -207,11 +214,14 @@ def main() -> None:
         rel_w = np.max(np.abs(w_k[:1000] / np.asarray(r_res["w_head"]) - 1))
         rel_e = np.max(np.abs(est / np.asarray(r_res["estimate"]) - 1))
         rel_s = np.max(np.abs(se / np.asarray(r_res["se"]) - 1))
-        rows.append({"tool": "R svyby(~y, ~dom, svymean)", "seconds": r_res["time_by"],
-                     "vs_kyodo": r_res["time_by"] / t_dom})
+        rows.append(
+            {"tool": "R svyby(~y, ~dom, svymean)", "seconds": r_res["time_by"], "vs_kyodo": r_res["time_by"] / t_dom}
+        )
         print(f"kyodo vs R: weights max rel {rel_w:.1e}, estimates {rel_e:.1e}, SEs {rel_s:.1e}")
-    print(f"{args.rows:,} rows; margins age 7, sex 2, district 10, tenure 3; "
-          "kyodo timings best of 3 (build+rake best of 2), others one run")
+    print(
+        f"{args.rows:,} rows; margins age 7, sex 2, district 10, tenure 3; "
+        "kyodo timings best of 3 (build+rake best of 2), others one run"
+    )
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 

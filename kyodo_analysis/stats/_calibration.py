@@ -25,9 +25,7 @@ import numpy as np
 RAKING_SWEEPS = 10  # R survey: svyrecvar backfits a raking step ten times
 
 
-def _cell_sums(
-    cell: np.ndarray, n_cells: int, x: np.ndarray, scale: np.ndarray | None = None
-) -> np.ndarray:
+def _cell_sums(cell: np.ndarray, n_cells: int, x: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
     """Per-cell column sums of ``x`` (times ``scale`` per row, if given)."""
     out = np.empty((n_cells, x.shape[1]))
     for j in range(x.shape[1]):
@@ -100,6 +98,120 @@ class RakingStep:
 
 
 CalibrationStep = GregStep | RakingStep
+
+
+def cell_shift(step: CalibrationStep, z: np.ndarray, dom: np.ndarray, n_dom: int) -> np.ndarray:
+    """Per-cell fit ``S`` (cells x n_dom*k) with residuals ``e = Z - w * S[cell]``.
+
+    ``Z`` is the domain-scattered score matrix (column ``d*k + a`` holds ``z[:, a]`` on the
+    rows of domain ``d``), given compactly as ``z`` (n, k) and ``dom`` (-1: no domain).
+    Only the cell sums of ``Z`` are needed, so ``Z`` is never built.
+    """
+    k = z.shape[1]
+    q = n_dom * k
+    inside = dom >= 0
+    if isinstance(step, GregStep):
+        n_cells = step.xcell.shape[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(step.w_before > 0, step.w_after / step.w_before, 1.0)
+        scale = _inverse(g)
+    else:
+        n_cells = len(step.cell_codes[0])
+        scale = _inverse(step.w_after)
+    key = step.cell[inside] * n_dom + dom[inside]
+    sums = np.empty((n_cells, n_dom, k))
+    for a in range(k):
+        sums[:, :, a] = np.bincount(key, weights=(z[:, a] * scale)[inside], minlength=n_cells * n_dom).reshape(
+            n_cells, n_dom
+        )
+    sums = sums.reshape(n_cells, q)
+    if isinstance(step, GregStep):
+        w0 = np.bincount(step.cell, weights=step.w_before, minlength=n_cells)
+        pos = w0 > 0
+        root = np.sqrt(w0[pos])
+        b = np.linalg.lstsq(step.xcell[pos] * root[:, None], sums[pos] / root[:, None], rcond=None)[0]
+        return step.xcell @ b
+    n_cell = np.bincount(step.cell, minlength=n_cells).astype(float)
+    rem = sums
+    shift = np.zeros_like(rem)
+    for _ in range(RAKING_SWEEPS):
+        for codes, n_lev in zip(step.cell_codes, step.n_levels, strict=True):
+            n_l = np.bincount(codes, weights=n_cell, minlength=n_lev)
+            tot = _cell_sums(codes, n_lev, rem)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean_l = np.where(n_l[:, None] > 0, tot / n_l[:, None], 0.0)
+            shift += mean_l[codes]
+            rem = rem - n_cell[:, None] * mean_l[codes]
+    return shift
+
+
+def element_vcov(
+    step: CalibrationStep,
+    z: np.ndarray,
+    dom: np.ndarray,
+    n_dom: int,
+    row_stratum: np.ndarray,
+    n_strata: int,
+    c_h: np.ndarray,
+    n_h: np.ndarray,
+) -> np.ndarray | None:
+    """Stratified element-sample variance of the calibration residual totals.
+
+    For designs whose units are the rows (one stage, no clusters), with ``e_i = Z_i -
+    w_i S_c`` the residuals of row ``i`` in cell ``c``:
+    ``V = sum_h c_h (sum_{i in h} e_i e_i' - t_h t_h' / n_h)``, ``t_h = sum_{i in h} e_i``.
+    The sums of products expand into sums over (stratum, cell, domain) groups of ``z z'``,
+    ``z w`` and ``w^2``, so no n x (domains x statistics) matrix is formed. Returns None
+    when a variance is so small against the terms it is computed from that rounding could
+    reach a relative 1e-8 of its standard error.
+    """
+    k = z.shape[1]
+    q = n_dom * k
+    shift = cell_shift(step, z, dom, n_dom)  # (C, q)
+    n_cells = shift.shape[0]
+    w = step.w_after
+    inside = dom >= 0
+    zi, hi, di, ci = z[inside], row_stratum[inside], dom[inside], step.cell[inside]
+    wi = w[inside]
+    # sum z_a z_b by (h, d)
+    hd = hi * n_dom + di
+    zz = np.empty((n_strata, n_dom, k, k))
+    for a in range(k):
+        for b in range(a, k):
+            v = np.bincount(hd, weights=zi[:, a] * zi[:, b], minlength=n_strata * n_dom)
+            zz[:, :, a, b] = zz[:, :, b, a] = v.reshape(n_strata, n_dom)
+    # sum z_a by (h, d) and sum z_a w by (h, c, d)
+    zt = np.empty((n_strata, n_dom, k))
+    hcd = (hi * n_cells + ci) * n_dom + di
+    zw = np.empty((n_strata, n_cells, n_dom, k))
+    for a in range(k):
+        zt[:, :, a] = np.bincount(hd, weights=zi[:, a], minlength=n_strata * n_dom).reshape(n_strata, n_dom)
+        zw[:, :, :, a] = np.bincount(hcd, weights=zi[:, a] * wi, minlength=n_strata * n_cells * n_dom).reshape(
+            n_strata, n_cells, n_dom
+        )
+    hc = row_stratum * n_cells + step.cell
+    w1 = np.bincount(hc, weights=w, minlength=n_strata * n_cells).reshape(n_strata, n_cells)
+    w2 = np.bincount(hc, weights=w * w, minlength=n_strata * n_cells).reshape(n_strata, n_cells)
+    v = np.zeros((q, q))
+    size = np.zeros(q)  # magnitude of the summed terms of each variance (rounding bound)
+    for h in range(n_strata):
+        if c_h[h] == 0:
+            continue
+        sq = np.zeros((q, q))
+        for d in range(n_dom):
+            sq[d * k : (d + 1) * k, d * k : (d + 1) * k] = zz[h, d]
+        cross = zw[h].reshape(n_cells, q).T @ shift  # (q, q): sum_i Z_i w_i S_c'
+        ss = shift.T @ (shift * w2[h][:, None])
+        t = zt[h].reshape(q) - w1[h] @ shift
+        tt = np.outer(t, t) / n_h[h]
+        v += c_h[h] * (sq - cross - cross.T + ss - tt)
+        size += c_h[h] * (np.diag(sq) + 2 * np.abs(np.diag(cross)) + np.diag(ss) + np.diag(tt))
+    # the expansion subtracts large sums; where they cancel to (near) zero variance, e.g.
+    # the total of a calibration variable, it cannot be trusted: the caller falls back to
+    # the residuals row by row
+    if np.any(np.diag(v) < 1e-7 * size):
+        return None
+    return v
 
 
 def residualise(steps: tuple[CalibrationStep, ...], z: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ from kyodo_analysis.stats._calibration import (
     CalibrationStep,
     GregStep,
     RakingStep,
+    element_vcov,
     residualise,
 )
 from kyodo_analysis.stats._linearize import multistage_vcov
@@ -230,6 +231,21 @@ class WeightedDesign(SurveyDesign):
                     continue
                 z[:, a] += x[:, b] * coef[dc]
         z *= np.where(inside, self._w, 0.0)[:, None]
+        fast = self._element_plan()
+        if fast is not None:
+            row_stratum, n_strata, c_h, n_h = fast
+            v = element_vcov(
+                self._cal_steps[0],
+                z,
+                np.where(inside, dom, -1),
+                n_dom,
+                row_stratum,
+                n_strata,
+                c_h,
+                n_h,
+            )
+            if v is not None:
+                return v
         # one column per (domain, statistic), domain-major as multistage_vcov orders them
         if n_dom == 1:
             zz = z
@@ -240,9 +256,31 @@ class WeightedDesign(SurveyDesign):
                 zz[rows, dom[rows] * k + a] = z[rows, a]
         zz = residualise(self._cal_steps, zz)
         active = (self._w != 0) & inside
-        return multistage_vcov(
-            self._stages, zz, None, 1, lonely_psu=self.lonely_psu, active=active
-        )
+        return multistage_vcov(self._stages, zz, None, 1, lonely_psu=self.lonely_psu, active=active)
+
+    def _element_plan(self) -> tuple[np.ndarray, int, np.ndarray, np.ndarray] | None:
+        """Stratum of each row and the variance factors when the fast path applies.
+
+        It applies to one calibration step on a design whose variance uses one stage of
+        units that are the rows themselves (stratified element sampling, with or without
+        fpc) and has no stratum with a single unit (lonely-PSU rules stay with the engine).
+        """
+        if len(self._cal_steps) != 1:
+            return None
+        stages = self._stages
+        recurse = len(stages) > 1 and bool(np.isfinite(stages[0].popsize).any())
+        st = stages[0]
+        if recurse or st.n_units != len(self._frame):
+            return None
+        n_h = st.n_sampled.astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(np.isinf(st.popsize), 1.0, (st.popsize - n_h) / st.popsize)
+        selfrep = f < 1e-7
+        if ((n_h == 1) & ~selfrep).any():
+            return None
+        scale = np.where(n_h > 1, f * n_h / np.maximum(n_h - 1, 1), f)
+        c_h = np.where(selfrep, 0.0, scale)
+        return st.unit_stratum[st.unit], st.n_strata, c_h, n_h
 
     def scores_vcov(self, z: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
         """Design covariance of the totals of weighted scores, after calibration residuals.
@@ -261,9 +299,7 @@ class WeightedDesign(SurveyDesign):
         if active is None:
             active = self._w != 0
         zz = residualise(self._cal_steps, np.asarray(z, dtype=float).reshape(len(self), -1))
-        return multistage_vcov(
-            self._stages, zz, None, 1, lonely_psu=self.lonely_psu, active=active
-        )
+        return multistage_vcov(self._stages, zz, None, 1, lonely_psu=self.lonely_psu, active=active)
 
     def to_replicate(self, type: str = "auto", **kwargs: Any) -> Any:
         """Not available: replicate weights would have to be recalibrated one by one."""
@@ -276,9 +312,7 @@ class WeightedDesign(SurveyDesign):
 # ---------------------------------------------------------------- helpers
 def _check_design(design: Any) -> SurveyDesign:
     if not isinstance(design, SurveyDesign):
-        raise WeightingError(
-            f"weighting needs a SurveyDesign (linearisation), not {type(design).__name__}"
-        )
+        raise WeightingError(f"weighting needs a SurveyDesign (linearisation), not {type(design).__name__}")
     return design
 
 
@@ -305,17 +339,13 @@ def _as_margin(col: str, spec: Any) -> pd.Series:
         elif spec.shape[1] == 1:
             s = spec.iloc[:, 0]
         else:
-            raise WeightingError(
-                f"margin for {col!r}: a DataFrame needs the column {col!r} and one count column"
-            )
+            raise WeightingError(f"margin for {col!r}: a DataFrame needs the column {col!r} and one count column")
     elif isinstance(spec, pd.Series):
         s = spec
     elif isinstance(spec, Mapping):
         s = pd.Series(list(spec.values()), index=list(spec.keys()), dtype=float)
     else:
-        raise WeightingError(
-            f"margin for {col!r} must be a mapping level -> count, a Series or a DataFrame"
-        )
+        raise WeightingError(f"margin for {col!r} must be a mapping level -> count, a Series or a DataFrame")
     s = pd.to_numeric(s, errors="coerce").astype(float)
     if s.index.has_duplicates:
         dup = s.index[s.index.duplicated()][0]
@@ -323,9 +353,7 @@ def _as_margin(col: str, spec: Any) -> pd.Series:
     bad = ~np.isfinite(s.to_numpy()) | (s.to_numpy() < 0)
     if bad.any():
         lev = s.index[np.flatnonzero(bad)[0]]
-        raise WeightingError(
-            f"margin {col!r}: level {lev!r} has an invalid count {s.iloc[np.flatnonzero(bad)[0]]!r}"
-        )
+        raise WeightingError(f"margin {col!r}: level {lev!r} has an invalid count {s.iloc[np.flatnonzero(bad)[0]]!r}")
     return s
 
 
@@ -402,8 +430,12 @@ def _split_radix(present: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
 
 
 def _margin_table(
-    col: str, levels: Sequence[Any], target: np.ndarray, before: np.ndarray,
-    after: np.ndarray, n: np.ndarray,
+    col: str,
+    levels: Sequence[Any],
+    target: np.ndarray,
+    before: np.ndarray,
+    after: np.ndarray,
+    n: np.ndarray,
 ) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -486,18 +518,51 @@ def rake(
         raise WeightingError(f"collapse column(s) {unknown_collapse} are not margins")
     w0 = design._w.astype(float)
     active = w0 != 0
+    all_active = bool(active.all())
     cols = list(margins)
-    codes_l: list[np.ndarray] = []
+    # 1. rows -> codes of their distinct values (one hashing pass per column), then the
+    #    cross-classification of those codes; everything after works on the cell table
+    row_codes_l, uniques_l = [], []
+    for col in cols:
+        values = _column(design, col, "margin")
+        rc, uniq = pd.factorize(values, use_na_sentinel=True)
+        if (rc < 0).any():  # missing values only on rows outside the design (checked)
+            rc = np.where(rc < 0, 0, rc)
+            if len(uniq) == 0:
+                uniq = pd.Index([None])
+        row_codes_l.append(rc)
+        uniques_l.append(np.asarray(uniq, dtype=object))
+    usizes = [max(len(u), 1) for u in uniques_l]
+    cell, present = _combine(row_codes_l, usizes)
+    del row_codes_l
+    n_cells = len(present)
+    cell_ucodes = _split_radix(present, usizes)
+    if all_active:
+        n_cell = np.bincount(cell, minlength=n_cells)
+        tab = np.bincount(cell, weights=w0, minlength=n_cells)
+    else:
+        n_cell = np.bincount(cell[active], minlength=n_cells)
+        tab = np.bincount(cell, weights=w0, minlength=n_cells)
+    # 2. margins: level of each cell, collapsing and checks on the cell table
+    cell_codes: list[np.ndarray] = []
     targets_l: list[np.ndarray] = []
     levels_l: list[list[Any]] = []
     collapsed: list[CollapsedCells] = []
-    for col in cols:
-        values = _column(design, col, "margin")
+    for col, uniq, ucodes in zip(cols, uniques_l, cell_ucodes, strict=True):
         m = _as_margin(col, margins[col])
-        codes = _level_codes(values, m.index, col, "margin")
-        n_lev = np.bincount(codes[active & (codes >= 0)], minlength=len(m))
+        lookup = pd.Index(m.index).get_indexer(pd.Index(uniq))
+        cc = lookup[ucodes]
+        unknown_cells = (cc < 0) & (n_cell > 0)
+        if unknown_cells.any():
+            unknown = pd.unique(uniq[ucodes[unknown_cells]])
+            raise WeightingError(
+                f"margin {col!r}: level(s) {list(unknown)[:5]!r} occur in the data but not in "
+                f"the targets (targets have {list(m.index)[:12]!r})"
+            )
+        cc = np.where(cc < 0, 0, cc)  # cells of rows outside the design only
         levels = list(m.index)
         target = m.to_numpy()
+        n_lev = np.bincount(cc, weights=n_cell, minlength=len(levels))
         if min_cell is not None and col in collapse:
             groups, recs = _collapse_adjacent(col, levels, n_lev, min_cell)
             if recs:
@@ -506,12 +571,11 @@ def rake(
                 for gi, grp in enumerate(groups):
                     for lev in grp:
                         group_of[levels.index(lev)] = gi
-                codes = np.where(codes >= 0, group_of[np.clip(codes, 0, None)], -1)
+                cc = group_of[cc]
                 target = np.bincount(group_of, weights=target, minlength=len(groups))
                 levels = ["+".join(str(x) for x in g) if len(g) > 1 else g[0] for g in groups]
-        # drop structurally empty levels (zero target, no sample)
-        n_lev = np.bincount(codes[active & (codes >= 0)], minlength=len(levels))
-        wsum = np.bincount(codes[active], weights=w0[active], minlength=len(levels))
+                n_lev = np.bincount(cc, weights=n_cell, minlength=len(levels))
+        wsum = np.bincount(cc, weights=tab, minlength=len(levels))
         for i, lev in enumerate(levels):
             if target[i] > 0 and (n_lev[i] == 0 or wsum[i] <= 0):
                 raise WeightingError(
@@ -521,34 +585,28 @@ def rake(
                 )
             if target[i] == 0 and n_lev[i] > 0:
                 raise WeightingError(
-                    f"margin {col!r}: level {lev!r} has {int(n_lev[i])} sample row(s) but a "
-                    "population count of 0"
+                    f"margin {col!r}: level {lev!r} has {int(n_lev[i])} sample row(s) but a population count of 0"
                 )
-        codes_l.append(codes)
+        cell_codes.append(cc.astype(np.int64))
         targets_l.append(target)
         levels_l.append(levels)
     totals = np.array([t.sum() for t in targets_l])
     if np.ptp(totals) > 1e-9 * totals.max():
         detail = ", ".join(f"{c!r}: {t:.10g}" for c, t in zip(cols, totals, strict=True))
+        odd = cols[int(np.argmax(np.abs(totals - totals[0])))]
         raise WeightingError(
-            f"margins have inconsistent totals ({detail}); margin {cols[int(np.argmax(np.abs(totals - totals[0])))]!r} "
-            "disagrees with the first, so raking cannot converge"
+            f"margins have inconsistent totals ({detail}); margin {odd!r} disagrees with the "
+            "first, so raking cannot converge"
         )
-
-    # cross-classification of the active rows (inactive rows keep weight 0)
     sizes = [len(lv) for lv in levels_l]
-    codes_act = [np.where(active, c, 0) for c in codes_l]
-    cell, present = _combine(codes_act, sizes)
-    cell_codes = _split_radix(present, sizes)
-    n_cells = len(present)
-    tab = np.bincount(cell, weights=w0, minlength=n_cells)
     before = [np.bincount(cc, weights=tab, minlength=s) for cc, s in zip(cell_codes, sizes, strict=True)]
     f = np.ones(n_cells)
     converged = False
     rel = np.inf
-    it = 0
+    iterations = 0
     worst = (0, 0)
-    for it in range(1, max_iter + 1):
+    for sweep in range(1, max_iter + 1):
+        iterations = sweep
         for cc, t, s in zip(cell_codes, targets_l, sizes, strict=True):
             cur = np.bincount(cc, weights=tab * f, minlength=s)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -577,9 +635,11 @@ def rake(
             "levels of another whose targets cannot all be met); collapse levels or check "
             "the targets"
         )
-    w = np.where(active, w0 * f[cell], 0.0)
+    w = w0 * f[cell]
+    if not all_active:
+        w[~active] = 0.0
     after = [np.bincount(cc, weights=tab * f, minlength=s) for cc, s in zip(cell_codes, sizes, strict=True)]
-    n_by = [np.bincount(c[active], minlength=s) for c, s in zip(codes_l, sizes, strict=True)]
+    n_by = [np.bincount(cc, weights=n_cell, minlength=s) for cc, s in zip(cell_codes, sizes, strict=True)]
     table = pd.concat(
         [
             _margin_table(c, lv, t, b, a, n)
@@ -590,9 +650,7 @@ def rake(
     opts: list[tuple[str, Any]] = [("tol", tol)]
     if min_cell is not None:
         opts.append(("min_cell", min_cell))
-    record = WeightingStep(
-        "rake", tuple(cols), tuple(opts), it, converged, rel, table, tuple(collapsed)
-    )
+    record = WeightingStep("rake", tuple(cols), tuple(opts), iterations, converged, rel, table, tuple(collapsed))
     cal = RakingStep(cell, tuple(cell_codes), tuple(sizes), w)
     return WeightedDesign._from(design, w, cal, record)
 
@@ -611,8 +669,7 @@ def _population_frame(by: list[str], population: Any, count: str | None) -> pd.D
                 found = [c for c in COUNT_NAMES if c in others]
                 if not found:
                     raise WeightingError(
-                        f"population table: say which column holds the counts (count=); "
-                        f"candidates {others}"
+                        f"population table: say which column holds the counts (count=); candidates {others}"
                     )
                 count = found[0]
         pop = population.groupby(by, sort=False, dropna=False)[count].sum().reset_index()
@@ -628,9 +685,7 @@ def _population_frame(by: list[str], population: Any, count: str | None) -> pd.D
         keys = list(population.keys())
         rows = [(k,) if len(by) == 1 and not isinstance(k, tuple) else tuple(k) for k in keys]
         if any(len(r) != len(by) for r in rows):
-            raise WeightingError(
-                f"population mapping keys must be tuples of {len(by)} levels ({by})"
-            )
+            raise WeightingError(f"population mapping keys must be tuples of {len(by)} levels ({by})")
         frame = pd.DataFrame(rows, columns=by)
         frame["_N"] = [float(population[k]) for k in keys]
         return frame
@@ -729,9 +784,7 @@ def poststratify(
                     for lev in grp:
                         g[level_idx[c].get_loc(lev)] = gi
                 group_of[c] = g
-                group_labels[c] = [
-                    "+".join(str(x) for x in grp) if len(grp) > 1 else grp[0] for grp in groups
-                ]
+                group_labels[c] = ["+".join(str(x) for x in grp) if len(grp) > 1 else grp[0] for grp in groups]
     sizes = [len(group_labels[c]) for c in by_l]
     rc = [np.where(active, group_of[c][np.clip(row_codes[c], 0, None)], 0) for c in by_l]
     radix_rows = np.zeros(len(w0), dtype=np.int64)
@@ -775,9 +828,7 @@ def poststratify(
     table = pd.DataFrame(
         {
             "variable": " × ".join(by_l),
-            "level": pd.Series(
-                [lb[0] if len(lb) == 1 else lb for lb in cell_labels], dtype=object
-            ),
+            "level": pd.Series([lb[0] if len(lb) == 1 else lb for lb in cell_labels], dtype=object),
             "target": cell_pop,
             "before": what,
             "after": np.bincount(cell, weights=w, minlength=n_cells),
@@ -786,9 +837,14 @@ def poststratify(
     )
     opts: list[tuple[str, Any]] = [] if min_cell is None else [("min_cell", min_cell)]
     record = WeightingStep(
-        "poststratify", tuple(by_l), tuple(opts), 1, True,
+        "poststratify",
+        tuple(by_l),
+        tuple(opts),
+        1,
+        True,
         float(np.max(np.abs(table["after"] - table["target"]) / table["target"])),
-        table, tuple(collapsed),
+        table,
+        tuple(collapsed),
     )
     cal = GregStep(cell, np.eye(n_cells), w0, w)
     return WeightedDesign._from(design, w, cal, record)
@@ -839,14 +895,11 @@ def _totals_vector(
             m = _as_margin(c, tot[c])
             absent = [lev for lev in levels if lev not in m.index]
             if absent:
-                raise WeightingError(
-                    f"calibration totals for {c!r} lack level(s) {absent[:5]!r} present in the data"
-                )
+                raise WeightingError(f"calibration totals for {c!r} lack level(s) {absent[:5]!r} present in the data")
             extra = [lev for lev in m.index if lev not in levels and m[lev] > 0]
             if extra:
                 raise WeightingError(
-                    f"calibration totals for {c!r}: populated level(s) {extra[:5]!r} have no "
-                    "sample rows"
+                    f"calibration totals for {c!r}: populated level(s) {extra[:5]!r} have no sample rows"
                 )
             for lev, name in zip(levels[1:], nm, strict=True):
                 out[name] = float(m[lev])
@@ -1097,9 +1150,7 @@ def trim(
         if not outside.any():
             break
         if outside.all():
-            raise WeightingError(
-                f"trim: every weight is outside [{lo}, {hi}]; nothing left to take the excess"
-            )
+            raise WeightingError(f"trim: every weight is outside [{lo}, {hi}]; nothing left to take the excess")
         rounds += 1
         n_trimmed += int(outside.sum())
         new = np.clip(w, lo, hi)
@@ -1126,7 +1177,13 @@ def trim(
     )
     opts: list[tuple[str, Any]] = [("lower", lower), ("upper", upper), ("strict", strict)]
     record = WeightingStep(
-        "trim", (), tuple(opts), rounds, True, 0.0, table,
+        "trim",
+        (),
+        tuple(opts),
+        rounds,
+        True,
+        0.0,
+        table,
     )
     return WeightedDesign._from(design, w, None, record)
 
@@ -1143,7 +1200,12 @@ def _weight_summary(label: str, w: np.ndarray) -> dict[str, Any]:
         "n": n,
         "sum": s,
         "min": float(w.min()) if n else np.nan,
-        "p01": q[0], "p05": q[1], "p25": q[2], "median": q[3], "p75": q[4], "p95": q[5],
+        "p01": q[0],
+        "p05": q[1],
+        "p25": q[2],
+        "median": q[3],
+        "p75": q[4],
+        "p95": q[5],
         "p99": q[6],
         "max": float(w.max()) if n else np.nan,
         "max_min_ratio": float(w.max() / w.min()) if n else np.nan,
@@ -1190,8 +1252,7 @@ def weighting_report(design: SurveyDesign) -> WeightingReport:
     margins = (
         pd.concat(frames, ignore_index=True)
         if frames
-        else pd.DataFrame(columns=["step", "method", "variable", "level", "target", "before",
-                                   "after", "n", "final"])
+        else pd.DataFrame(columns=["step", "method", "variable", "level", "target", "before", "after", "n", "final"])
     )
     steps = pd.DataFrame(
         {
@@ -1205,14 +1266,18 @@ def weighting_report(design: SurveyDesign) -> WeightingReport:
         }
     )
     coll = [
-        {"step": i, "variable": c.variable, "levels": c.levels, "label": c.label,
-         "n_sample": c.n_sample, "min_cell": c.min_cell}
+        {
+            "step": i,
+            "variable": c.variable,
+            "levels": c.levels,
+            "label": c.label,
+            "n_sample": c.n_sample,
+            "min_cell": c.min_cell,
+        }
         for i, s in enumerate(history, 1)
         for c in s.collapsed
     ]
-    collapsed = pd.DataFrame(
-        coll, columns=["step", "variable", "levels", "label", "n_sample", "min_cell"]
-    )
+    collapsed = pd.DataFrame(coll, columns=["step", "variable", "levels", "label", "n_sample", "min_cell"])
     return WeightingReport(summary, margins, steps, collapsed)
 
 
@@ -1284,9 +1349,7 @@ WEIGHTING_METHODS: Mapping[str, Callable[..., WeightedDesign]] = {
 """Name -> ``method(design, targets, **options)``, one signature for every method."""
 
 
-def apply_weighting(
-    design: SurveyDesign, method: str, targets: Any, **options: Any
-) -> WeightedDesign:
+def apply_weighting(design: SurveyDesign, method: str, targets: Any, **options: Any) -> WeightedDesign:
     """Apply a weighting method by name (balance-style registry).
 
     Parameters
@@ -1312,7 +1375,5 @@ def apply_weighting(
     try:
         fn = WEIGHTING_METHODS[method]
     except KeyError:
-        raise WeightingError(
-            f"unknown weighting method {method!r}; choose from {sorted(WEIGHTING_METHODS)}"
-        ) from None
+        raise WeightingError(f"unknown weighting method {method!r}; choose from {sorted(WEIGHTING_METHODS)}") from None
     return fn(design, targets, **options)
