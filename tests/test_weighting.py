@@ -458,3 +458,32 @@ def test_methods_on_the_design_delegate() -> None:
     np.testing.assert_allclose(d.calibrate("~stype + api99", CAL).weights, calibrate(d, "~stype + api99", CAL).weights)
     chained = d.poststratify("stype", TARGETS["stype"]).trim(upper=40.0)
     assert [s.method for s in chained.weighting_steps] == ["poststratify", "trim"]
+
+
+def test_demo_wave_raked_to_register_margins(demo_study, demo_dir) -> None:
+    """The demo's FY2025 wave raked to the resident-register margins (codes -> labels)."""
+    fy = 2025
+    data = demo_study.load_wave(fy)
+    cb = demo_study.codebook
+    cols = {"stratum": "中学校区", "reg_sex": "性別", "reg_age": "年代"}
+    labelled = data.assign(**{f"{c}_label": data[c].map(cb[c].codes) for c in cols})
+    # awareness: q1 in {1, 2} among valid answers (1-4; 9 = no answer, excluded domain-style)
+    q1 = labelled["q1"]
+    valid = q1.isin([1, 2, 3, 4]).to_numpy(dtype=bool)
+    labelled["aware"] = np.where(valid, q1.isin([1, 2]).to_numpy(dtype=bool), np.nan)
+    d = demo_study.design(fy, data=labelled)
+    pm = demo_study.population_margins()
+    margins = {f"{c}_label": pm.groupby(p)["人口"].sum() for c, p in cols.items()}
+    raked = rake(d, margins)
+    for c, m in margins.items():
+        got = pd.Series(raked.weights).groupby(labelled[c].to_numpy()).sum()
+        np.testing.assert_allclose(got.reindex(m.index), m.to_numpy(), rtol=1e-9)
+    est_r = raked.subset(valid).mean("aware", na_rm=True).iloc[0]
+    est_u = d.subset(valid).mean("aware", na_rm=True).iloc[0]
+    truth = pd.read_csv(demo_dir / "truth" / "truth_indicators.csv")
+    t = truth.query("fiscal_year == @fy and domain_type == 'city' and indicator == 'awareness_top2'")
+    t = float(t["value"].iloc[0])
+    assert abs(est_r["estimate"] - t) < 2.5 * est_r["se"]
+    assert abs(est_u["estimate"] - t) > abs(est_r["estimate"] - t)
+    rep = raked.weighting_report()
+    assert rep.summary.loc[rep.summary["weights"] == "final", "deff_kish"].iloc[0] > 1
