@@ -487,3 +487,25 @@ def test_demo_wave_raked_to_register_margins(demo_study, demo_dir) -> None:
     assert abs(est_u["estimate"] - t) > abs(est_r["estimate"] - t)
     rep = raked.weighting_report()
     assert rep.summary.loc[rep.summary["weights"] == "final", "deff_kish"].iloc[0] > 1
+
+
+def test_poststratify_collapses_sparse_levels() -> None:
+    df = pd.DataFrame(
+        {
+            "age": ["y"] * 2 + ["m"] * 20 + ["o"] * 20,
+            "sex": (["M", "F"] * 21),
+            "w": 1.0,
+        }
+    )
+    pop = pd.DataFrame(
+        {
+            "age": ["y", "y", "m", "m", "o", "o"],
+            "sex": ["M", "F"] * 3,
+            "N": [50.0, 50.0, 200.0, 210.0, 150.0, 160.0],
+        }
+    )
+    d = poststratify(SurveyDesign(df, weights="w"), ["age", "sex"], pop, min_cell=3, collapse=["age"])
+    coll = weighting_report(d).collapsed
+    assert list(coll["label"]) == ["y+m"] and list(coll["variable"]) == ["age"]
+    young_mid_m = (df["age"].isin(["y", "m"]) & (df["sex"] == "M")).to_numpy()
+    assert d.weights[young_mid_m].sum() == pytest.approx(250.0)

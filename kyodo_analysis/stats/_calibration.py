@@ -47,27 +47,40 @@ def _subtract_fit(z: np.ndarray, w: np.ndarray, fit: np.ndarray, cell: np.ndarra
     return out
 
 
+def _greg_fit(xcell: np.ndarray | None, sums: np.ndarray, w0: np.ndarray) -> np.ndarray:
+    """Fitted cell values ``X B`` with ``B = (X' W0 X)^+ X' S`` (S: cell sums of Z / g).
+
+    Solved as the least-squares problem ``sqrt(W0) X B = S / sqrt(W0)`` (orthogonal
+    factorisation, as R's ``qr.resid``, not the normal equations). With cell indicators
+    (post-stratification) the fit is ``S_c / W0_c``.
+    """
+    pos = w0 > 0
+    if xcell is None:
+        out = np.zeros_like(sums)
+        out[pos] = sums[pos] / w0[pos, None]
+        return out
+    root = np.sqrt(w0[pos])
+    b = np.linalg.lstsq(xcell[pos] * root[:, None], sums[pos] / root[:, None], rcond=None)[0]
+    return xcell @ b
+
+
 @dataclass(frozen=True, eq=False)
 class GregStep:
     """Linear calibration residuals (post-stratification is the indicator-model case)."""
 
     cell: np.ndarray  # (n,) cell of each row
-    xcell: np.ndarray  # (n_cells, p) model row of each cell
+    xcell: np.ndarray | None  # (n_cells, p) model row of each cell; None: cell indicators
     w_before: np.ndarray  # (n,)
     w_after: np.ndarray  # (n,)
+    n_cells: int
 
     def residualise(self, z: np.ndarray) -> np.ndarray:
-        n_cells = self.xcell.shape[0]
+        n_cells = self.n_cells
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(self.w_before > 0, self.w_after / self.w_before, 1.0)
         s = _cell_sums(self.cell, n_cells, z, _inverse(g))  # (cells, q): sum of z / g
         w0 = np.bincount(self.cell, weights=self.w_before, minlength=n_cells)
-        # B = (X' W0 X)^+ X' S as the least-squares solution of sqrt(W0) X B = S / sqrt(W0)
-        # (orthogonal factorisation, as R's qr.resid, rather than the normal equations)
-        pos = w0 > 0
-        root = np.sqrt(w0[pos])
-        b = np.linalg.lstsq(self.xcell[pos] * root[:, None], s[pos] / root[:, None], rcond=None)[0]
-        fit = self.xcell @ b  # (cells, q)
+        fit = _greg_fit(self.xcell, s, w0)  # (cells, q)
         return _subtract_fit(z, self.w_after, fit, self.cell)
 
 
@@ -111,7 +124,7 @@ def cell_shift(step: CalibrationStep, z: np.ndarray, dom: np.ndarray, n_dom: int
     q = n_dom * k
     inside = dom >= 0
     if isinstance(step, GregStep):
-        n_cells = step.xcell.shape[0]
+        n_cells = step.n_cells
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(step.w_before > 0, step.w_after / step.w_before, 1.0)
         scale = _inverse(g)
@@ -127,10 +140,7 @@ def cell_shift(step: CalibrationStep, z: np.ndarray, dom: np.ndarray, n_dom: int
     sums = sums.reshape(n_cells, q)
     if isinstance(step, GregStep):
         w0 = np.bincount(step.cell, weights=step.w_before, minlength=n_cells)
-        pos = w0 > 0
-        root = np.sqrt(w0[pos])
-        b = np.linalg.lstsq(step.xcell[pos] * root[:, None], sums[pos] / root[:, None], rcond=None)[0]
-        return step.xcell @ b
+        return _greg_fit(step.xcell, sums, w0)
     n_cell = np.bincount(step.cell, minlength=n_cells).astype(float)
     rem = sums
     shift = np.zeros_like(rem)

@@ -320,6 +320,8 @@ def _column(design: SurveyDesign, col: str, role: str) -> pd.Series:
     if col not in design.data.columns:
         raise WeightingError(f"{role} column {col!r} not in the data")
     s = design.data[col]
+    if not s.hasnans:
+        return s
     active = design._w != 0
     nna = int((s.isna().to_numpy() & active).sum())
     if nna:
@@ -355,6 +357,16 @@ def _as_margin(col: str, spec: Any) -> pd.Series:
         lev = s.index[np.flatnonzero(bad)[0]]
         raise WeightingError(f"margin {col!r}: level {lev!r} has an invalid count {s.iloc[np.flatnonzero(bad)[0]]!r}")
     return s
+
+
+def _distinct_codes(values: pd.Series) -> tuple[np.ndarray, Any]:
+    """Codes of the rows over the column's distinct values (-1: missing) and those values.
+
+    Categorical columns already hold the codes; other columns are hashed once.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), values.cat.categories
+    return pd.factorize(values, use_na_sentinel=True)
 
 
 def _level_codes(values: pd.Series, levels: pd.Index, col: str, role: str) -> np.ndarray:
@@ -407,13 +419,15 @@ def _collapse_adjacent(
 
 def _combine(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Cell of each row over the cross-classification, and each present cell's radix code."""
-    combined = np.zeros(len(codes[0]), dtype=np.int64)
-    for c, s in zip(codes, sizes, strict=True):
-        combined = combined * s + c
     size = int(np.prod(sizes))
+    dtype = np.int32 if size < 2**31 else np.int64
+    combined = np.asarray(codes[0], dtype=dtype).copy()
+    for c, s in zip(codes[1:], sizes[1:], strict=True):
+        combined *= s
+        combined += c
     if size <= 50_000_000:
         present = np.flatnonzero(np.bincount(combined, minlength=size))
-        remap = np.full(size, -1, dtype=np.int64)
+        remap = np.full(size, -1, dtype=np.int32 if size < 2**31 else np.int64)
         remap[present] = np.arange(len(present))
         return remap[combined], present
     present, cell = np.unique(combined, return_inverse=True)
@@ -525,7 +539,7 @@ def rake(
     row_codes_l, uniques_l = [], []
     for col in cols:
         values = _column(design, col, "margin")
-        rc, uniq = pd.factorize(values, use_na_sentinel=True)
+        rc, uniq = _distinct_codes(values)
         if (rc < 0).any():  # missing values only on rows outside the design (checked)
             rc = np.where(rc < 0, 0, rc)
             if len(uniq) == 0:
@@ -846,7 +860,7 @@ def poststratify(
         table,
         tuple(collapsed),
     )
-    cal = GregStep(cell, np.eye(n_cells), w0, w)
+    cal = GregStep(cell, None, w0, w, n_cells)
     return WeightedDesign._from(design, w, cal, record)
 
 
@@ -1091,7 +1105,7 @@ def calibrate(
     if bounds is not None:
         opts.append(("bounds", (lower, upper)))
     record = WeightingStep("calibrate", tuple(cols), tuple(opts), iters, True, achieved, table)
-    cal = GregStep(np.arange(len(w)), x, ww, w)
+    cal = GregStep(np.arange(len(w)), x, ww, w, len(w))
     return WeightedDesign._from(design, w, cal, record)
 
 
