@@ -99,7 +99,8 @@ class WeightingStep:
     def describe(self) -> str:
         """One line saying what the step did."""
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options)
-        text = f"{self.method}({', '.join(self.variables)}{', ' if opts else ''}{opts})"
+        args = ", ".join([*self.variables, *([opts] if opts else [])])
+        text = f"{self.method}({args})"
         if self.method in ("rake", "calibrate"):
             text += f": {self.iterations} iteration(s), max relative error {self.max_rel_error:.1e}"
         for c in self.collapsed:
@@ -1189,7 +1190,12 @@ def trim(
             "n": [len(w)],
         }
     )
-    opts: list[tuple[str, Any]] = [("lower", lower), ("upper", upper), ("strict", strict)]
+    opts: list[tuple[str, Any]] = [
+        ("lower", lower),
+        ("upper", upper),
+        ("strict", strict),
+        ("weights_trimmed", n_trimmed),
+    ]
     record = WeightingStep(
         "trim",
         (),
