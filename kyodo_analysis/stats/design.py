@@ -1557,6 +1557,32 @@ class SurveyDesign(_BaseDesign):
             active = self._w != 0
         return multistage_vcov(self._stages, z, None, 1, lonely_psu=self.lonely_psu, active=active)
 
+    # Weighting: thin delegations to kyodo_analysis.stats.weighting (imported lazily, as
+    # that module builds on this one). Each returns a WeightedDesign.
+    def poststratify(self, by: ColumnSpec, population: Any, **options: Any) -> Any:
+        """Post-stratify to population cell counts; see :func:`.weighting.poststratify`."""
+        from kyodo_analysis.stats.weighting import poststratify
+
+        return poststratify(self, by, population, **options)  # type: ignore[arg-type]
+
+    def rake(self, margins: Any, **options: Any) -> Any:
+        """Rake to one-way population margins; see :func:`.weighting.rake`."""
+        from kyodo_analysis.stats.weighting import rake
+
+        return rake(self, margins, **options)
+
+    def calibrate(self, aux: ColumnSpec, totals: Any, **options: Any) -> Any:
+        """Calibrate to population totals (GREG); see :func:`.weighting.calibrate`."""
+        from kyodo_analysis.stats.weighting import calibrate
+
+        return calibrate(self, aux, totals, **options)  # type: ignore[arg-type]
+
+    def trim(self, lower: float | None = None, upper: float | None = None, **options: Any) -> Any:
+        """Trim weights, sharing the excess; see :func:`.weighting.trim`."""
+        from kyodo_analysis.stats.weighting import trim
+
+        return trim(self, lower, upper, **options)
+
     def to_replicate(self, type: str = "auto", **kwargs: Any) -> Any:
         """Replicate-weight version of this design (R ``as.svrepdesign``).
 
