@@ -81,9 +81,12 @@ class Store:
         try:
             # No progress bar: unattended runs write logs, not terminal animations.
             self.con = duckdb.connect(str(self.path), read_only=read_only)
-            self.con.execute("SET enable_progress_bar = false")
         except duckdb.Error as exc:
             raise KyodoError(f"cannot open store {self.path}: {exc}") from None
+        try:
+            self.con.execute("SET enable_progress_bar = false")
+        except duckdb.Error:
+            pass  # inside Jupyter DuckDB refuses the setting without ipywidgets; no bar shows
         if not read_only:
             self.con.execute(_SCHEMA)
 

@@ -150,32 +150,58 @@ class Study:
         with Store(path, read_only=True) as store:
             return store.load_wave(self.name, fiscal_year, self.codebook)
 
-    def design(self, fiscal_year: int, data: pd.DataFrame | None = None):
-        """The wave's survey design: the sample stratified by ``design.strata`` with the
-        stratum's frame size as finite population correction (``design.frame_sizes``).
+    def design(self, fiscal_year: int, data: pd.DataFrame | None = None, *,
+               weighted: bool = True):
+        """The wave's survey design, weighted as ``study.yaml`` says.
 
-        Respondents are treated as a simple random sample within their stratum, so the weight
-        of a respondent is N_h / n_h (frame size over respondents): the stratum-level
-        nonresponse adjustment. Further weighting to population margins builds on this design.
+        The sample is stratified by ``design.strata`` with the stratum's frame size as finite
+        population correction (``design.frame_sizes``): a respondent's design weight is
+        N_h / n_h, the stratum-level nonresponse adjustment. With ``design.weighting`` (and
+        ``weighted=True``) the design is then raked to the population margins
+        (``population``): each data column named under ``margins`` (a register attribute known
+        for every sampled person) is matched, through its codebook labels, to a column of the
+        population file. Every estimate from the returned design carries the raking in its
+        standard error (calibration residuals, as R ``survey``).
         """
-        from kyodo_analysis.stats import SurveyDesign
+        from kyodo_analysis.stats import SurveyDesign, rake
 
         spec = self.config.get("design") or {}
         data = self.load_wave(fiscal_year) if data is None else data
         strata = spec.get("strata")
         if not strata:
-            return SurveyDesign(data)
-        sizes = pd.read_csv(self.root / spec["frame_sizes"], encoding="utf-8-sig")
-        label_col, size_col = sizes.columns[:2]
-        by_label = dict(zip(sizes[label_col].astype(str), sizes[size_col], strict=True))
-        labels = self.codebook[strata].codes
-        missing = sorted({labels.get(int(c), str(c)) for c in data[strata].dropna().unique()}
-                         - set(by_label))
-        if missing:
-            raise ConfigError(f"frame sizes lack strata {missing}", file=str(self.path),
-                              key="design.frame_sizes")
-        frame = data.assign(_N_h=data[strata].map(lambda c: by_label[labels[int(c)]]).astype(float))
-        return SurveyDesign(frame, strata=strata, fpc="_N_h")
+            design = SurveyDesign(data)
+        else:
+            sizes = pd.read_csv(self.root / spec["frame_sizes"], encoding="utf-8-sig")
+            label_col, size_col = sizes.columns[:2]
+            by_label = dict(zip(sizes[label_col].astype(str), sizes[size_col], strict=True))
+            labels = self.codebook[strata].codes
+            missing = sorted({labels.get(int(c), str(c)) for c in data[strata].dropna().unique()}
+                             - set(by_label))
+            if missing:
+                raise ConfigError(f"frame sizes lack strata {missing}", file=str(self.path),
+                                  key="design.frame_sizes")
+            n_h = data[strata].map(lambda c: by_label[labels[int(c)]]).astype(float)
+            design = SurveyDesign(data.assign(_N_h=n_h), strata=strata, fpc="_N_h")
+        weighting = spec.get("weighting")
+        if not (weighted and weighting):
+            return design
+        if weighting.get("method", "rake") != "rake":
+            raise ConfigError("only method: rake is supported for study weighting",
+                              file=str(self.path), key="design.weighting.method")
+        population = self.population_margins()
+        count = population.columns[-1]
+        margins, columns = {}, {}
+        for column, pop_column in weighting["margins"].items():
+            if pop_column not in population.columns:
+                raise ConfigError(f"population file has no column {pop_column!r}",
+                                  file=str(self.path), key=f"design.weighting.margins.{column}")
+            target = population.groupby(pop_column, sort=False)[count].sum()
+            codes = self.codebook[column].codes
+            values = data[column].map(lambda c, codes=codes: codes.get(int(c)) if pd.notna(c) else None)
+            name = pop_column if pop_column not in data.columns else f"{pop_column}（台帳）"
+            columns[name] = pd.Categorical(values, categories=list(target.index))
+            margins[name] = target
+        return rake(design.assign(**columns), margins)
 
     def activity(self) -> pd.DataFrame:
         """Activity statistics in long form: series, domain, fiscal_year, value."""

@@ -480,7 +480,7 @@ def test_demo_wave_raked_to_register_margins(demo_study, demo_dir) -> None:
     q1 = labelled["q1"]
     valid = q1.isin([1, 2, 3, 4]).to_numpy(dtype=bool)
     labelled["aware"] = np.where(valid, q1.isin([1, 2]).to_numpy(dtype=bool), np.nan)
-    d = demo_study.design(fy, data=labelled)
+    d = demo_study.design(fy, data=labelled, weighted=False)
     pm = demo_study.population_margins()
     margins = {f"{c}_label": pm.groupby(p)["人口"].sum() for c, p in cols.items()}
     raked = rake(d, margins)

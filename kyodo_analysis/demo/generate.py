@@ -590,7 +590,10 @@ def _write_config(root: Path, truth: pd.DataFrame, frame_sizes: pd.Series) -> No
                                   "series": "ワークショップ参加者数"},
         "store": "../kyodo.duckdb",
         "design": {"strata": "stratum", "frame_sizes": "frame_sizes.csv",
-                   "weighting": ["stratum", "reg_sex", "reg_age"]},
+                   # Raking: data column (register attribute) -> population_margins column.
+                   "weighting": {"method": "rake",
+                                 "margins": {"stratum": "中学校区", "reg_sex": "性別",
+                                             "reg_age": "年代"}}},
         "suppression_threshold": 10,
         "districts": {jhs: list(parts) for jhs, (_, parts) in spec.DISTRICTS.items()},
         "waves": waves,

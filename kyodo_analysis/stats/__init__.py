@@ -10,14 +10,34 @@ from kyodo_analysis.stats.crosstab import CrosstabResult, crosstab
 from kyodo_analysis.stats.design import SurveyDesign, compare_independent
 from kyodo_analysis.stats.glm import SvyGLMResult, svyglm
 from kyodo_analysis.stats.replicate import ReplicateDesign, to_replicate
+from kyodo_analysis.stats.weighting import (
+    WEIGHTING_METHODS,
+    WeightedDesign,
+    WeightingReport,
+    apply_weighting,
+    calibrate,
+    poststratify,
+    rake,
+    trim,
+    weighting_report,
+)
 
 __all__ = [
+    "WEIGHTING_METHODS",
     "CrosstabResult",
     "ReplicateDesign",
     "SurveyDesign",
     "SvyGLMResult",
+    "WeightedDesign",
+    "WeightingReport",
+    "apply_weighting",
+    "calibrate",
     "compare_independent",
     "crosstab",
+    "poststratify",
+    "rake",
     "svyglm",
     "to_replicate",
+    "trim",
+    "weighting_report",
 ]

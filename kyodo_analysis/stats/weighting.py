@@ -46,7 +46,7 @@ from kyodo_analysis.stats._calibration import (
     residualise,
 )
 from kyodo_analysis.stats._linearize import multistage_vcov
-from kyodo_analysis.stats.design import SurveyDesign
+from kyodo_analysis.stats.design import SurveyDesign, _BaseDesign
 
 __all__ = [
     "WEIGHTING_METHODS",
@@ -204,6 +204,11 @@ class WeightedDesign(SurveyDesign):
         return f"WeightedDesign({base}, weighting={methods})"
 
     # ------------------------------------------------------------ engine hooks
+    # SurveyDesign's grouped pass sums rows into unit totals before any score exists; the
+    # calibration residuals need the per-row scores, so weighted designs take the generic
+    # path, which hands them to _smooth_vcov below.
+    _smooth = _BaseDesign._smooth
+
     def _with_weights(self, w: np.ndarray) -> WeightedDesign:
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)

@@ -17,6 +17,17 @@ __all__ = [
     "styled",
     "tabulation_table",
     "weighted_tabulation",
+    "weighting_comparison",
+    "weighting_tables",
+]
+
+#: Headline indicators of the overview: (label, question id, codes counted as "yes").
+#: For a multiple-response option the id is the option column and the codes its values.
+HEADLINE = [
+    ("「協働」を知っている（よく＋ある程度）", "q1", [1, 2]),
+    ("地域活動・市民活動に関心がある", "q2", [1, 2]),
+    ("この1年間に活動に参加した", "q3_6", [0]),
+    ("今後参加したい（参加中を含む）", "q4", [1, 2, 3]),
 ]
 
 NOT_APPLICABLE = "非該当"
@@ -180,9 +191,72 @@ def response_rate_table(fieldwork: pd.DataFrame, fiscal_year: int, *,
     return out
 
 
+_TEXT_COLUMNS = ("回答", "区分", "属性", "指標", "重み", "変数", "95%信頼区間")
+
+
 def styled(table: pd.DataFrame):
     """A publication table as a pandas Styler: no index, numbers right-aligned."""
     return (table.style.hide(axis="index")
             .set_table_styles([{"selector": "th", "props": "text-align: left;"}])
             .set_properties(**{"text-align": "right"}, subset=[c for c in table.columns
-                                                              if c not in ("回答", "区分", "属性")]))
+                                                              if c not in _TEXT_COLUMNS]))
+
+
+def _indicator(data: pd.DataFrame, column: str, codes: list[int], valid: list[int]) -> np.ndarray:
+    """1/0 for valid answers (counted / not), NaN for 無回答 and 非該当."""
+    values = data[column].to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.isin(values, valid), np.isin(values, codes).astype(float), np.nan)
+
+
+def weighting_comparison(design, codebook: Codebook, *, headline=HEADLINE,
+                         options: DisplayOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
+    """Respondents' simple share next to the weighted estimate, for the headline indicators.
+
+    The base is the valid answers (無回答 and 非該当 excluded, domain-style in the design).
+    The difference in points shows how much weighting to the population changes the picture.
+    """
+    rows = []
+    data = design.data
+    for label, column, codes in headline:
+        if column in codebook:
+            valid = list(codebook[column].codes)
+        else:  # an option column of a multiple-response question
+            valid = [0, 1]
+        y = _indicator(data, column, codes, valid)
+        raw = np.nanmean(y) * 100
+        est = design.assign(_y=y).mean("_y", na_rm=True).iloc[0]
+        rows.append({
+            "指標": label,
+            "n": int(np.sum(~np.isnan(y))),
+            "回答者の単純割合（%）": format_percent(raw, options),
+            "重み付け推定値（%）": format_percent(100 * est["estimate"], options),
+            "95%信頼区間": f"{format_percent(100 * est['ci_low'], options)}～"
+                          f"{format_percent(100 * est['ci_high'], options)}",
+            "差（ポイント）": f"{100 * est['estimate'] - raw:+.{options.decimals}f}",
+        })
+    return pd.DataFrame(rows)
+
+
+def weighting_tables(report, options: DisplayOptions = DEFAULT_OPTIONS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The weighting diagnostics in Japanese: weight distribution and margins against targets."""
+    s = report.summary
+    summary = pd.DataFrame({
+        "重み": s["weights"].map({"design": "設計ウェイト（層別）", "final": "最終ウェイト"}).fillna(s["weights"]),
+        "n": s["n"],
+        "最小": s["min"].round(2),
+        "中央値": s["median"].round(2),
+        "最大": s["max"].round(2),
+        "最大/最小": s["max_min_ratio"].round(2),
+        "Kishの設計効果": s["deff_kish"].round(3),
+        "有効標本数": s["n_eff"].round(0).astype(int),
+    })
+    m = report.margins
+    margins = pd.DataFrame({
+        "変数": m["variable"],
+        "区分": m["level"],
+        "n": m["n"],
+        "母集団（目標）": m["target"].round(0).astype(int),
+        "重み付け前": m["before"].round(0).astype(int),
+        "重み付け後": m["final"].round(0).astype(int),
+    })
+    return summary, margins
