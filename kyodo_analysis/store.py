@@ -10,8 +10,10 @@ Importing the same file again changes nothing; replacing a wave that holds other
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +101,26 @@ class Store:
     def close(self) -> None:
         self.con.close()
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """All statements inside commit together or not at all (also on KeyboardInterrupt)."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _register(self, name: str, frame: object) -> Iterator[None]:
+        """Expose a DataFrame or Arrow table to SQL as ``name`` for the duration of a block."""
+        self.con.register(name, frame)
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
+
     # ------------------------------------------------------------------ imports
 
     def import_wave(self, result: ValidationResult, *, study: str, fiscal_year: int,
@@ -117,8 +139,7 @@ class Store:
             if not replace:
                 raise InputError(f"wave FY{fiscal_year} of study {study!r} already holds another "
                                  "import; pass --replace to replace it", file=str(path))
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with self._transaction():
             import_id = self.con.execute("SELECT nextval('import_seq')").fetchone()[0]
             self.con.execute(
                 "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -133,10 +154,6 @@ class Store:
             self._insert_responses(result.accepted, study, fiscal_year, import_id)
             self._insert_quarantine(result, import_id)
             self.con.execute("INSERT INTO waves VALUES (?, ?, ?)", [study, fiscal_year, import_id])
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
         return ImportOutcome("replaced" if current is not None else "imported", import_id,
                              fiscal_year, result.read, result.n_accepted, result.n_quarantined)
 
@@ -159,24 +176,18 @@ class Store:
         frame = accepted.rename(columns={"_row": "source_row"})
         cols = ", ".join(f'"{c}"' for c in frame.columns)
         # Through Arrow, DuckDB scans the columns without a Python object per cell.
-        self.con.register("_incoming", pa.Table.from_pandas(frame, preserve_index=False))
-        try:
+        with self._register("_incoming", pa.Table.from_pandas(frame, preserve_index=False)):
             self.con.execute(
                 f"INSERT INTO responses (study, fiscal_year, import_id, {cols}) "
                 f"SELECT ?, ?, ?, {cols} FROM _incoming", [study, fiscal_year, import_id])
-        finally:
-            self.con.unregister("_incoming")
 
     def _insert_quarantine(self, result: ValidationResult, import_id: int) -> None:
         if result.n_quarantined == 0:
             return
         q = result.quarantine.assign(import_id=import_id)[["import_id", "file", "row", "column",
                                                            "value", "rule", "message"]]
-        self.con.register("_q", q)
-        try:
+        with self._register("_q", q):
             self.con.execute("INSERT INTO quarantine SELECT * FROM _q")
-        finally:
-            self.con.unregister("_q")
         rows = result.quarantined_rows
         records = rows.drop(columns="_row").astype(str).where(rows.drop(columns="_row").notna(), None)
         recs = pd.DataFrame({
@@ -184,11 +195,8 @@ class Store:
             "source_row": rows["_row"].astype(int),
             "record": records.apply(lambda r: r.to_json(force_ascii=False), axis=1),
         })
-        self.con.register("_qr", recs)
-        try:
+        with self._register("_qr", recs):
             self.con.execute("INSERT INTO quarantined_rows SELECT * FROM _qr")
-        finally:
-            self.con.unregister("_qr")
 
     def load_series(self, table: pd.DataFrame, *, study: str, domain_column: str | None = None,
                     year_column: str = "fiscal_year") -> int:
@@ -202,17 +210,10 @@ class Store:
             "fiscal_year": table[year_column].map(parse_fiscal_year).astype(int),
             "value": pd.to_numeric(table["value"]).astype(float),
         })
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            self.con.register("_s", frame)
+        with self._transaction(), self._register("_s", frame):
             self.con.execute("DELETE FROM activity WHERE study = ? AND (series, domain) IN "
                              "(SELECT series, domain FROM _s)", [study])
             self.con.execute("INSERT INTO activity SELECT * FROM _s")
-            self.con.unregister("_s")
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
         return len(frame)
 
     def load_population(self, table: pd.DataFrame, *, study: str, count_column: str) -> int:
@@ -224,16 +225,9 @@ class Store:
             "cell": cells.apply(lambda r: r.astype(str).to_json(force_ascii=False), axis=1),
             "count": pd.to_numeric(table[count_column]).astype(float),
         })
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with self._transaction(), self._register("_p", frame):
             self.con.execute("DELETE FROM population WHERE study = ?", [study])
-            self.con.register("_p", frame)
             self.con.execute("INSERT INTO population SELECT * FROM _p")
-            self.con.unregister("_p")
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
         return len(frame)
 
     # ------------------------------------------------------------------ reading
