@@ -672,11 +672,13 @@ def compute_indicators(
     the grade uses the significance of the change since the baseline.
 
     Changes: ``change_baseline`` is the estimate minus the baseline wave's estimate in the
-    same domain when the baseline year is a survey wave (two independent samples:
+    same domain when the baseline year is an earlier survey wave (two independent samples:
     ``z = d / sqrt(se1^2 + se0^2)``, :func:`kyodo_analysis.stats.compare_independent`), or
-    minus the registry's baseline value otherwise; ``change_previous`` is the change since
-    the latest earlier wave (or year, for activity). Activity counts have no sampling error:
-    their ``*_significant`` columns are missing (not applicable).
+    minus the registry's baseline value otherwise (in the baseline year itself, or when the
+    baseline predates the survey: a one-sample z test with the baseline taken as exact);
+    ``change_previous`` is the change since the latest earlier wave (or year, for
+    activity). Activity counts have no sampling error: their ``*_significant`` columns are
+    missing (not applicable).
 
     Parameters
     ----------
@@ -744,8 +746,6 @@ def compute_indicators(
         for ind in survey:
             rows = cur[cur["indicator_id"] == ind.id]
             by = ind.baseline.fiscal_year
-            if by == fiscal_year:
-                continue
             if by in study.fiscal_years and by < fiscal_year:
                 if by not in base_cache:
                     base_cache[by] = _survey_wave(study, by, survey, domain, level)
