@@ -15,9 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kyodo_analysis.evaluation.indicators import PLAN_POLICIES
+from kyodo_analysis.evaluation.indicators import (
+    PLAN_POLICIES,
+    IndicatorRegistry,
+    compute_indicators,
+    load_registry,
+)
 
-__all__ = ["STAGE_LABELS", "logic_model", "logic_model_table"]
+__all__ = ["STAGE_LABELS", "logic_model", "logic_model_table", "output_outcome_by_domain"]
 
 #: Logic model stages and their Japanese labels, in reading order.
 STAGE_LABELS: dict[str, str] = {
@@ -113,3 +118,100 @@ def logic_model_table(model: pd.DataFrame, *, decimals: int = 1) -> pd.DataFrame
             "評価": r["grade"], "傾向": r["trend"], "進捗": r["status_label"],
         })
     return pd.DataFrame(rows)
+
+
+def output_outcome_by_domain(
+    study: Any,
+    fiscal_year: int,
+    *,
+    output: str,
+    outcome: str,
+    domain: str = "中学校区",
+    registry: IndicatorRegistry | None = None,
+    reference_years: tuple[int, int] | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """An output's growth beside an outcome's change, domain by domain (e.g. 中学校区).
+
+    Where an activity series is published by domain (workshops by 中学校区), the logic
+    model can be read across domains: did the outcome rise more where the output grew more?
+    The output's change is the ratio of the count in ``fiscal_year`` to the count in the
+    indicator's baseline year, or to the mean count over ``reference_years`` (first, last;
+    e.g. ``(2017, 2019)`` when the baseline year was depressed by COVID-19); the outcome's
+    change is its design-based change since the baseline wave in that domain, with its
+    confidence interval. Five or so domains are few:
+    read the result as a description, not as an estimate of the effect.
+
+    Parameters
+    ----------
+    study : Study
+    fiscal_year : int
+    output, outcome : str
+        Indicator ids of an activity indicator published by ``domain`` and of a survey
+        indicator.
+    domain : str, default "中学校区"
+    registry : IndicatorRegistry, optional
+    reference_years : tuple of int, optional
+        Years whose mean count is the output's reference (default: its baseline year).
+    level : float, default 0.95
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per domain: ``domain, output_baseline, output, output_ratio,
+        outcome_baseline_year, outcome, outcome_change, outcome_change_low,
+        outcome_change_high, outcome_change_significant, n``; ``attrs`` hold the two
+        indicator names and the Spearman correlation of ``output_ratio`` and
+        ``outcome_change``.
+
+    Raises
+    ------
+    EstimationError
+        If the output is not published by ``domain``.
+    """
+    from scipy import stats
+
+    from kyodo_analysis.errors import EstimationError
+
+    registry = load_registry(study) if registry is None else registry
+    out_ind, oc_ind = registry[output], registry[outcome]
+    reg = registry.select(ids=[output, outcome])
+    now = compute_indicators(study, fiscal_year, registry=reg, domain=domain, level=level)
+    o = now[now["indicator_id"] == output].set_index("domain")
+    if o.empty:
+        raise EstimationError(f"indicator {output} has no series published by {domain}")
+    base = o["estimate"] - o["change_baseline"]
+    ref_label = f"{out_ind.baseline.fiscal_year}年度"
+    if reference_years is not None:
+        first, last = reference_years
+        act = study.activity()
+        act = act[act["series"].isin(out_ind.source.series)
+                  & act["fiscal_year"].between(first, last)]
+        per_year = act.groupby(["domain", "fiscal_year"])["value"].sum()
+        base = per_year.groupby(level="domain").mean().reindex(o.index)
+        ref_label = f"{first}～{last}年度平均"
+    c = now[now["indicator_id"] == outcome].set_index("domain")
+    from scipy.stats import norm
+
+    z = norm.ppf((1 + level) / 2)
+    table = pd.DataFrame({
+        "domain": o.index,
+        "output_baseline": base.to_numpy(),
+        "output": o["estimate"].to_numpy(),
+        "output_ratio": (o["estimate"] / base).to_numpy(),
+    })
+    table["outcome_baseline_year"] = oc_ind.baseline.fiscal_year
+    table["outcome"] = table["domain"].map(c["estimate"])
+    table["outcome_change"] = table["domain"].map(c["change_baseline"])
+    se = table["domain"].map(c["change_baseline_se"])
+    table["outcome_change_low"] = table["outcome_change"] - z * se
+    table["outcome_change_high"] = table["outcome_change"] + z * se
+    table["outcome_change_significant"] = table["domain"].map(
+        c["change_baseline_significant"]).astype("boolean")
+    table["n"] = table["domain"].map(c["n"]).astype("Int64")
+    ok = table[["output_ratio", "outcome_change"]].dropna()
+    rho = float(stats.spearmanr(ok["output_ratio"], ok["outcome_change"])[0]) \
+        if len(ok) >= 3 else float("nan")
+    table.attrs.update(output_name=out_ind.name, outcome_name=oc_ind.name, spearman=rho,
+                       fiscal_year=fiscal_year, reference=ref_label)
+    return table

@@ -23,6 +23,7 @@ __all__ = [
     "indicator_trend_chart",
     "likert_chart",
     "logic_model_chart",
+    "output_outcome_chart",
     "use_style",
 ]
 
@@ -332,5 +333,33 @@ def logic_model_chart(model: pd.DataFrame, history: pd.DataFrame, *,
                        transform=a.transAxes, fontsize=9, color="#777777")
     for a in axes[-1]:
         a.set_xlabel("年度")
+    fig.tight_layout()
+    return fig
+
+
+def output_outcome_chart(table: pd.DataFrame, *, options: DisplayOptions = DEFAULT_OPTIONS):
+    """Output growth (x, ratio to the baseline year) against the outcome's change (y, points
+    with 95% CI whiskers), one point per domain, from
+    :func:`~kyodo_analysis.evaluation.logic_model.output_outcome_by_domain`.
+    Returns the matplotlib ``Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.0, 4.5))
+    x = table["output_ratio"].to_numpy(dtype=float)
+    y = table["outcome_change"].to_numpy(dtype=float)
+    err = np.vstack([y - table["outcome_change_low"].to_numpy(dtype=float),
+                     table["outcome_change_high"].to_numpy(dtype=float) - y])
+    ax.errorbar(x, y, yerr=err, fmt="o", color=PALETTE[0], capsize=3)
+    for xi, yi, d in zip(x, y, table["domain"], strict=True):
+        ax.annotate(str(d), (xi, yi), textcoords="offset points", xytext=(6, 4), fontsize=9)
+    ax.axhline(0, color="#999999", linewidth=0.8)
+    a = table.attrs
+    ax.set_xlabel(f"{a.get('output_name', '産出')}（{a.get('reference', '基準年度')}比、倍）")
+    ax.set_ylabel(f"{_wrap(a.get('outcome_name', '成果'), 16)}\n基準年度からの変化（ポイント）")
+    rho = a.get("spearman")
+    note = f"　順位相関 {rho:.2f}" if rho is not None and rho == rho else ""
+    ax.set_title(f"産出の伸びと成果の変化（地区別）{note}", loc="left", fontsize=11)
+    ax.grid(True, alpha=0.3)
     fig.tight_layout()
     return fig
