@@ -474,3 +474,16 @@ def test_output_outcome_by_district(demo_study, registry):
     assert row["output_ratio"] == pytest.approx(ws[2025] / ws.loc[2017:2019].mean())
     assert (t["outcome_change_low"] < t["outcome_change"]).all()
     assert t.attrs["spearman"] > 0
+
+
+def test_unknown_domain_and_missing_registry_are_structured_errors(demo_study, registry):
+    from kyodo_analysis.errors import EstimationError
+
+    with pytest.raises(EstimationError, match="domain '町内会'"):
+        compute_indicators(demo_study, 2025, registry=registry.select(kind="survey"),
+                           domain="町内会")
+    with pytest.raises(ConfigError) as err:
+        load_registry()
+    assert err.value.key == "path"
+    with pytest.raises(ConfigError, match="no wave for fiscal year 2026"):
+        compute_indicators(demo_study, 2026, registry=registry)
