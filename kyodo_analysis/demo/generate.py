@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from kyodo_analysis.calendar import fiscal_year_label
+from kyodo_analysis.calendar import fiscal_year_label, parse_fiscal_year
 from kyodo_analysis.demo import spec
 from kyodo_analysis.demo.spec import DEFAULT_SEED
 
@@ -562,7 +562,9 @@ def _write_config(root: Path, truth: pd.DataFrame, frame_sizes: pd.Series) -> No
                     root / "codebook.yaml")
     city = truth[(truth["domain_type"] == "city") & (truth["fiscal_year"] == 2021)]
     base = dict(zip(city["indicator"], city["value"], strict=True))
-    indicators = _demo_indicators(base)
+    activity = pd.read_csv(root / "activity_statistics.csv", encoding="cp932")
+    activity["fiscal_year"] = activity.iloc[:, 0].map(parse_fiscal_year)
+    indicators = _demo_indicators(base, activity)
     (root / "indicators.yaml").write_text(
         "# 指標（デモ用の例示値）: baselines and targets are illustrative demo values, not the\n"
         "# city's. Baselines are the FY2021 synthetic population values, rounded.\n"
@@ -607,47 +609,76 @@ def _write_config(root: Path, truth: pd.DataFrame, frame_sizes: pd.Series) -> No
     (root / "README.txt").write_text(readme, encoding="utf-8")
 
 
-def _demo_indicators(base: dict[str, float]) -> dict:
+def _demo_indicators(base: dict[str, float], activity: pd.DataFrame | None = None) -> dict:
+    """The demo's indicators.yaml: every policy (I–V) of the plan, survey and activity
+    indicators, one "lower is better". Illustrative values (デモ用の例示値), not the city's.
+
+    Survey baselines are the FY2021 synthetic population values (``truth`` names the row of
+    truth_indicators.csv); activity baselines are the FY2021 counts of the generated
+    statistics, and their targets are set from the pre-COVID FY2019 level.
+    """
     def pct(key: str) -> float:
         return round(100 * base[key], 1)
 
-    def survey(ind_id, name, policy, measure, question, levels, key, up26, up31):
-        b = pct(key)
-        return {"id": ind_id, "name": name, "policy": policy, "measure": measure,
-                "source": {"type": "survey", "question": question, "statistic": "share",
-                           "levels": levels},
-                "unit": "%", "direction": "higher",
-                "baseline": {"fiscal_year": 2021, "value": b},
-                "targets": {2026: round(b + up26, 1), 2031: round(b + up31, 1)}}
+    def survey(ind_id, name, policy, measure, question, levels, key, up26, up31, *,
+               direction="higher", value=None):
+        b = pct(key) if value is None else value
+        sign = 1 if direction == "higher" else -1
+        out = {"id": ind_id, "name": name, "policy": policy, "measure": measure,
+               "source": {"type": "survey", "question": question, "statistic": "share",
+                          "levels": levels},
+               "unit": "%", "direction": direction,
+               "baseline": {"fiscal_year": 2021, "value": b},
+               "targets": {2026: round(b + sign * up26, 1), 2031: round(b + sign * up31, 1)}}
+        if key is not None:
+            out["truth"] = key
+        return out
 
-    def activity(ind_id, name, policy, measure, series, baseline, t26, t31):
-        return {"id": ind_id, "name": name, "policy": policy, "measure": measure,
-                "source": {"type": "activity", "series": series}, "unit": "件",
-                "direction": "higher", "baseline": {"fiscal_year": 2021, "value": baseline},
-                "targets": {2026: t26, 2031: t31}}
+    def count(series: str | list[str], year: int) -> int:
+        names = [series] if isinstance(series, str) else series
+        if activity is None:
+            return 0
+        row = activity[activity["fiscal_year"] == year]
+        return int(sum(row[n].iloc[0] for n in names))
 
+    def act(ind_id, name, policy, measure, series, unit, f26, f31):
+        pre = count(series, 2019)
+        return {"id": ind_id, "name": name, "policy": policy, "measure": measure,
+                "source": {"type": "activity", "series": series}, "unit": unit,
+                "direction": "higher",
+                "baseline": {"fiscal_year": 2021, "value": count(series, 2021)},
+                "targets": {2026: round(pre * f26), 2031: round(pre * f31)}}
+
+    grants = [label for label, *_ in _SERIES.values() if label.startswith("助成件数")]
     return {
         "demo": True,
+        "grading": {"no_change_band": 0.10},
         "indicators": [
             survey("I-1", "「協働」を知っている市民の割合", "I", "1", "q1", [1, 2],
-                   "awareness_top2", 5.0, 10.0),
-            survey("I-2", "講座・ワークショップに参加した市民の割合", "I", "2", "q3_4", [1],
-                   "participation_workshop", 2.0, 4.0),
-            activity("I-3", "研修・講座参加者数", "I", "2", "研修・講座参加者数", 180, 320, 380),
-            activity("II-1", "市民活動センター登録団体数", "II", "2", "登録団体数", 190, 215, 240),
-            survey("II-2", "地域活動・市民活動に関心がある市民の割合", "II", "1", "q2", [1, 2],
-                   "interest_top2", 4.0, 8.0),
-            activity("III-1", "協働事業数", "III", "1", "協働事業数", 15, 28, 35),
-            activity("III-2", "マッチング件数", "III", "1", "マッチング件数", 20, 35, 50),
-            activity("III-3", "相談件数", "III", "2", "相談件数", 280, 380, 420),
-            activity("IV-1", "市民活動助成件数（4区分計）", "IV", "1",
-                     [label for label, *_ in _SERIES.values() if label.startswith("助成件数")],
-                     9, 12, 14),
-            survey("IV-2", "地域活動・市民活動に参加した市民の割合", "IV", "1", "q3_6", [0],
-                   "participation_any", 5.0, 10.0),
-            survey("V-1", "今後、市民活動に参加したい市民の割合", "V", "1", "q4", [1, 2, 3],
-                   "intention_top3", 3.0, 6.0),
-            survey("V-2", "協働の取組の見える化に満足している市民の割合", "V", "1", "q5_5", [1, 2],
-                   "satisfied_top2_5", 5.0, 10.0),
+                   "awareness_top2", 12.0, 20.0),
+            survey("I-2", "講座・ワークショップに参加した市民の割合", "I", "1", "q3_4", [1],
+                   "participation_workshop", 5.4, 10.0),
+            act("I-3", "ワークショップ参加者数", "I", "1", "ワークショップ参加者数", "人",
+                1.5, 2.0),
+            act("I-4", "研修・講座参加者数", "I", "2", "研修・講座参加者数", "人", 1.3, 1.5),
+            survey("II-1", "地域活動・市民活動に関心がある市民の割合", "II", "1", "q2", [1, 2],
+                   "interest_top2", 6.0, 12.0),
+            survey("II-2", "市民活動の情報や交流の場に満足している市民の割合", "II", "1", "q5_2",
+                   [1, 2], "satisfied_top2_2", 6.0, 12.0),
+            act("II-3", "市民活動センター登録団体数", "II", "2", "登録団体数", "団体", 1.15, 1.3),
+            act("III-1", "マッチング件数", "III", "1", "マッチング件数", "件", 2.0, 3.0),
+            act("III-2", "協働事業数", "III", "2", "協働事業数", "件", 1.3, 1.6),
+            survey("III-3", "市民・団体・行政の連携に満足している市民の割合", "III", "2", "q5_3",
+                   [1, 2], "satisfied_top2_3", 6.0, 10.0),
+            act("IV-1", "市民活動助成件数（4区分計）", "IV", "1", grants, "件", 1.2, 1.4),
+            act("IV-2", "相談件数", "IV", "1", "相談件数", "件", 1.3, 1.5),
+            survey("IV-3", "地域活動・市民活動に参加した市民の割合", "IV", "1", "q3_6", [0],
+                   "participation_any", 10.0, 15.0),
+            survey("V-1", "協働の取組の見える化に満足している市民の割合", "V", "1", "q5_5", [1, 2],
+                   "satisfied_top2_5", 8.0, 15.0),
+            survey("V-2", "今後、市民活動に参加したい市民の割合", "V", "2", "q4", [1, 2, 3],
+                   "intention_top3", 8.0, 12.0),
+            survey("V-3", "市民活動に参加したいとは思わない市民の割合", "V", "2", "q4", [4],
+                   None, 4.0, 6.0, direction="lower", value=14.0),
         ],
     }
