@@ -274,9 +274,11 @@ def protect_table(table: pd.DataFrame, *, threshold: int = 10,
 _D = "[0-9０-９]"
 _SEP = "[-‐－ー−―]"
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+[@＠][A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
-#: Japanese phone numbers: 090-1234-5678, 0569-00-0000, 0569(00)0000, 09012345678 (full-width too).
+#: Japanese phone numbers: 090-1234-5678, 0569-00-0000, 0569(00)0000, (0569)21-3111, 09012345678
+#: (full-width digits and dashes too).
 PHONE_RE = re.compile(
     rf"(?<![0-9０-９]){_D}{{2,5}}(?:{_SEP}|[(（]){_D}{{1,4}}(?:{_SEP}|[)）]){_D}{{3,4}}(?![0-9０-９])"
+    rf"|[(（][0０]{_D}{{1,4}}[)）]\s?{_D}{{1,4}}{_SEP}{_D}{{3,4}}(?![0-9０-９])"
     rf"|(?<![0-9０-９])[0０]{_D}{{9,10}}(?![0-9０-９])")
 _NAME_CHARS = "[一-龥々〆ヵヶァ-ヴー]"
 HONORIFIC_RE = re.compile(rf"({_NAME_CHARS}{{1,8}}|[ぁ-ゖ]{{2,4}})(さん|さま|様|氏|君|くん|ちゃん)")
