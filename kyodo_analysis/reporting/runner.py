@@ -193,8 +193,12 @@ def _inspect_output(path: Path) -> tuple[bool, int | None, str | None, int | Non
         if cell.cell_type == "code" and (cell.get("execution_count") is not None
                                          or meta.get("status") in ("running", "completed", "failed")):
             started = True
+        timing = cell.metadata.get("execution", {})
+        # A cell that raised is marked by papermill; one cut off by a timeout or a dying kernel
+        # started ("execute_input") but never got its execute reply.
+        cut_off = "iopub.execute_input" in timing and "shell.execute_reply" not in timing
         if cell.cell_type == "code" and failing[0] is None and (
-                meta.get("exception") or meta.get("status") in ("failed", "running")):
+                meta.get("exception") or meta.get("status") in ("failed", "running") or cut_off):
             first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
             failing = (position, first[:80], cell.get("execution_count"))
     return started, *failing
@@ -303,7 +307,38 @@ class NotebookJob:
 
 
 def run_job(job: NotebookJob) -> NotebookResult:
-    """Run one job: execute, then export HTML (also for a failed run, to show its error)."""
+    """Run one job: execute, then export HTML (also for a failed run, to show its error).
+
+    Off the main thread (e.g. in a dask worker's thread pool, whose threads may carry an event
+    loop of their own) the job runs in a fresh thread with its own asyncio event loop, since
+    nbclient drives the kernel with asyncio.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return _run_job(job)
+    box: list = []
+
+    def target() -> None:
+        import asyncio
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            box.append(_run_job(job))
+        except BaseException as exc:  # handed back to the calling thread
+            box.append(exc)
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    worker = threading.Thread(target=target, name=f"kyodo-{job.id}")
+    worker.start()
+    worker.join()
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0]
+
+
+def _run_job(job: NotebookJob) -> NotebookResult:
     began = time.monotonic()
     Path(job.parameters.get("output_dir") or job.output.parent).mkdir(parents=True, exist_ok=True)
     result = execute_notebook(job.source, job.output, job.parameters, cwd=job.cwd,
