@@ -159,6 +159,11 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
     _remove_stale_builds(fy_dir)
     if (fy_dir / run_id).exists():
         raise ReportError(f"run folder already exists: {fy_dir / run_id}")
+    prepare = getattr(study, "ensure_imported", None)
+    if callable(prepare):
+        # Studies backed by a store import their waves once here, not in every parallel
+        # notebook (one writer; the notebooks then only read).
+        prepare()
     build = Path(tempfile.mkdtemp(prefix=f".build-{run_id}-", dir=fy_dir))
     build.chmod(0o755)  # mkdtemp makes it private; a published report is readable by all
     try:
