@@ -13,6 +13,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_NOTEBOOKS = ROOT / "tests" / "fixtures" / "notebooks"
 
+# Subprocesses the tests start (the kyodo CLI, the papermill CLI, Jupyter kernels) must import
+# this checkout's package, not the one a shared virtualenv's editable install points at
+# (e.g. a git worktree tested with the main checkout's .venv). Set once, when pytest collects
+# the modules importing this helper, i.e. before any test runs.
+if str(ROOT) not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))
+
 
 def small_study(demo_dir: Path, dest: Path, *, districts: dict | None = None,
                 notebooks: list[dict] | None = None) -> Path:

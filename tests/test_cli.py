@@ -54,12 +54,15 @@ def test_demo_writes_a_study(tmp_path):
     assert (tmp_path / "d" / "study.yaml").is_file()
 
 
-def test_report_publishes_index_and_notebook_html(demo_dir, tmp_path):
+@pytest.mark.parametrize("cwd_name", ["elsewhere"])
+def test_report_publishes_index_and_notebook_html_from_any_directory(demo_dir, tmp_path, cwd_name):
+    """Cron runs from anywhere: relative paths are the caller's, notebooks are the project's."""
     study = small_study(demo_dir, tmp_path / "study")  # one 中学校区 and one 小学校区: quick
-    proc = run("report", "--study", str(study), "--fiscal-year", "令和6年度",
-               "--out", str(tmp_path / "out"))
+    cwd = tmp_path / cwd_name
+    cwd.mkdir()
+    proc = run("report", "--study", str(study), "--fiscal-year", "令和6年度", "--out", "out", cwd=cwd)
     assert proc.returncode == 0, proc.stderr
-    fy = tmp_path / "out" / "handa-demo" / "FY2024"
+    fy = cwd / "out" / "handa-demo" / "FY2024"
     target = fy / "latest"
     index = (target / "index.html").read_text(encoding="utf-8")
     assert "デモデータ" in index and 'href="01_overview.html"' in index
@@ -68,7 +71,7 @@ def test_report_publishes_index_and_notebook_html(demo_dir, tmp_path):
     assert (target / "tables.xlsx").is_file() and (target / "manifest.json").is_file()
     assert str(target.resolve() / "index.html") in proc.stdout
     assert not [p for p in fy.iterdir() if p.name.startswith(".")]
-    logs = list((tmp_path / "out" / "handa-demo" / "logs").glob("*.log"))
+    logs = list((cwd / "out" / "handa-demo" / "logs").glob("*.log"))
     assert len(logs) == 1 and target.resolve().name in logs[0].name
     assert "disclosure audit passed" in logs[0].read_text(encoding="utf-8")
 
@@ -79,15 +82,3 @@ def test_report_and_reproduce_help():
         assert option in text
     assert run("reproduce", "--help").returncode == 0
     assert run("reproduce").returncode == 2  # the manifest argument is required
-
-
-@pytest.mark.parametrize("cwd_name", ["elsewhere"])
-def test_report_runs_from_any_directory(demo_dir, tmp_path, cwd_name):
-    """Cron runs from anywhere: relative paths are the caller's, notebooks are the project's."""
-    study = small_study(demo_dir, tmp_path / "study")
-    cwd = tmp_path / cwd_name
-    cwd.mkdir()
-    proc = run("report", "--study", str(study), "--out", "out", cwd=cwd)
-    assert proc.returncode == 0, proc.stderr
-    assert (cwd / "out" / "handa-demo" / "FY2025" / "latest" / "index.html").is_file()
-    assert list((cwd / "out" / "handa-demo" / "logs").glob("*.log"))

@@ -32,7 +32,7 @@ def _fy_dir(out: Path) -> Path:
 
 def test_a_crashing_run_leaves_the_previous_report_and_latest_intact(demo_study, tmp_path,
                                                                      monkeypatch):
-    nbs = notebook_dir(tmp_path / "nb", "tiny")
+    nbs = notebook_dir(tmp_path / "nb", "tiny", "broken")
     first = run_report(demo_study, 2025, out_root=tmp_path, notebook_dir=nbs, suite=TINY)
     assert first.ok and first.latest
     latest = _fy_dir(tmp_path) / "latest"
@@ -49,6 +49,12 @@ def test_a_crashing_run_leaves_the_previous_report_and_latest_intact(demo_study,
     assert first.index.read_bytes() == before
     assert latest.resolve() == first.directory.resolve()
     assert sorted(p.name for p in _fy_dir(tmp_path).iterdir()) == [first.run_id, "latest"]
+    # A run that completes with a failed notebook is published but does not become latest.
+    monkeypatch.undo()
+    bad = run_report(demo_study, 2025, out_root=tmp_path, notebook_dir=nbs,
+                     suite=[*TINY, NotebookSpec("broken", "壊れた")])
+    assert not bad.ok and not bad.latest and bad.index.is_file()
+    assert latest.resolve() == first.directory.resolve()
 
 
 def test_a_killed_run_leaves_the_previous_report_intact(demo_dir, demo_study, tmp_path):
@@ -81,15 +87,6 @@ def test_a_killed_run_leaves_the_previous_report_intact(demo_dir, demo_study, tm
     second = run_report(demo_study, 2025, out_root=tmp_path / "out", notebook_dir=nbs, suite=TINY)
     assert second.ok and not list(fy.glob(".build-*"))
     assert (fy / "latest").resolve() == second.directory.resolve()
-
-
-def test_latest_stays_on_the_last_clean_run(demo_study, tmp_path):
-    nbs = notebook_dir(tmp_path / "nb", "tiny", "broken")
-    good = run_report(demo_study, 2025, out_root=tmp_path, notebook_dir=nbs, suite=TINY)
-    bad = run_report(demo_study, 2025, out_root=tmp_path, notebook_dir=nbs,
-                     suite=[*TINY, NotebookSpec("broken", "壊れた")])
-    assert good.latest and not bad.latest and bad.directory.is_dir()
-    assert (_fy_dir(tmp_path) / "latest").resolve() == good.directory.resolve()
 
 
 def test_an_unsuppressed_table_fails_the_audit_and_the_run(demo_study, tmp_path):

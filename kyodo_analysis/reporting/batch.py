@@ -63,8 +63,14 @@ def open_executor(*, jobs: int | None = None, scheduler: str | None = None
             client.close()
         return
     ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=jobs or default_jobs(), mp_context=ctx) as executor:
+    executor = cf.ProcessPoolExecutor(max_workers=jobs or default_jobs(), mp_context=ctx)
+    try:
         yield executor
+    except BaseException:
+        # Interrupted (Ctrl-C, a crash while publishing): start nothing more, don't wait.
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
 
 
 def _progress(total: int, enabled: bool):

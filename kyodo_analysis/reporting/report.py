@@ -44,6 +44,7 @@ __all__ = [
     "LATEST",
     "ReportResult",
     "ReproduceResult",
+    "compare_tables",
     "new_run_id",
     "reproduce",
     "run_report",
@@ -355,12 +356,17 @@ def reproduce(manifest_path: Path, *, out_root: Path | None = None, jobs: int | 
                           timeout=timeout, jobs=jobs, scheduler=scheduler, executor=executor,
                           progress=progress, run_id=None, update_latest=False)
         new = json.loads(result.manifest.read_text(encoding="utf-8"))["tables"]
-    old = doc.get("tables", {})
+    return ReproduceResult(result, *compare_tables(doc.get("tables", {}), new))
+
+
+def compare_tables(old: dict[str, str], new: dict[str, str]
+                   ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Compare two runs' table digests: (identical, changed, missing from new, new only)."""
     same = tuple(k for k in old if k in new and new[k] == old[k])
     changed = tuple(k for k in old if k in new and new[k] != old[k])
     missing = tuple(k for k in old if k not in new)
     extra = tuple(k for k in new if k not in old)
-    return ReproduceResult(result, same, changed, missing, extra)
+    return same, changed, missing, extra
 
 
 _GROUP_ORDER = ("市全体", "中学校区", "小学校区")
