@@ -145,3 +145,27 @@ def test_published_tables_are_audited_as_they_appear_in_the_workbook(tmp_path):
     findings = audit_tables(records, xlsx=xlsx, threshold=10)
     assert {f.rule for f in findings} == {"small cell", "secondary suppression"}
     assert any(f.rule == "small cell" and f.row == 2 and f.column == "n" for f in findings)
+
+
+def test_cells_imposed_by_a_linked_table_are_suppressed_and_completed():
+    t = tab({"はい": 40, "いいえ": 30, "わからない": 20})
+    p = protect_table(t, threshold=10, also_suppress=[("いいえ", "n")])
+    assert p.primary == () and p.secondary == ((1, "n"), (2, "n"))  # 30 imposed, then 20 to pair it
+    with pytest.raises(DisclosureError, match="cannot suppress"):
+        protect_table(t, also_suppress=[("どれでもない", "n")])
+
+
+def test_linked_tables_are_audited_together():
+    from kyodo_analysis.reporting.publish import TableRecord, audit_links
+
+    def page(member, rows, additive=True):
+        return TableRecord("q1", "", member, ("回答", "地区 n", "市全体 n"), tuple(rows),
+                           {"label_column": "回答"}, link={"group": "中学校区/q1", "member": member,
+                                                         "column": "地区 n", "total_column": "市全体 n",
+                                                         "additive": additive})
+    a = page("A", [("はい", "x", 30), ("いいえ", "x", 40), ("回答者数（n）", 20, 70)])
+    b = page("B", [("はい", 25, 30), ("いいえ", 25, 40), ("回答者数（n）", 50, 70)])
+    found = audit_links([a, b])
+    assert {(f.table, f.rule) for f in found} == {("中学校区/q1", "linked secondary suppression")}
+    assert len(found) == 2  # はい and いいえ: A's cell is the only hidden one in each row
+    assert audit_links([page("A", a.rows, False), page("B", b.rows, False)]) == []

@@ -189,7 +189,8 @@ def protect_table(table: pd.DataFrame, *, threshold: int = 10,
                   total_labels: Sequence[str] = TOTAL_LABELS,
                   total_column: str | None = None,
                   additive: bool = True,
-                  suppress_zeros: bool = False) -> ProtectedTable:
+                  suppress_zeros: bool = False,
+                  also_suppress: Sequence[tuple[object, str]] = ()) -> ProtectedTable:
     """Suppress small cells of a publication table (primary and secondary suppression).
 
     Parameters
@@ -202,6 +203,11 @@ def protect_table(table: pd.DataFrame, *, threshold: int = 10,
     count_columns, derived, label_column, total_labels, total_column, additive, suppress_zeros
         The table's layout; see :class:`DisclosureSpec`. ``derived`` defaults to
         ``{"%": "n"}`` when the table has a ``%`` column and ``n`` is a count column.
+    also_suppress
+        ``(row label, count column)`` cells to suppress as well, before secondary suppression:
+        the pattern a linked table imposes (e.g. a district's cells suppressed in the
+        district × answer crosstab, so that pages of single districts cannot be added up
+        against the city total). Reported with the secondary cells.
 
     Returns
     -------
@@ -236,6 +242,13 @@ def protect_table(table: pd.DataFrame, *, threshold: int = 10,
     small = visible & (values < spec.threshold) & ((values > 0) | spec.suppress_zeros)
     mask = small.copy()
     secondary = np.zeros_like(mask)
+    for label, col in also_suppress:
+        rows = [i for i, lab in enumerate(labels) if lab == label]
+        if col not in cols or not rows:
+            raise DisclosureError(f"cannot suppress ({label!r}, {col!r}): no such row or count column")
+        for i in rows:
+            if visible[i, cols.index(col)] and not mask[i, cols.index(col)]:
+                mask[i, cols.index(col)] = secondary[i, cols.index(col)] = True
     lines = _secondary_lines(len(table), cols, is_total, spec)
     changed = True
     while changed:

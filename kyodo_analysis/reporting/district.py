@@ -18,8 +18,13 @@ from kyodo_analysis.viz.tables import format_percent, single_tabulation
 __all__ = [
     "DISTRICT_COLUMNS",
     "comparison_chart",
+    "crosstab_percentages",
     "district_comparison",
+    "district_crosstab",
     "district_mask",
+    "linked_suppression",
+    "publish_district_crosstab",
+    "publish_district_table",
     "small_base_note",
 ]
 
@@ -111,3 +116,116 @@ def comparison_chart(shown: pd.DataFrame, *, title: str = "", district: str = "�
     ax.set_title(title, loc="left", fontsize=11)
     ax.legend(loc="lower right", frameon=False)
     return fig
+
+
+def district_crosstab(data: pd.DataFrame, study, question: Question, *, level: str) -> pd.DataFrame:
+    """Counts of one question by district: 地区 × answers, with 計 and 合計.
+
+    Rows are the districts of ``level`` in study.yaml order plus a 合計 row; columns are the
+    answers (無回答 included), then 計 (the district's base). Respondents without a district
+    at this level (小学校区 left blank) are in no row, so 合計 is the sum of the rows shown.
+    For a single-answer question the table adds up both ways (protect it with
+    ``total_column="計"``); for a multiple-response question only down the columns.
+    """
+    from kyodo_analysis.reporting.suite import district_units
+
+    names = [name for lv, name in district_units(study.config) if lv == level]
+    labels: list[str] | None = None
+    rows = []
+    for name in names:
+        t = single_tabulation(data[district_mask(data, study, level=level, district=name).to_numpy()],
+                              question)
+        labels = labels or [str(v) for v in t["label"]]
+        rows.append([name, *t["n"].astype(int).tolist(), int(t.attrs["base"])])
+    table = pd.DataFrame(rows, columns=["地区", *(labels or []), "計"])
+    total = ["合計", *table.iloc[:, 1:].sum().astype(int).tolist()]
+    table.loc[len(table)] = total
+    return table
+
+
+def crosstab_percentages(shown: pd.DataFrame, *, label_column: str = "地区", total_column: str = "計",
+                         options: DisplayOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
+    """Row percentages of a *protected* crosstab; a suppressed count stays 「x」.
+
+    Computed from the published counts only, so it reveals nothing the counts table hides.
+    """
+    out = pd.DataFrame({label_column: shown[label_column]})
+    for col in shown.columns:
+        if col in (label_column, total_column):
+            continue
+        values = []
+        for v, base in zip(shown[col], shown[total_column], strict=True):
+            if isinstance(v, str) or isinstance(base, str) or not base:
+                values.append("x" if isinstance(v, str) or isinstance(base, str) else "-")
+            else:
+                values.append(format_percent(100 * v / base, options))
+        out[col] = values
+    out["回答者数（n）"] = shown[total_column]
+    return out
+
+
+def linked_suppression(data: pd.DataFrame, study, question: Question, *, level: str,
+                       district: str, column: str = "地区 n") -> list[tuple[str, str]]:
+    """Cells of ``district``'s page that the level's district × answer table suppresses.
+
+    Each 04_district page shows one district beside the city. Put side by side, the pages of
+    one level form the district × answer table, whose columns add up to the city figures (for
+    中学校区 exactly). Suppressing on each page alone could leave a single hidden district in a
+    row and the city total would give it away, so every page takes its pattern from the
+    protected level table. Returns ``(answer label, column)`` pairs for ``also_suppress``.
+    """
+    from kyodo_analysis.evaluation.disclosure import protect_table
+
+    table = district_crosstab(data, study, question, level=level)
+    counts = [c for c in table.columns if c != "地区"]
+    protected = protect_table(table, threshold=study.suppression_threshold, count_columns=counts,
+                              derived={}, label_column="地区",
+                              total_column=None if question.is_multiple else "計")
+    row = protected.table[protected.table["地区"] == district]
+    if row.empty:
+        raise ConfigError(f"{district!r} is not a {level} of the study", key="district")
+    return [(label, column) for label in counts[:-1]
+            if isinstance(row.iloc[0][label], str) and row.iloc[0][label] == "x"]
+
+
+def publish_district_table(data: pd.DataFrame, study, question: Question, mask: pd.Series, *,
+                           level: str, district: str, output_dir, weights: str | None = None,
+                           options: DisplayOptions = DEFAULT_OPTIONS
+                           ) -> tuple[pd.DataFrame, dict, str | None]:
+    """The 04_district table of one question, disclosure-controlled and published.
+
+    Returns ``(table as shown, facts from district_comparison, 参考値 note or None)``.
+    """
+    from kyodo_analysis.reporting.publish import publish_table
+
+    table, facts = district_comparison(data, question, mask, weights=weights, options=options)
+    note = small_base_note(facts["base"], options=options)
+    shown = publish_table(
+        table, question.id, output_dir=output_dir, study=study,
+        title=f"{district}（{level}）{question.id.upper()} {question.text}",
+        count_columns=["地区 n", "市全体 n"], derived={"地区 %": "地区 n", "市全体 %": "市全体 n"},
+        additive=not facts["multiple"],
+        also_suppress=linked_suppression(data, study, question, level=level, district=district),
+        link={"group": f"{level}/{question.id}", "member": district, "column": "地区 n",
+              "total_column": "市全体 n", "additive": level == "中学校区"},
+        notes=[note] if note else [])
+    return shown, facts, note
+
+
+def publish_district_crosstab(data: pd.DataFrame, study, question: Question, *, level: str,
+                              output_dir, options: DisplayOptions = DEFAULT_OPTIONS
+                              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The 05_comparison table of one question at one level, protected and published.
+
+    Returns ``(counts as shown, row percentages computed from them)``.
+    """
+    from kyodo_analysis.reporting.publish import publish_table
+
+    table = district_crosstab(data, study, question, level=level)
+    counts = [c for c in table.columns if c != "地区"]
+    tag = "j" if level == "中学校区" else "e"
+    shown = publish_table(
+        table, f"{question.id}_{tag}", output_dir=output_dir, study=study,
+        title=f"{level}別 {question.id.upper()} {question.text}", count_columns=counts,
+        derived={}, label_column="地区", total_column=None if question.is_multiple else "計")
+    return shown, crosstab_percentages(shown, options=options)

@@ -35,6 +35,7 @@ from kyodo_analysis.options import DEFAULT_OPTIONS
 __all__ = [
     "TABLES_DIR",
     "TableRecord",
+    "audit_links",
     "audit_tables",
     "collect_tables",
     "publish_table",
@@ -59,6 +60,7 @@ class TableRecord:
     rows: tuple[tuple[object, ...], ...]
     spec: dict | None
     notes: tuple[str, ...] = ()
+    link: dict | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([list(r) for r in self.rows], columns=list(self.columns))
@@ -114,6 +116,8 @@ def publish_table(table: pd.DataFrame, name: str, *, output_dir: str | Path | No
                   count_columns: Sequence[str] = ("n",), derived: Mapping[str, str] | None = None,
                   label_column: str | None = "回答", total_labels: Sequence[str] = TOTAL_LABELS,
                   total_column: str | None = None, additive: bool = True,
+                  also_suppress: Sequence[tuple[object, str]] = (),
+                  link: Mapping[str, object] | None = None,
                   notes: Sequence[str] = ()) -> pd.DataFrame:
     """Protect a publication table and publish it into the report's ``tables.xlsx``.
 
@@ -134,6 +138,13 @@ def publish_table(table: pd.DataFrame, name: str, *, output_dir: str | Path | No
     count_columns, derived, label_column, total_labels, total_column, additive
         The table's layout, see :func:`~kyodo_analysis.evaluation.disclosure.protect_table`.
         Pass ``additive=False`` for multiple-response questions.
+    also_suppress
+        Extra ``(row label, count column)`` cells to suppress (a linked table's pattern).
+    link
+        Declares the table one member of a set that adds up across tables, so the audit can
+        check the set as a whole: ``{"group": ..., "member": ..., "column": <member's count
+        column>, "total_column": <the set's total column>, "additive": bool}`` (04_district:
+        one district's column of the level's district × answer table, the city as total).
     notes
         Footnotes kept with the table (e.g. 「参考値」).
 
@@ -152,11 +163,13 @@ def publish_table(table: pd.DataFrame, name: str, *, output_dir: str | Path | No
     protected = protect_table(table, threshold=_threshold(study, threshold),
                               count_columns=count_columns, derived=derived,
                               label_column=label_column, total_labels=total_labels,
-                              total_column=total_column, additive=additive)
+                              total_column=total_column, additive=additive,
+                              also_suppress=also_suppress)
     shown = protected.table
     record = {"name": name, "title": title or name, "columns": [str(c) for c in shown.columns],
               "rows": [[_plain(v) for v in row] for row in shown.itertuples(index=False)],
-              "spec": protected.spec.to_dict(), "notes": list(notes)}
+              "spec": protected.spec.to_dict(), "notes": list(notes),
+              "link": dict(link) if link else None}
     _write_record(record, output_dir)
     return shown
 
@@ -216,7 +229,7 @@ def collect_tables(root: Path, *, order: Sequence[str] = ()) -> list[TableRecord
             name=doc["name"], title=doc.get("title", doc["name"]), notebook=path.parent.parent.name,
             columns=tuple(doc["columns"]), rows=tuple(tuple(r) for r in doc["rows"]),
             spec=doc.get("spec") if not doc.get("free_text") else {"free_text": True},
-            notes=tuple(doc.get("notes", ()))))
+            notes=tuple(doc.get("notes", ())), link=doc.get("link")))
     return records
 
 
@@ -287,4 +300,37 @@ def audit_tables(records: Sequence[TableRecord], *, xlsx: Path | None = None,
                                          f"protected with {spec['threshold']} < study's {threshold}"))
             spec = {**spec, "threshold": threshold}
         findings += audit_record(r.key, columns, rows, spec)
+    return findings + audit_links(records)
+
+
+def audit_links(records: Sequence[TableRecord]) -> list[AuditFinding]:
+    """Audit sets of linked tables (``link`` in :func:`publish_table`) as one table.
+
+    For an additive set - members that partition the total, e.g. the 中学校区 pages of one
+    question - a row (answer) where exactly one member's count is suppressed while the total
+    is visible could be recovered by subtracting the other pages from the city figure.
+    """
+    groups: dict[str, list[TableRecord]] = {}
+    for r in records:
+        if r.link and r.link.get("additive"):
+            groups.setdefault(str(r.link["group"]), []).append(r)
+    findings = []
+    for group, members in groups.items():
+        hidden: dict[str, list[str]] = {}
+        total_visible: dict[str, bool] = {}
+        for r in members:
+            label_col = (r.spec or {}).get("label_column") or r.columns[0]
+            li, ci = r.columns.index(label_col), r.columns.index(r.link["column"])
+            ti = r.columns.index(r.link["total_column"])
+            for row in r.rows:
+                if row[li] in TOTAL_LABELS:
+                    continue
+                if isinstance(row[ci], str) and row[ci].strip() == "x":
+                    hidden.setdefault(row[li], []).append(str(r.link.get("member", r.key)))
+                total_visible[row[li]] = not isinstance(row[ti], str)
+        for answer, who in hidden.items():
+            if len(who) == 1 and total_visible.get(answer):
+                findings.append(AuditFinding(group, "linked secondary suppression", None, None,
+                                             f"{answer!r} is suppressed only for {who[0]}: the "
+                                             "other tables and the total reveal it"))
     return findings

@@ -57,7 +57,7 @@ DEFAULT_SUITE: tuple[NotebookSpec, ...] = (
     NotebookSpec("02_indicators", "協働プランの成果指標", optional=True),
     NotebookSpec("03_trends", "市民活動の推移", optional=True),
     NotebookSpec("04_district", "地区別の集計", scope="district"),
-    NotebookSpec("05_comparison", "経年比較", optional=True),
+    NotebookSpec("05_comparison", "地区間の比較", optional=True),
 )
 
 
