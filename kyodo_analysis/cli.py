@@ -94,8 +94,12 @@ def _progress_default(progress: bool | None) -> bool:
               help="Progress bar on stderr [default: when stderr is a terminal].")
 @click.option("--notebook-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder of the report notebooks [default: the project's notebooks/].")
+@click.option("--strict-audit", is_flag=True, default=False,
+              help="Also fail on small counts in tables that pages show without publishing "
+              "them through publish_table (default: a warning in the log and the index).")
 def report(study_file: Path, fiscal_year: str | None, out: Path, timeout: int, jobs: int | None,
-           scheduler: str | None, progress: bool | None, notebook_dir: Path | None) -> None:
+           scheduler: str | None, progress: bool | None, notebook_dir: Path | None,
+           strict_audit: bool) -> None:
     """Run the report set for one fiscal year and publish it.
 
     Runs the city-level notebooks and one district notebook per 中学校区 and 小学校区 in
@@ -126,7 +130,8 @@ def report(study_file: Path, fiscal_year: str | None, out: Path, timeout: int, j
         try:
             result = run_report(study, fy, out_root=out, timeout=timeout, jobs=jobs,
                                 scheduler=scheduler, progress=_progress_default(progress),
-                                run_id=run_id, notebook_dir=notebook_dir)
+                                run_id=run_id, notebook_dir=notebook_dir,
+                                strict_pages=strict_audit)
         except KyodoError as exc:
             log.error("run %s failed: %s", run_id, exc)
             _fail(str(exc))

@@ -169,3 +169,18 @@ def test_linked_tables_are_audited_together():
     assert {(f.table, f.rule) for f in found} == {("中学校区/q1", "linked secondary suppression")}
     assert len(found) == 2  # はい and いいえ: A's cell is the only hidden one in each row
     assert audit_links([page("A", a.rows, False), page("B", b.rows, False)]) == []
+
+
+def test_tables_shown_on_pages_are_scanned(tmp_path):
+    from kyodo_analysis.reporting.publish import audit_pages
+    from kyodo_analysis.viz.tables import styled
+
+    raw = tab({"はい": 40, "いいえ": 4})
+    page = tmp_path / "page.html"
+    page.write_text("<html><body>" + styled(raw).to_html() + "</body></html>", encoding="utf-8")
+    found = audit_pages([page], threshold=10)
+    assert [(f.table, f.rule, f.column) for f in found] == [("page.html table 1", "small cell", "n")]
+    assert "n=4 (いいえ)" in found[0].detail
+    safe = publish_table(raw, "t", output_dir=None, threshold=10)
+    page.write_text(styled(safe).to_html(), encoding="utf-8")
+    assert audit_pages([page], threshold=10) == []

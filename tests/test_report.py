@@ -174,6 +174,8 @@ def test_the_demo_report_set(full_run, demo_study):
     ids = [n.name for n in result.notebooks]
     assert ids[0] == "01_overview" and len([i for i in ids if i.startswith("04_district-")]) == 18
     assert "05_comparison" in ids
+    # Only 01_overview shows tables outside publish_table (small 重要でない counts of q6_*).
+    assert result.warnings and all(w.table.startswith("01_overview.html") for w in result.warnings)
     for n in result.notebooks:
         assert n.html.is_file() and n.ipynb.is_file()
         assert "import kyodo_analysis" not in n.html.read_text(encoding="utf-8")[:200000]

@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +28,18 @@ from kyodo_analysis.evaluation.disclosure import (
     DisclosureError,
     DisclosureSpec,
     audit_record,
+    find_personal_data,
     mask_free_text,
     protect_table,
 )
 from kyodo_analysis.options import DEFAULT_OPTIONS
 
 __all__ = [
+    "COUNT_HEADER_RE",
     "TABLES_DIR",
     "TableRecord",
     "audit_links",
+    "audit_pages",
     "audit_tables",
     "collect_tables",
     "publish_table",
@@ -333,4 +337,71 @@ def audit_links(records: Sequence[TableRecord]) -> list[AuditFinding]:
                 findings.append(AuditFinding(group, "linked secondary suppression", None, None,
                                              f"{answer!r} is suppressed only for {who[0]}: the "
                                              "other tables and the total reveal it"))
+    return findings
+
+
+#: Headers of count columns in tables shown on report pages (「n」, 「地区 n」, 「回答者数（n）」).
+COUNT_HEADER_RE = re.compile(r"^(?:n|.*\s+n|回答者数（n）|回答者数\(n\))$")
+
+
+class _TableText(HTMLParser):
+    """Collect the text of every table cell of a page: tables → rows → cells."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[list[list[str]]] = []
+        self._depth = 0
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._depth += 1
+            self.tables.append([])
+        elif tag == "tr" and self._depth:
+            self.tables[-1].append([])
+        elif tag in ("td", "th") and self._depth and self.tables[-1]:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self._depth:
+            self._depth -= 1
+        elif tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def audit_pages(pages: Sequence[Path], *, threshold: int) -> list[AuditFinding]:
+    """Scan the tables shown on report pages for visible counts below ``threshold``.
+
+    Catches tables a notebook displays without publishing them through
+    :func:`publish_table`: in any table, a column headed like a count (「n」, 「地区 n」) whose
+    cell holds a whole number ``0 < n < threshold`` is a finding, as is an e-mail address or
+    phone number anywhere in a table.
+    """
+    findings: list[AuditFinding] = []
+    for page in pages:
+        parser = _TableText()
+        parser.feed(Path(page).read_text(encoding="utf-8"))
+        for k, table in enumerate(parser.tables, start=1):
+            if not table:
+                continue
+            header = table[0]
+            counts = [j for j, h in enumerate(header) if COUNT_HEADER_RE.match(h)]
+            for i, row in enumerate(table[1:], start=1):
+                for j in counts:
+                    if j < len(row) and row[j].isdigit() and 0 < int(row[j]) < threshold:
+                        label = row[0] if row else ""
+                        findings.append(AuditFinding(f"{Path(page).name} table {k}", "small cell",
+                                                     i - 1, header[j],
+                                                     f"n={row[j]} ({label}) shown unsuppressed"))
+                for j, cell in enumerate(row):
+                    found = find_personal_data(cell)
+                    if found:
+                        findings.append(AuditFinding(f"{Path(page).name} table {k}", "personal data",
+                                                     i - 1, header[j] if j < len(header) else None,
+                                                     f"unmasked {found[0]!r}"))
     return findings

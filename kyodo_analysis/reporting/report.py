@@ -35,7 +35,12 @@ from kyodo_analysis.errors import ReportError
 from kyodo_analysis.evaluation.disclosure import AuditFinding
 from kyodo_analysis.reporting import manifest as mf
 from kyodo_analysis.reporting.batch import default_jobs, run_batch
-from kyodo_analysis.reporting.publish import audit_tables, collect_tables, write_tables_xlsx
+from kyodo_analysis.reporting.publish import (
+    audit_pages,
+    audit_tables,
+    collect_tables,
+    write_tables_xlsx,
+)
 from kyodo_analysis.reporting.runner import NotebookJob, NotebookResult
 from kyodo_analysis.reporting.suite import NotebookSpec, PlannedRun, plan_runs, suite_for
 from kyodo_analysis.study import Study, open_study
@@ -83,6 +88,10 @@ class ReportResult:
         Optional notebooks that were not there to run.
     latest
         Whether ``latest`` now points at this run.
+    warnings
+        Small counts in tables that pages show without publishing them (see
+        :func:`~kyodo_analysis.reporting.publish.audit_pages`); findings instead with
+        ``strict_pages=True``.
     """
 
     directory: Path
@@ -94,6 +103,7 @@ class ReportResult:
     tables: Path | None = None
     skipped: tuple[str, ...] = ()
     latest: bool = False
+    warnings: tuple[AuditFinding, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -152,7 +162,8 @@ def _jobs_for(runs: Sequence[PlannedRun], build: Path, notebook_dir: Path, timeo
 def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_root: Path,
              notebook_dir: Path, timeout: int, jobs: int | None, scheduler: str | None,
              executor: cf.Executor | None, progress: bool, run_id: str | None,
-             skipped: Sequence[NotebookSpec] = (), update_latest: bool = True) -> ReportResult:
+             skipped: Sequence[NotebookSpec] = (), update_latest: bool = True,
+             strict_pages: bool = False) -> ReportResult:
     started = mf.now_iso()
     run_id = run_id or new_run_id()
     fy_dir = Path(out_root) / study.name / f"FY{fiscal_year}"
@@ -187,8 +198,16 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
         records = collect_tables(build / OUTPUTS, order=[r.id for r in runs])
         xlsx = write_tables_xlsx(records, build / "tables.xlsx", notebook_titles=titles)
         findings = tuple(audit_tables(records, xlsx=xlsx, threshold=study.suppression_threshold))
+        pages = [r.html for r in results if r.html is not None and Path(r.html).is_file()]
+        shown = tuple(audit_pages(pages, threshold=study.suppression_threshold))
+        if strict_pages:
+            findings += shown
+            shown = ()
         for f in findings:
             log.error("disclosure audit: %s", f)
+        for f in shown:
+            log.warning("disclosure warning (table shown on a page, not published through "
+                        "publish_table): %s", f)
         log.info("published %d tables; disclosure audit %s", len(records),
                  "passed" if not findings else f"FAILED ({len(findings)} findings)")
         finished = mf.now_iso()
@@ -207,7 +226,8 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
                           for run, job, res in zip(runs, job_list, results, strict=True)],
             "skipped": [s.stem for s in skipped],
             "tables": {r.key: r.digest() for r in records},
-            "audit": {"passed": not findings, "findings": [str(f) for f in findings]},
+            "audit": {"passed": not findings, "findings": [str(f) for f in findings],
+                      "page_warnings": [str(f) for f in shown]},
             "environment": mf.environment(),
             "git": mf.git_state(paths.project_root()),
         }
@@ -215,7 +235,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
             json.dumps(manifest, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         (build / "index.html").write_text(
             _index_html(study, fiscal_year, runs, results, findings, skipped, run_id, started,
-                        finished), encoding="utf-8")
+                        finished, warnings=shown), encoding="utf-8")
         target = fy_dir / run_id
         build.rename(target)
     except BaseException:
@@ -228,7 +248,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
     final = tuple(_relocate(r, build, target) for r in results)
     return ReportResult(target, target / "index.html", final, findings, run_id,
                         target / "manifest.json", target / "tables.xlsx",
-                        tuple(s.stem for s in skipped), moved)
+                        tuple(s.stem for s in skipped), moved, shown)
 
 
 def _relocate(r: NotebookResult, build: Path, target: Path) -> NotebookResult:
@@ -260,7 +280,8 @@ def run_report(study: Study, fiscal_year: int, *, out_root: Path = Path("reports
                notebook_dir: Path | None = None, timeout: int = 600, jobs: int | None = None,
                scheduler: str | None = None, executor: cf.Executor | None = None,
                progress: bool = False, run_id: str | None = None,
-               suite: Sequence[NotebookSpec] | None = None) -> ReportResult:
+               suite: Sequence[NotebookSpec] | None = None,
+               strict_pages: bool = False) -> ReportResult:
     """Run the report set of ``study`` for ``fiscal_year`` in parallel and publish it.
 
     Parameters
@@ -287,6 +308,9 @@ def run_report(study: Study, fiscal_year: int, *, out_root: Path = Path("reports
         Use this run id (the CLI passes the one it named the log file after).
     suite
         Notebook list (default: study.yaml ``report.notebooks`` or the house list).
+    strict_pages
+        Fail the audit also on small counts in tables shown on pages but not published
+        through ``publish_table`` (otherwise they are warnings in the log and the index).
 
     Returns
     -------
@@ -306,7 +330,7 @@ def run_report(study: Study, fiscal_year: int, *, out_root: Path = Path("reports
     runs, skipped = plan_runs(specs, study.config, notebook_dir=notebook_dir, base=base)
     return _execute(study, fiscal_year, runs, out_root=out_root, notebook_dir=notebook_dir,
                     timeout=timeout, jobs=jobs, scheduler=scheduler, executor=executor,
-                    progress=progress, run_id=run_id, skipped=skipped)
+                    progress=progress, run_id=run_id, skipped=skipped, strict_pages=strict_pages)
 
 
 @dataclass(frozen=True)
@@ -375,7 +399,7 @@ _STATUS_JA = {"ok": "完了", "failed": "失敗", "timeout": "時間切れ", "er
 
 def _index_html(study: Study, fy: int, runs: Sequence[PlannedRun], results: Sequence[NotebookResult],
                 findings: Sequence[AuditFinding], skipped: Sequence[NotebookSpec], run_id: str,
-                started: str, finished: str) -> str:
+                started: str, finished: str, *, warnings: Sequence[AuditFinding] = ()) -> str:
     esc = html.escape
     groups: dict[str, list[str]] = {}
     for run, res in zip(runs, results, strict=True):
@@ -396,13 +420,18 @@ def _index_html(study: Study, fy: int, runs: Sequence[PlannedRun], results: Sequ
                         f"<th>実行時間</th><th>ノートブック</th></tr></thead>\n<tbody>\n"
                         + "\n".join(groups[group]) + "\n</tbody>\n</table>")
     ok = all(r.ok for r in results) and not findings
-    overall = ('<p class="ok">すべての集計が完了し、秘匿チェックに合格しました。</p>' if ok else
+    note = f"（注意{len(warnings)}件、下記参照）" if warnings else ""
+    overall = (f'<p class="ok">すべての集計が完了し、秘匿チェックに合格しました{note}。</p>' if ok else
                '<p class="failed">一部の集計が失敗したか、秘匿チェックに不合格です（下記参照）。'
                'この実行は最新版（latest）として公開されていません。</p>')
     audit = ""
     if findings:
         audit = ("<h2>秘匿チェックの指摘</h2>\n<ul>\n"
                  + "\n".join(f"<li>{esc(str(f))}</li>" for f in findings) + "\n</ul>")
+    if warnings:
+        audit += ("<h2>秘匿チェックの注意</h2>\n<p class=\"note\">次の表は公開用の秘匿処理"
+                  "（publish_table）を通らずにページに表示されています。</p>\n<ul>\n"
+                  + "\n".join(f"<li>{esc(str(f))}</li>" for f in warnings) + "\n</ul>")
     skipped_html = ""
     if skipped:
         skipped_html = ("<p class=\"note\">未作成のため省略: "
