@@ -111,6 +111,8 @@ def test_district_views(demo_study):
     assert facts["base"] == e.sum() and facts["city_base"] == len(data)
     assert list(table.columns) == ["回答", "地区 n", "地区 %", "市全体 n", "市全体 %"]
     assert table.iloc[-1]["回答"] == "回答者数（n）" and table.iloc[-1]["地区 n"] == e.sum()
+    assert dv.covers_everyone(data, demo_study, level="中学校区")
+    assert not dv.covers_everyone(data, demo_study, level="小学校区")  # some left 小学校区 blank
     assert dv.small_base_note(29).startswith("※回答者数が30人未満") and dv.small_base_note(30) is None
     with pytest.raises(Exception, match="unknown 小学校区"):
         dv.district_mask(data, demo_study, level="小学校区", district="どこか")

@@ -18,6 +18,7 @@ from kyodo_analysis.viz.tables import format_percent, single_tabulation
 __all__ = [
     "DISTRICT_COLUMNS",
     "comparison_chart",
+    "covers_everyone",
     "crosstab_percentages",
     "district_comparison",
     "district_crosstab",
@@ -207,7 +208,7 @@ def publish_district_table(data: pd.DataFrame, study, question: Question, mask: 
         additive=not facts["multiple"],
         also_suppress=linked_suppression(data, study, question, level=level, district=district),
         link={"group": f"{level}/{question.id}", "member": district, "column": "地区 n",
-              "total_column": "市全体 n", "additive": level == "中学校区"},
+              "total_column": "市全体 n", "additive": covers_everyone(data, study, level=level)},
         notes=[note] if note else [])
     return shown, facts, note
 
@@ -229,3 +230,19 @@ def publish_district_crosstab(data: pd.DataFrame, study, question: Question, *, 
         title=f"{level}別 {question.id.upper()} {question.text}", count_columns=counts,
         derived={}, label_column="地区", total_column=None if question.is_multiple else "計")
     return shown, crosstab_percentages(shown, options=options)
+
+
+def covers_everyone(data: pd.DataFrame, study, *, level: str) -> bool:
+    """Whether the study's districts of ``level`` together hold every respondent.
+
+    Only then do the district pages add up to the city figures (中学校区 from the register
+    do; 小学校区 do not while some respondents leave theirs blank, nor does a study that
+    lists only some districts).
+    """
+    from kyodo_analysis.reporting.suite import district_units
+
+    covered = pd.Series(False, index=data.index)
+    for lv, name in district_units(study.config):
+        if lv == level:
+            covered |= district_mask(data, study, level=level, district=name)
+    return bool(covered.all())
