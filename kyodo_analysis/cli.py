@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -72,6 +73,25 @@ def _run_log(log_file: Path | None):
         logger.setLevel(old_level)
 
 
+@contextlib.contextmanager
+def _terminate_as_exit(log: logging.Logger, run_id: str):
+    """Turn SIGTERM (``timeout`` in a crontab, a shutdown) into a clean exit: the unfinished
+    run's folder is removed and queued notebooks are cancelled, as on Ctrl-C."""
+    def handler(signum, frame):
+        log.error("run %s terminated by signal %d; nothing was published", run_id, signum)
+        raise SystemExit(128 + signum)
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. called from a test runner thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def _progress_default(progress: bool | None) -> bool:
     return sys.stderr.isatty() if progress is None else progress
 
@@ -126,7 +146,7 @@ def report(study_file: Path, fiscal_year: str | None, out: Path, timeout: int, j
         _fail(str(exc))
     run_id = new_run_id()
     log_file = out / study.name / "logs" / f"{run_id}.log"
-    with _run_log(log_file) as log:
+    with _run_log(log_file) as log, _terminate_as_exit(log, run_id):
         try:
             result = run_report(study, fy, out_root=out, timeout=timeout, jobs=jobs,
                                 scheduler=scheduler, progress=_progress_default(progress),
@@ -176,6 +196,8 @@ def reproduce(manifest: Path, out: Path | None, timeout: int | None, jobs: int |
                            progress=_progress_default(progress))
         except KyodoError as exc:
             _fail(str(exc))
+    for key in result.notebooks_changed:
+        click.echo(f"  notebook changed since the run: {key}")
     for key in result.changed:
         click.echo(f"  changed: {key}")
     for key in result.missing:

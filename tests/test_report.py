@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -87,6 +88,30 @@ def test_a_killed_run_leaves_the_previous_report_intact(demo_dir, demo_study, tm
     second = run_report(demo_study, 2025, out_root=tmp_path / "out", notebook_dir=nbs, suite=TINY)
     assert second.ok and not list(fy.glob(".build-*"))
     assert (fy / "latest").resolve() == second.directory.resolve()
+
+
+def test_a_terminated_run_cleans_up_and_says_so(demo_dir, tmp_path):
+    """SIGTERM (e.g. `timeout` in a crontab): exit 143, nothing half-built left, logged."""
+    nbs = notebook_dir(tmp_path / "nb", "slow")
+    study = small_study(demo_dir, tmp_path / "study", notebooks=[{"stem": "slow"}])
+    fy = _fy_dir(tmp_path / "out")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kyodo_analysis.cli", "report", "--study", str(study),
+         "--out", str(tmp_path / "out"), "--notebook-dir", str(nbs), "--jobs", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(fy.glob(".build-*/ipynb/slow.ipynb")):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)  # the CLI only, as `timeout` does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the orphaned worker and kernel, if any
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM and "terminated by signal 15" in err
+    assert not list(fy.glob(".build-*")) and not (fy / "latest").exists()
+    log = next((tmp_path / "out" / "handa-demo" / "logs").glob("*.log")).read_text(encoding="utf-8")
+    assert "terminated by signal 15; nothing was published" in log
 
 
 def test_an_unsuppressed_table_fails_the_audit_and_the_run(demo_study, tmp_path):

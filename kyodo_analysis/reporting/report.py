@@ -342,6 +342,7 @@ class ReproduceResult:
     changed: tuple[str, ...]
     missing: tuple[str, ...]
     extra: tuple[str, ...]
+    notebooks_changed: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -371,6 +372,13 @@ def reproduce(manifest_path: Path, *, out_root: Path | None = None, jobs: int | 
     for r in runs:
         if not (Path(notebook_dir) / f"{r.stem}.ipynb").is_file():
             raise ReportError(f"notebook not found: {Path(notebook_dir) / (r.stem + '.ipynb')}")
+    changed_notebooks = tuple(
+        n["id"] for n in doc["notebooks"]
+        if n.get("source_sha256") and mf.sha256_file(Path(notebook_dir) / f"{n['notebook']}.ipynb")
+        != n["source_sha256"])
+    for run_id_ in changed_notebooks:
+        log.warning("notebook of %s changed since the run: tables may differ for that reason",
+                    run_id_)
     timeout = timeout or int(doc.get("executor", {}).get("timeout") or 600)
     with contextlib.ExitStack() as stack:
         root = out_root
@@ -380,7 +388,8 @@ def reproduce(manifest_path: Path, *, out_root: Path | None = None, jobs: int | 
                           timeout=timeout, jobs=jobs, scheduler=scheduler, executor=executor,
                           progress=progress, run_id=None, update_latest=False)
         new = json.loads(result.manifest.read_text(encoding="utf-8"))["tables"]
-    return ReproduceResult(result, *compare_tables(doc.get("tables", {}), new))
+    return ReproduceResult(result, *compare_tables(doc.get("tables", {}), new),
+                           notebooks_changed=changed_notebooks)
 
 
 def compare_tables(old: dict[str, str], new: dict[str, str]
