@@ -8,6 +8,9 @@ accepted; 1 accepted with quarantined rows; 2 file rejected, nothing imported.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -48,6 +51,53 @@ def demo(out: Path, seed: int) -> None:
     click.echo(f"demo study written to {study.study_file}")
 
 
+@contextlib.contextmanager
+def _run_log(log_file: Path | None):
+    """Log kyodo_analysis's progress to stderr and, when given, to ``log_file`` (UTF-8)."""
+    logger = logging.getLogger("kyodo_analysis")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    handlers[0].setFormatter(logging.Formatter("%(message)s"))
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        handlers[1].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s",
+                                                   "%Y-%m-%dT%H:%M:%S%z"))
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    for h in handlers:
+        logger.addHandler(h)
+    try:
+        yield logger
+    finally:
+        for h in handlers:
+            logger.removeHandler(h)
+            h.close()
+        logger.setLevel(old_level)
+
+
+@contextlib.contextmanager
+def _terminate_as_exit(log: logging.Logger, run_id: str):
+    """Turn SIGTERM (``timeout`` in a crontab, a shutdown) into a clean exit: the unfinished
+    run's folder is removed and queued notebooks are cancelled, as on Ctrl-C."""
+    def handler(signum, frame):
+        log.error("run %s terminated by signal %d; nothing was published", run_id, signum)
+        raise SystemExit(128 + signum)
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. called from a test runner thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _progress_default(progress: bool | None) -> bool:
+    return sys.stderr.isatty() if progress is None else progress
+
+
 @main.command()
 @click.option("--study", "study_file", type=click.Path(path_type=Path), default=DEFAULT_STUDY,
               show_default=True, help="The study's study.yaml. The demo study is generated "
@@ -56,12 +106,33 @@ def demo(out: Path, seed: int) -> None:
               help="Fiscal year to report (2025, FY2025 or 令和7年度); default the latest wave.")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=project_root() / "reports",
               show_default=True, help="Root folder of published reports.")
-@click.option("--timeout", type=int, default=600, show_default=True,
+@click.option("--timeout", type=click.IntRange(min=1), default=600, show_default=True,
               help="Seconds one notebook may run before it counts as failed.")
-def report(study_file: Path, fiscal_year: str | None, out: Path, timeout: int) -> None:
-    """Run the report notebooks for one fiscal year and publish HTML."""
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Notebooks run in parallel on this many local processes [default: CPUs].")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on a dask.distributed scheduler (e.g. tcp://host:8786) instead.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr [default: when stderr is a terminal].")
+@click.option("--notebook-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder of the report notebooks [default: the project's notebooks/].")
+@click.option("--strict-audit", is_flag=True, default=False,
+              help="Also fail on small counts in tables that pages show without publishing "
+              "them through publish_table (default: a warning in the log and the index).")
+def report(study_file: Path, fiscal_year: str | None, out: Path, timeout: int, jobs: int | None,
+           scheduler: str | None, progress: bool | None, notebook_dir: Path | None,
+           strict_audit: bool) -> None:
+    """Run the report set for one fiscal year and publish it.
+
+    Runs the city-level notebooks and one district notebook per 中学校区 and 小学校区 in
+    parallel, then publishes OUT/<study>/FY<year>/<run-id>/ (index.html, one HTML page per
+    notebook, tables.xlsx, manifest.json) and points OUT/<study>/FY<year>/latest at it when
+    every notebook succeeded and the disclosure audit passed. The log is written to
+    OUT/<study>/logs/<run-id>.log. Exit code 0 when all is well, 1 when a notebook or the
+    audit failed (or the run could not start), 2 for a wrong command line.
+    """
     from kyodo_analysis.calendar import parse_fiscal_year
-    from kyodo_analysis.reporting.report import run_report
+    from kyodo_analysis.reporting.report import new_run_id, run_report
     from kyodo_analysis.study import open_study
 
     try:
@@ -72,15 +143,77 @@ def report(study_file: Path, fiscal_year: str | None, out: Path, timeout: int) -
             fy = parse_fiscal_year(fiscal_year) if fiscal_year else max(study.fiscal_years)
         except ValueError as exc:
             _fail(str(exc))
-        result = run_report(study, fy, out_root=out, timeout=timeout)
+        study.wave(fy)
     except KyodoError as exc:
         _fail(str(exc))
-    for nb in result.notebooks:
-        mark = "ok" if nb.ok else f"FAILED at cell {nb.failed_cell}: {nb.error}"
-        click.echo(f"  {nb.name}: {mark}")
-    click.echo(f"report: {result.index.resolve()}")
+    run_id = new_run_id()
+    log_file = out / study.name / "logs" / f"{run_id}.log"
+    with _run_log(log_file) as log, _terminate_as_exit(log, run_id):
+        try:
+            result = run_report(study, fy, out_root=out, timeout=timeout, jobs=jobs,
+                                scheduler=scheduler, progress=_progress_default(progress),
+                                run_id=run_id, notebook_dir=notebook_dir,
+                                strict_pages=strict_audit)
+        except KyodoError as exc:
+            log.error("run %s failed: %s", run_id, exc)
+            _fail(str(exc))
+        for nb in result.notebooks:
+            click.echo(f"  {nb.describe()}")
+        click.echo(f"report: {result.index.resolve()}")
+        click.echo(f"log: {log_file.resolve()}")
+        if not result.ok:
+            failed = len(result.failed)
+            reason = (f"{failed} of {len(result.notebooks)} notebooks failed; their partial output "
+                      f"is in {result.directory}" if failed else
+                      f"the disclosure audit found {len(result.findings)} problems")
+            log.error("run %s: %s", run_id, reason)
+            _fail(reason)
+        log.info("run %s complete: %s", run_id, result.index)
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="Publish the rerun under this folder [default: a temporary folder, removed].")
+@click.option("--timeout", type=click.IntRange(min=1), default=None,
+              help="Seconds one notebook may run [default: as in the manifest].")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Local worker processes [default: CPUs].")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on a dask.distributed scheduler instead.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr [default: when stderr is a terminal].")
+def reproduce(manifest: Path, out: Path | None, timeout: int | None, jobs: int | None,
+              scheduler: str | None, progress: bool | None) -> None:
+    """Rerun a report from its manifest.json and check every published table is identical.
+
+    Every input file's sha256 is checked first (a changed file is an error naming it). Exit
+    code 0 when all tables are identical, 1 otherwise.
+    """
+    from kyodo_analysis.reporting.report import reproduce as rerun
+
+    with _run_log(None):
+        try:
+            result = rerun(manifest, out_root=out, timeout=timeout, jobs=jobs, scheduler=scheduler,
+                           progress=_progress_default(progress))
+        except KyodoError as exc:
+            _fail(str(exc))
+    for key in result.notebooks_changed:
+        click.echo(f"  notebook changed since the run: {key}")
+    for key in result.changed:
+        click.echo(f"  changed: {key}")
+    for key in result.missing:
+        click.echo(f"  missing: {key}")
+    for key in result.extra:
+        click.echo(f"  new: {key}")
+    total = len(result.identical) + len(result.changed) + len(result.missing)
+    click.echo(f"tables identical: {len(result.identical)} of {total}")
+    if out is not None:
+        click.echo(f"rerun: {result.report.index.resolve()}")
+    if not result.report.ok:
+        _fail(f"{len(result.report.failed)} notebooks failed or the audit failed in the rerun")
     if not result.ok:
-        _fail("one or more notebooks failed; their partial output is in the report folder")
+        _fail("the rerun's tables differ from the manifest's")
 
 
 def _ingest_options(func):

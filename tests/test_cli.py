@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-KYODO = str(Path(sys.executable).with_name("kyodo"))
+from report_support import kyodo, small_study
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([KYODO, *args], capture_output=True, text=True, timeout=600, cwd=cwd)
+    # This checkout's package, not whatever the venv's `kyodo` console script imports.
+    return kyodo(*args, cwd=cwd)
 
 
 def test_help_and_version():
@@ -55,23 +54,31 @@ def test_demo_writes_a_study(tmp_path):
     assert (tmp_path / "d" / "study.yaml").is_file()
 
 
-def test_report_publishes_index_and_notebook_html(demo_study, tmp_path):
-    proc = run("report", "--study", str(demo_study.path), "--fiscal-year", "令和6年度",
-               "--out", str(tmp_path))
-    assert proc.returncode == 0, proc.stderr
-    target = tmp_path / "handa-demo" / "FY2024"
-    index = (target / "index.html").read_text(encoding="utf-8")
-    assert "デモデータ" in index and 'href="01_overview.html"' in index
-    assert (target / "01_overview.html").is_file() and (target / "01_overview.ipynb").is_file()
-    assert str((target / "index.html").resolve()) in proc.stdout
-    assert not [p for p in tmp_path.joinpath("handa-demo").iterdir() if p.name.startswith(".")]
-
-
 @pytest.mark.parametrize("cwd_name", ["elsewhere"])
-def test_report_runs_from_any_directory(demo_study, tmp_path, cwd_name):
+def test_report_publishes_index_and_notebook_html_from_any_directory(demo_dir, tmp_path, cwd_name):
     """Cron runs from anywhere: relative paths are the caller's, notebooks are the project's."""
+    study = small_study(demo_dir, tmp_path / "study")  # one 中学校区 and one 小学校区: quick
     cwd = tmp_path / cwd_name
     cwd.mkdir()
-    proc = run("report", "--study", str(demo_study.path), "--out", "out", cwd=cwd)
+    proc = run("report", "--study", str(study), "--fiscal-year", "令和6年度", "--out", "out", cwd=cwd)
     assert proc.returncode == 0, proc.stderr
-    assert (cwd / "out" / "handa-demo" / "FY2025" / "index.html").is_file()
+    fy = cwd / "out" / "handa-demo" / "FY2024"
+    target = fy / "latest"
+    index = (target / "index.html").read_text(encoding="utf-8")
+    assert "デモデータ" in index and 'href="01_overview.html"' in index
+    assert 'href="04_district-j1.html"' in index and 'href="04_district-e1.html"' in index
+    assert (target / "01_overview.html").is_file() and (target / "ipynb" / "01_overview.ipynb").is_file()
+    assert (target / "tables.xlsx").is_file() and (target / "manifest.json").is_file()
+    assert str(target.resolve() / "index.html") in proc.stdout
+    assert not [p for p in fy.iterdir() if p.name.startswith(".")]
+    logs = list((cwd / "out" / "handa-demo" / "logs").glob("*.log"))
+    assert len(logs) == 1 and target.resolve().name in logs[0].name
+    assert "disclosure audit passed" in logs[0].read_text(encoding="utf-8")
+
+
+def test_report_and_reproduce_help():
+    text = run("report", "--help").stdout
+    for option in ("--jobs", "--scheduler", "--timeout", "--progress", "--notebook-dir"):
+        assert option in text
+    assert run("reproduce", "--help").returncode == 0
+    assert run("reproduce").returncode == 2  # the manifest argument is required

@@ -1,39 +1,311 @@
-"""Publishing a report: complete or not at all."""
+"""Publishing a report set: complete or not at all; the full demo set; the index in a browser."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import unquote
+
+import pandas as pd
 import pytest
+from report_support import ROOT, notebook_dir, small_study
 
+from kyodo_analysis.reporting import district as dv
 from kyodo_analysis.reporting import report as report_mod
+from kyodo_analysis.reporting.publish import read_tables_xlsx
 from kyodo_analysis.reporting.report import run_report
+from kyodo_analysis.reporting.suite import NotebookSpec
+
+TINY = [NotebookSpec("tiny", "小さな表")]
 
 
-def test_failed_run_keeps_the_previous_report(demo_study, tmp_path, monkeypatch):
-    first = run_report(demo_study, 2025, out_root=tmp_path)
-    assert first.ok
+def _fy_dir(out: Path) -> Path:
+    return out / "handa-demo" / "FY2025"
+
+
+def test_a_crashing_run_leaves_the_previous_report_and_latest_intact(demo_study, tmp_path,
+                                                                     monkeypatch):
+    nbs = notebook_dir(tmp_path / "nb", "tiny", "broken")
+    first = run_report(demo_study, 2025, out_root=tmp_path, notebook_dir=nbs, suite=TINY)
+    assert first.ok and first.latest
+    latest = _fy_dir(tmp_path) / "latest"
+    assert latest.resolve() == first.directory.resolve()
     before = first.index.read_bytes()
 
     def crash(*args, **kwargs):
-        raise KeyboardInterrupt  # e.g. the run was killed while exporting HTML
+        raise KeyboardInterrupt  # e.g. the run was interrupted while writing tables.xlsx
 
-    monkeypatch.setattr(report_mod, "export_html", crash)
+    monkeypatch.setattr(report_mod, "write_tables_xlsx", crash)
     with pytest.raises(KeyboardInterrupt):
-        run_report(demo_study, 2025, out_root=tmp_path)
+        run_report(demo_study, 2025, out_root=tmp_path, notebook_dir=nbs, suite=TINY,
+                   run_id="20990101T000000Z-1")
     assert first.index.read_bytes() == before
-    leftovers = [p.name for p in (tmp_path / "handa-demo").iterdir() if p.name != "FY2025"]
-    assert leftovers == []
+    assert latest.resolve() == first.directory.resolve()
+    assert sorted(p.name for p in _fy_dir(tmp_path).iterdir()) == [first.run_id, "latest"]
+    # A run that completes with a failed notebook is published but does not become latest.
+    monkeypatch.undo()
+    bad = run_report(demo_study, 2025, out_root=tmp_path, notebook_dir=nbs,
+                     suite=[*TINY, NotebookSpec("broken", "壊れた")])
+    assert not bad.ok and not bad.latest and bad.index.is_file()
+    assert latest.resolve() == first.directory.resolve()
 
 
-def test_a_failing_notebook_still_publishes_and_says_so(demo_study, tmp_path, monkeypatch):
-    broken = tmp_path / "nb"
-    broken.mkdir()
-    (broken / "01_overview.ipynb").write_text(
-        '{"cells": [{"cell_type": "code", "execution_count": null, "id": "p", '
-        '"metadata": {"tags": ["parameters"]}, "outputs": [], "source": "study = \\"\\""}, '
-        '{"cell_type": "code", "execution_count": null, "id": "b", "metadata": {}, "outputs": [], '
-        '"source": "1/0"}], "metadata": {"kernelspec": {"name": "python3", "language": "python", '
-        '"display_name": "Python 3"}}, "nbformat": 4, "nbformat_minor": 5}', encoding="utf-8")
-    result = run_report(demo_study, 2025, out_root=tmp_path, notebook_dir=broken)
-    assert not result.ok
-    assert "ZeroDivisionError" in result.notebooks[0].error
-    assert "失敗" in result.index.read_text(encoding="utf-8")
+def test_a_killed_run_leaves_the_previous_report_intact(demo_dir, demo_study, tmp_path):
+    nbs = notebook_dir(tmp_path / "nb", "tiny", "slow")
+    study = small_study(demo_dir, tmp_path / "study",
+                        notebooks=[{"stem": "tiny"}, {"stem": "slow"}])
+    first = run_report(demo_study, 2025, out_root=tmp_path / "out", notebook_dir=nbs, suite=TINY)
+    fy = _fy_dir(tmp_path / "out")
+    before = first.index.read_bytes()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kyodo_analysis.cli", "report", "--study", str(study),
+         "--out", str(tmp_path / "out"), "--notebook-dir", str(nbs), "--jobs", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(fy.glob(".build-*/ipynb/slow.ipynb")):
+            time.sleep(0.2)
+        assert list(fy.glob(".build-*")), "the run never started building"
+        time.sleep(1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the CLI, its workers and their kernels
+        proc.wait(timeout=30)
+    assert (fy / "latest").resolve() == first.directory.resolve()
+    assert first.index.read_bytes() == before
+    assert sorted(p.name for p in fy.iterdir() if not p.name.startswith(".")) == sorted(
+        [first.run_id, "latest"])
+    assert list(fy.glob(".build-*"))  # the killed run's unfinished build, never published
+    # The next run clears the dead run's hidden build folder.
+    second = run_report(demo_study, 2025, out_root=tmp_path / "out", notebook_dir=nbs, suite=TINY)
+    assert second.ok and not list(fy.glob(".build-*"))
+    assert (fy / "latest").resolve() == second.directory.resolve()
+
+
+def test_a_terminated_run_cleans_up_and_says_so(demo_dir, tmp_path):
+    """SIGTERM (e.g. `timeout` in a crontab): exit 143, nothing half-built left, logged."""
+    nbs = notebook_dir(tmp_path / "nb", "slow")
+    study = small_study(demo_dir, tmp_path / "study", notebooks=[{"stem": "slow"}])
+    fy = _fy_dir(tmp_path / "out")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kyodo_analysis.cli", "report", "--study", str(study),
+         "--out", str(tmp_path / "out"), "--notebook-dir", str(nbs), "--jobs", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(fy.glob(".build-*/ipynb/slow.ipynb")):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)  # the CLI only, as `timeout` does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the orphaned worker and kernel, if any
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM and "terminated by signal 15" in err
+    assert not list(fy.glob(".build-*")) and not (fy / "latest").exists()
+    log = next((tmp_path / "out" / "handa-demo" / "logs").glob("*.log")).read_text(encoding="utf-8")
+    assert "terminated by signal 15; nothing was published" in log
+
+
+def test_an_unsuppressed_table_fails_the_audit_and_the_run(demo_study, tmp_path):
+    nbs = notebook_dir(tmp_path / "nb", "tiny", "leaky")
+    result = run_report(demo_study, 2025, out_root=tmp_path, notebook_dir=nbs,
+                        suite=[*TINY, NotebookSpec("leaky", "漏れ")])
+    assert all(n.ok for n in result.notebooks) and not result.ok and not result.latest
+    assert [(f.table, f.rule, f.row, f.column) for f in result.findings] == [
+        ("leaky/leak", "small cell", 1, "n")]
+    manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
+    assert manifest["audit"]["passed"] is False and manifest["status"] == "failed"
+    assert "秘匿チェック" in result.index.read_text(encoding="utf-8")
+
+
+def test_district_views(demo_study):
+    data = demo_study.load_wave(2025)
+    cb = demo_study.codebook
+    j = dv.district_mask(data, demo_study, level="中学校区", district="亀崎")
+    e = dv.district_mask(data, demo_study, level="小学校区", district="有脇")
+    assert j.sum() == (data["stratum"] == 5).sum() and 0 < e.sum() < j.sum()
+    table, facts = dv.district_comparison(data, cb["q1"], e)
+    assert facts["base"] == e.sum() and facts["city_base"] == len(data)
+    assert list(table.columns) == ["回答", "地区 n", "地区 %", "市全体 n", "市全体 %"]
+    assert table.iloc[-1]["回答"] == "回答者数（n）" and table.iloc[-1]["地区 n"] == e.sum()
+    assert dv.covers_everyone(data, demo_study, level="中学校区")
+    assert not dv.covers_everyone(data, demo_study, level="小学校区")  # some left 小学校区 blank
+    assert dv.small_base_note(29).startswith("※回答者数が30人未満") and dv.small_base_note(30) is None
+    with pytest.raises(Exception, match="unknown 小学校区"):
+        dv.district_mask(data, demo_study, level="小学校区", district="どこか")
+
+
+def test_district_pages_are_suppressed_as_one_linked_table(demo_study, tmp_path):
+    """Pages of single districts add up to the city: suppressing each page on its own leaks."""
+    from kyodo_analysis.reporting.publish import audit_links, audit_tables, collect_tables, publish_table
+
+    data = demo_study.load_wave(2025)
+    q4 = demo_study.codebook["q4"]
+    districts = ["青山", "成岩", "半田", "乙川", "亀崎"]
+    for name in districts:  # per-page protection only, as a naive notebook would do
+        mask = dv.district_mask(data, demo_study, level="中学校区", district=name)
+        table, _ = dv.district_comparison(data, q4, mask)
+        publish_table(table, "q4", output_dir=tmp_path / "naive" / name, study=demo_study,
+                      count_columns=["地区 n", "市全体 n"],
+                      derived={"地区 %": "地区 n", "市全体 %": "市全体 n"},
+                      link={"group": "中学校区/q4", "member": name, "column": "地区 n",
+                            "total_column": "市全体 n", "additive": True})
+    leaks = audit_links(collect_tables(tmp_path / "naive"))
+    # In the demo data only 青山's ぜひ参加したい is hidden; the city total minus the four
+    # other pages would give it away.
+    assert [(f.rule, "青山" in f.detail) for f in leaks] == [("linked secondary suppression", True)]
+    for name in districts:  # what 04_district does: the level table's pattern on every page
+        mask = dv.district_mask(data, demo_study, level="中学校区", district=name)
+        dv.publish_district_table(data, demo_study, q4, mask, level="中学校区", district=name,
+                                  output_dir=tmp_path / "linked" / name)
+    assert audit_tables(collect_tables(tmp_path / "linked"), threshold=10) == []
+
+
+def test_district_crosstab_is_protected_both_ways(demo_study, tmp_path):
+    from kyodo_analysis.reporting.publish import audit_tables, collect_tables
+
+    data = demo_study.load_wave(2025)
+    counts, percents = dv.publish_district_crosstab(data, demo_study, demo_study.codebook["q4"],
+                                                    level="小学校区", output_dir=tmp_path / "nb")
+    assert list(counts["地区"])[-1] == "合計" and len(counts) == 14
+    assert counts.iloc[-1]["計"] == int(((data["f3"] >= 1) & (data["f3"] <= 13)).sum())
+    answers = [c for c in counts.columns if c not in ("地区", "計")]
+    assert (counts[answers] == "x").to_numpy().sum() > 0
+    assert ((counts[answers] == "x").to_numpy() == (percents[answers] == "x").to_numpy()).all()
+    assert audit_tables(collect_tables(tmp_path), threshold=10) == []
+
+
+# --- the full demo report set, run once for the tests below ------------------------------------
+
+@pytest.fixture(scope="module")
+def full_run(demo_study, tmp_path_factory):
+    out = tmp_path_factory.mktemp("full")
+    began = time.monotonic()
+    result = run_report(demo_study, 2025, out_root=out, jobs=2)
+    return result, time.monotonic() - began
+
+
+@pytest.mark.slow
+def test_the_demo_report_set(full_run, demo_study):
+    result, seconds = full_run
+    assert result.ok, [n.describe() for n in result.notebooks if not n.ok]
+    assert seconds < 180
+    ids = [n.name for n in result.notebooks]
+    assert ids[0] == "01_overview" and len([i for i in ids if i.startswith("04_district-")]) == 18
+    assert "05_comparison" in ids
+    # Only 01_overview shows tables outside publish_table (small 重要でない counts of q6_*).
+    assert result.warnings and all(w.table.startswith("01_overview.html") for w in result.warnings)
+    for n in result.notebooks:
+        assert n.html.is_file() and n.ipynb.is_file()
+        assert "import kyodo_analysis" not in n.html.read_text(encoding="utf-8")[:200000]
+    district_page = (result.directory / "04_district-e13.html").read_text(encoding="utf-8")
+    assert "有脇（小学校区）" in district_page and "data:image/png;base64" in district_page
+    assert "デモデータ" in district_page
+    tables = read_tables_xlsx(result.tables)
+    assert len(tables) == 18 * 4 + 2 * 4 and "04_district-j1/q1" in tables
+    assert "05_comparison/q4_e" in tables
+    q1 = tables["04_district-j1/q1"]
+    assert list(q1.columns) == ["回答", "地区 n", "地区 %", "市全体 n", "市全体 %"]
+    manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
+    inputs = {i["path"] for i in manifest["inputs"]}
+    assert {"study.yaml", "codebook.yaml", "population_margins.csv", "activity_statistics.csv",
+            "raw/survey_FY2025.csv", "raw/survey_FY2024.sav"} <= inputs
+    assert manifest["environment"]["packages"]["pandas"] == pd.__version__
+    assert manifest["environment"]["python"] and "commit" in manifest["git"]
+    assert manifest["started"] <= manifest["finished"] and manifest["audit"]["passed"]
+    assert all(n["status"] == "ok" for n in manifest["notebooks"])
+    assert manifest["notebooks"][1]["parameters"] == {
+        "study": str(demo_study.path.resolve()), "fiscal_year": 2025, "district": "青山",
+        "level": "中学校区"}
+    latest = result.directory.parent / "latest"
+    assert latest.is_symlink() and latest.resolve() == result.directory.resolve()
+
+
+def _devtools(user_dir: Path, url: str) -> tuple[list[str], dict]:
+    """Load ``url`` in headless Chromium; return (console errors, page facts)."""
+    import websocket
+
+    proc = subprocess.Popen(
+        ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={user_dir}", "--remote-debugging-port=0",
+         "--remote-allow-origins=*", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = user_dir / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (port_file.is_file() and port_file.read_text()):
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as r:
+            page = next(t for t in json.load(r) if t["type"] == "page")
+        ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30,
+                                         suppress_origin=True)
+        errors: list[str] = []
+        counter = iter(range(1, 10000))
+
+        def call(method: str, **params) -> dict:
+            msg_id = next(counter)
+            ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
+            while True:
+                msg = json.loads(ws.recv())
+                note(msg)
+                if msg.get("id") == msg_id:
+                    return msg
+
+        def note(msg: dict) -> None:
+            method, params = msg.get("method"), msg.get("params", {})
+            if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                errors.append(str(params.get("args")))
+            elif method == "Runtime.exceptionThrown":
+                errors.append(str(params.get("exceptionDetails")))
+            elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+                errors.append(params["entry"].get("text", ""))
+
+        for method in ("Runtime.enable", "Log.enable", "Page.enable"):
+            call(method)
+        call("Page.navigate", url=url)
+        deadline = time.monotonic() + 30
+        loaded = False
+        while time.monotonic() < deadline and not loaded:
+            msg = json.loads(ws.recv())
+            note(msg)
+            loaded = msg.get("method") == "Page.loadEventFired"
+        time.sleep(0.5)
+        expr = ("JSON.stringify({title: document.title, text: document.body.innerText, "
+                "links: Array.from(document.querySelectorAll('a[href]'))"
+                ".map(a => a.getAttribute('href'))})")
+        value = call("Runtime.evaluate", expression=expr, returnByValue=True)
+        ws.close()
+        facts = json.loads(value["result"]["result"]["value"])
+        facts["loaded"] = loaded
+        return errors, facts
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="chromium is not installed")
+def test_the_index_loads_in_headless_chromium(full_run, tmp_path):
+    pytest.importorskip("websocket", reason="websocket-client is needed to drive Chromium")
+    result, _ = full_run
+    index = result.directory.parent / "latest" / "index.html"
+    errors, facts = _devtools(tmp_path / "chrome", index.as_uri())
+    assert facts["loaded"] and errors == [], errors
+    assert "デモデータ" in facts["text"] and "令和7（2025）年度" in facts["text"]
+    assert len(facts["links"]) == 2 + 2 * len(result.notebooks)  # xlsx, manifest, html + ipynb
+    for href in facts["links"]:
+        assert (index.parent / unquote(href)).is_file(), href
+    shutil.rmtree(tmp_path / "chrome", ignore_errors=True)

@@ -1,121 +1,479 @@
-"""Build a study's report for one fiscal year: run the notebooks, export HTML, publish atomically."""
+"""Build a study's report set for one fiscal year and publish it atomically.
+
+Layout::
+
+    <out_root>/<study>/FY<year>/<run-id>/   index.html, <run>.html per notebook run,
+                                           ipynb/<run>.ipynb, tables.xlsx, manifest.json
+    <out_root>/<study>/FY<year>/latest  ->  <run-id>   (newest run that completed cleanly)
+
+A run is built in a hidden sibling folder (``.build-<run-id>-<pid>-*``) and renamed into
+place when complete; ``latest`` is then swapped by renaming a fresh symlink over it. A killed
+run therefore leaves earlier runs and ``latest`` untouched; its hidden folder is removed by
+the next run once its process is gone. ``latest`` moves only when every notebook succeeded
+and the disclosure audit passed; other runs are published under their run id for diagnosis.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
 import datetime as dt
 import html
+import json
+import logging
+import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from kyodo_analysis import paths
 from kyodo_analysis.calendar import fiscal_year_label
 from kyodo_analysis.errors import ReportError
-from kyodo_analysis.reporting.runner import NotebookResult, execute_notebook, export_html
-from kyodo_analysis.study import Study
+from kyodo_analysis.evaluation.disclosure import AuditFinding
+from kyodo_analysis.reporting import manifest as mf
+from kyodo_analysis.reporting.batch import default_jobs, run_batch
+from kyodo_analysis.reporting.publish import (
+    audit_pages,
+    audit_tables,
+    collect_tables,
+    write_tables_xlsx,
+)
+from kyodo_analysis.reporting.runner import NotebookJob, NotebookResult
+from kyodo_analysis.reporting.suite import NotebookSpec, PlannedRun, plan_runs, suite_for
+from kyodo_analysis.study import Study, open_study
 
-__all__ = ["NOTEBOOKS", "ReportResult", "run_report"]
+__all__ = [
+    "LATEST",
+    "ReportResult",
+    "ReproduceResult",
+    "compare_tables",
+    "new_run_id",
+    "reproduce",
+    "run_report",
+]
 
-#: The report's notebooks, in the order the index lists them: (file stem, Japanese title).
-NOTEBOOKS: list[tuple[str, str]] = [("01_overview", "調査結果の概要（単純集計）")]
+log = logging.getLogger(__name__)
+
+#: Name of the pointer to the newest clean run inside ``FY<year>/``.
+LATEST = "latest"
+OUTPUTS = "outputs"
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """A sortable, unique run id: ``20261128T101500Z-<pid>``."""
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{os.getpid()}"
 
 
 @dataclass(frozen=True)
 class ReportResult:
-    """Where a report was published and how each notebook fared."""
+    """Where a report run was published and how it fared.
+
+    Attributes
+    ----------
+    directory
+        The run's folder ``<out_root>/<study>/FY<year>/<run-id>``.
+    index
+        Its ``index.html``.
+    notebooks
+        One result per notebook run, in index order.
+    findings
+        Disclosure-audit findings (empty when the audit passed).
+    run_id, manifest, tables
+        The run id, ``manifest.json`` and ``tables.xlsx``.
+    skipped
+        Optional notebooks that were not there to run.
+    latest
+        Whether ``latest`` now points at this run.
+    warnings
+        Small counts in tables that pages show without publishing them (see
+        :func:`~kyodo_analysis.reporting.publish.audit_pages`); findings instead with
+        ``strict_pages=True``.
+    """
 
     directory: Path
     index: Path
     notebooks: tuple[NotebookResult, ...]
+    findings: tuple[AuditFinding, ...] = ()
+    run_id: str = ""
+    manifest: Path | None = None
+    tables: Path | None = None
+    skipped: tuple[str, ...] = ()
+    latest: bool = False
+    warnings: tuple[AuditFinding, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return all(n.ok for n in self.notebooks)
+        return all(n.ok for n in self.notebooks) and not self.findings
+
+    @property
+    def failed(self) -> tuple[NotebookResult, ...]:
+        return tuple(n for n in self.notebooks if not n.ok)
 
 
-def run_report(study: Study, fiscal_year: int, *, out_root: Path = Path("reports"),
-               notebook_dir: Path | None = None, timeout: int = 600) -> ReportResult:
-    """Run every report notebook for ``fiscal_year`` and publish to
-    ``<out_root>/<study>/FY<year>/``.
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
-    The report is built in a temporary sibling directory and swapped into place only when
-    complete, so an interrupted run leaves the previous report untouched.
-    """
-    study.wave(fiscal_year)  # fail early, with the study's own message, on an unknown year
-    study.import_waves()  # idempotent: files already in the store are skipped
-    notebook_dir = Path(notebook_dir or paths.notebook_dir())
-    target = Path(out_root) / study.name / f"FY{fiscal_year}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".FY{fiscal_year}-", dir=target.parent))
+
+def _remove_stale_builds(folder: Path) -> None:
+    """Remove hidden build folders left by runs whose process no longer exists."""
+    for p in folder.glob(".build-*"):
+        try:
+            pid = int(p.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _point_latest(fy_dir: Path, run_id: str) -> None:
+    """Swap ``latest`` to ``run_id`` by renaming a new symlink over it (atomic on POSIX)."""
+    tmp = fy_dir / f".{LATEST}-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(run_id, target_is_directory=True)
+    os.replace(tmp, fy_dir / LATEST)
+
+
+def _jobs_for(runs: Sequence[PlannedRun], build: Path, notebook_dir: Path, timeout: int
+              ) -> list[NotebookJob]:
+    jobs = []
+    for r in runs:
+        out = (build / OUTPUTS / r.id).resolve()
+        jobs.append(NotebookJob(
+            id=r.id, source=(notebook_dir / f"{r.stem}.ipynb").resolve(),
+            output=(build / "ipynb" / f"{r.id}.ipynb").resolve(),
+            html=(build / f"{r.id}.html").resolve(), title=r.title,
+            parameters={**r.parameters, "output_dir": str(out)}, cwd=notebook_dir.resolve(),
+            timeout=timeout))
+    (build / "ipynb").mkdir(exist_ok=True)
+    return jobs
+
+
+def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_root: Path,
+             notebook_dir: Path, timeout: int, jobs: int | None, scheduler: str | None,
+             executor: cf.Executor | None, progress: bool, run_id: str | None,
+             skipped: Sequence[NotebookSpec] = (), update_latest: bool = True,
+             strict_pages: bool = False) -> ReportResult:
+    started = mf.now_iso()
+    run_id = run_id or new_run_id()
+    fy_dir = Path(out_root) / study.name / f"FY{fiscal_year}"
+    fy_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(fy_dir)
+    if (fy_dir / run_id).exists():
+        raise ReportError(f"run folder already exists: {fy_dir / run_id}")
+    prepare = getattr(study, "ensure_imported", None)
+    if callable(prepare):
+        # Studies backed by a store import their waves once here, not in every parallel
+        # notebook (one writer; the notebooks then only read).
+        prepare()
+    build = Path(tempfile.mkdtemp(prefix=f".build-{run_id}-", dir=fy_dir))
     build.chmod(0o755)  # mkdtemp makes it private; a published report is readable by all
     try:
-        results = []
-        for stem, title in NOTEBOOKS:
-            source = notebook_dir / f"{stem}.ipynb"
-            if not source.is_file():
-                raise ReportError(f"notebook not found: {source}")
-            params = {"study": str(study.path.resolve()), "fiscal_year": fiscal_year,
-                      "output_dir": str(build.resolve())}
-            result = execute_notebook(source, build / f"{stem}.ipynb", params,
-                                      cwd=notebook_dir, timeout=timeout)
-            if result.ipynb.is_file():
-                export_html(result.ipynb, build / f"{stem}.html", title=title)
-            results.append(result)
-        started = dt.datetime.now(dt.UTC)
-        (build / "index.html").write_text(_index_html(study, fiscal_year, results, started),
-                                          encoding="utf-8")
-        _swap_into_place(build, target)
+        inputs = mf.input_files(study)
+        job_list = _jobs_for(runs, build, notebook_dir, timeout)
+        kind = "executor" if executor is not None else ("dask" if scheduler else "process-pool")
+        workers = None if executor is not None or scheduler else (jobs or default_jobs())
+        log.info("run %s: %d notebook runs of %s %s on %s%s", run_id, len(job_list), study.name,
+                 fiscal_year_label(fiscal_year), scheduler or kind,
+                 f" ({workers} workers)" if workers else "")
+        for spec in skipped:
+            log.info("skipped optional notebook %s (not present)", spec.stem)
+
+        def note(result: NotebookResult) -> None:
+            (log.info if result.ok else log.error)("%s", result.describe())
+
+        results = run_batch(job_list, executor=executor, max_workers=jobs, scheduler=scheduler,
+                            progress=progress, on_result=note)
+        titles = {r.id: r.title for r in runs}
+        records = collect_tables(build / OUTPUTS, order=[r.id for r in runs])
+        xlsx = write_tables_xlsx(records, build / "tables.xlsx", notebook_titles=titles)
+        findings = tuple(audit_tables(records, xlsx=xlsx, threshold=study.suppression_threshold))
+        pages = [r.html for r in results if r.html is not None and Path(r.html).is_file()]
+        shown = tuple(audit_pages(pages, threshold=study.suppression_threshold))
+        if strict_pages:
+            findings += shown
+            shown = ()
+        for f in findings:
+            log.error("disclosure audit: %s", f)
+        for f in shown:
+            log.warning("disclosure warning (table shown on a page, not published through "
+                        "publish_table): %s", f)
+        log.info("published %d tables; disclosure audit %s", len(records),
+                 "passed" if not findings else f"FAILED ({len(findings)} findings)")
+        finished = mf.now_iso()
+        ok = all(r.ok for r in results) and not findings
+        manifest = {
+            "manifest_version": mf.MANIFEST_VERSION, "run_id": run_id,
+            "status": "ok" if ok else "failed", "started": started, "finished": finished,
+            "study": {"name": study.name, "title": study.title, "demo": study.demo,
+                      "root": str(study.root.resolve()), "file": study.path.name,
+                      "config": study.config},
+            "fiscal_year": fiscal_year,
+            "inputs": [i.to_dict() for i in inputs],
+            "executor": {"kind": kind, "scheduler": scheduler, "jobs": workers,
+                         "timeout": timeout},
+            "notebooks": [_notebook_entry(run, job, res, build)
+                          for run, job, res in zip(runs, job_list, results, strict=True)],
+            "skipped": [s.stem for s in skipped],
+            "tables": {r.key: r.digest() for r in records},
+            "audit": {"passed": not findings, "findings": [str(f) for f in findings],
+                      "page_warnings": [str(f) for f in shown]},
+            "environment": mf.environment(),
+            "git": mf.git_state(paths.project_root()),
+        }
+        (build / "manifest.json").write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        (build / "index.html").write_text(
+            _index_html(study, fiscal_year, runs, results, findings, skipped, run_id, started,
+                        finished, warnings=shown), encoding="utf-8")
+        target = fy_dir / run_id
+        build.rename(target)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise
-    return ReportResult(target, target / "index.html", tuple(
-        NotebookResult(r.name, target / r.ipynb.name, r.ok, r.error, r.failed_cell)
-        for r in results))
+    moved = False
+    if ok and update_latest:
+        _point_latest(fy_dir, run_id)
+        moved = True
+    final = tuple(_relocate(r, build, target) for r in results)
+    return ReportResult(target, target / "index.html", final, findings, run_id,
+                        target / "manifest.json", target / "tables.xlsx",
+                        tuple(s.stem for s in skipped), moved, shown)
 
 
-def _swap_into_place(build: Path, target: Path) -> None:
-    """Replace ``target`` by ``build`` with renames only (each atomic on one file system)."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}-old-{build.name}")
-        target.rename(old)
-    build.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _relocate(r: NotebookResult, build: Path, target: Path) -> NotebookResult:
+    def move(p: Path | None) -> Path | None:
+        if p is None:
+            return None
+        try:
+            return target / Path(p).resolve().relative_to(build.resolve())
+        except ValueError:
+            return p
+
+    return NotebookResult(r.name, move(r.ipynb), r.ok, r.error, r.failed_cell, r.cell,
+                          r.cell_source, r.status, r.attempts, r.seconds, move(r.html),
+                          r.parameters)
 
 
-def _index_html(study: Study, fy: int, results: list[NotebookResult], when: dt.datetime) -> str:
-    titles = dict(NOTEBOOKS)
-    items = []
-    for r in results:
-        status = "完了" if r.ok else f"失敗: {html.escape(r.error or '')}"
-        items.append(f'<li><a href="{html.escape(r.name)}.html">{html.escape(titles[r.name])}</a>'
-                     f' <span class="{"ok" if r.ok else "failed"}">（{status}）</span></li>')
-    banner = (f'<p class="demo">デモデータ: {html.escape(study.notice or "")}</p>'
+def _notebook_entry(run: PlannedRun, job: NotebookJob, res: NotebookResult, build: Path) -> dict:
+    params = {k: v for k, v in res.parameters.items() if k != "output_dir"} or {
+        k: v for k, v in job.parameters.items() if k != "output_dir"}
+    return {"id": run.id, "notebook": run.stem, "title": run.title, "group": run.group,
+            "source": str(job.source), "source_sha256": mf.sha256_file(job.source),
+            "parameters": params, "status": res.status, "ok": res.ok, "error": res.error,
+            "cell": res.cell, "cell_source": res.cell_source, "execution_count": res.failed_cell,
+            "attempts": res.attempts, "seconds": round(res.seconds, 2),
+            "html": f"{run.id}.html" if res.html else None, "ipynb": f"ipynb/{run.id}.ipynb"}
+
+
+def run_report(study: Study, fiscal_year: int, *, out_root: Path = Path("reports"),
+               notebook_dir: Path | None = None, timeout: int = 600, jobs: int | None = None,
+               scheduler: str | None = None, executor: cf.Executor | None = None,
+               progress: bool = False, run_id: str | None = None,
+               suite: Sequence[NotebookSpec] | None = None,
+               strict_pages: bool = False) -> ReportResult:
+    """Run the report set of ``study`` for ``fiscal_year`` in parallel and publish it.
+
+    Parameters
+    ----------
+    study
+        The study (its ``districts`` give the district runs).
+    fiscal_year
+        The wave to report.
+    out_root
+        Root of published reports; the run goes to ``<out_root>/<study>/FY<year>/<run-id>``.
+    notebook_dir
+        Folder of the notebooks (default: the project's ``notebooks/``).
+    timeout
+        Seconds each notebook may run.
+    jobs
+        Local worker processes (default: the machine's CPUs).
+    scheduler
+        Address of a dask.distributed scheduler to run on instead of local processes.
+    executor
+        A ready :class:`concurrent.futures.Executor` (e.g. a dask ``Client.get_executor()``).
+    progress
+        Show a progress bar on stderr.
+    run_id
+        Use this run id (the CLI passes the one it named the log file after).
+    suite
+        Notebook list (default: study.yaml ``report.notebooks`` or the house list).
+    strict_pages
+        Fail the audit also on small counts in tables shown on pages but not published
+        through ``publish_table`` (otherwise they are warnings in the log and the index).
+
+    Returns
+    -------
+    ReportResult
+        Failed notebooks and audit findings are in the result (``ok`` is ``False``); they are
+        not raised, so one broken notebook does not stop the others.
+
+    Raises
+    ------
+    ReportError
+        When the set cannot be planned (a required notebook is missing) or published.
+    """
+    study.wave(fiscal_year)  # fail early, with the study's own message, on an unknown year
+    notebook_dir = Path(notebook_dir or paths.notebook_dir())
+    specs = tuple(suite) if suite is not None else suite_for(study.config)
+    base = {"study": str(study.path.resolve()), "fiscal_year": fiscal_year}
+    runs, skipped = plan_runs(specs, study.config, notebook_dir=notebook_dir, base=base)
+    return _execute(study, fiscal_year, runs, out_root=out_root, notebook_dir=notebook_dir,
+                    timeout=timeout, jobs=jobs, scheduler=scheduler, executor=executor,
+                    progress=progress, run_id=run_id, skipped=skipped, strict_pages=strict_pages)
+
+
+@dataclass(frozen=True)
+class ReproduceResult:
+    """Outcome of rerunning a manifest: the new run and how its tables compare."""
+
+    report: ReportResult
+    identical: tuple[str, ...]
+    changed: tuple[str, ...]
+    missing: tuple[str, ...]
+    extra: tuple[str, ...]
+    notebooks_changed: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok and not (self.changed or self.missing or self.extra)
+
+
+def reproduce(manifest_path: Path, *, out_root: Path | None = None, jobs: int | None = None,
+              scheduler: str | None = None, executor: cf.Executor | None = None,
+              timeout: int | None = None, progress: bool = False,
+              notebook_dir: Path | None = None) -> ReproduceResult:
+    """Rerun the notebooks of a manifest with the same parameters and compare the tables.
+
+    Every input's sha256 is checked first; a changed or missing file raises
+    :class:`ReportError` naming it, before anything runs. The rerun is published under
+    ``out_root`` (default: a temporary folder, removed afterwards) without moving ``latest``.
+    """
+    doc = mf.load_manifest(manifest_path)
+    study_file = mf.verify_inputs(doc)
+    study = open_study(study_file)
+    fy = int(doc["fiscal_year"])
+    runs = [PlannedRun(n["id"], n["notebook"], n.get("title", n["id"]), dict(n["parameters"]),
+                       n.get("group", "")) for n in doc["notebooks"]]
+    if notebook_dir is None:
+        sources = {Path(n["source"]).parent for n in doc["notebooks"]}
+        notebook_dir = next(iter(sources)) if len(sources) == 1 and all(
+            Path(n["source"]).is_file() for n in doc["notebooks"]) else paths.notebook_dir()
+    for r in runs:
+        if not (Path(notebook_dir) / f"{r.stem}.ipynb").is_file():
+            raise ReportError(f"notebook not found: {Path(notebook_dir) / (r.stem + '.ipynb')}")
+    changed_notebooks = tuple(
+        n["id"] for n in doc["notebooks"]
+        if n.get("source_sha256") and mf.sha256_file(Path(notebook_dir) / f"{n['notebook']}.ipynb")
+        != n["source_sha256"])
+    for run_id_ in changed_notebooks:
+        log.warning("notebook of %s changed since the run: tables may differ for that reason",
+                    run_id_)
+    timeout = timeout or int(doc.get("executor", {}).get("timeout") or 600)
+    with contextlib.ExitStack() as stack:
+        root = out_root
+        if root is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kyodo-reproduce-")))
+        result = _execute(study, fy, runs, out_root=Path(root), notebook_dir=Path(notebook_dir),
+                          timeout=timeout, jobs=jobs, scheduler=scheduler, executor=executor,
+                          progress=progress, run_id=None, update_latest=False)
+        new = json.loads(result.manifest.read_text(encoding="utf-8"))["tables"]
+    return ReproduceResult(result, *compare_tables(doc.get("tables", {}), new),
+                           notebooks_changed=changed_notebooks)
+
+
+def compare_tables(old: dict[str, str], new: dict[str, str]
+                   ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Compare two runs' table digests: (identical, changed, missing from new, new only)."""
+    same = tuple(k for k in old if k in new and new[k] == old[k])
+    changed = tuple(k for k in old if k in new and new[k] != old[k])
+    missing = tuple(k for k in old if k not in new)
+    extra = tuple(k for k in new if k not in old)
+    return same, changed, missing, extra
+
+
+_GROUP_ORDER = ("市全体", "中学校区", "小学校区")
+_STATUS_JA = {"ok": "完了", "failed": "失敗", "timeout": "時間切れ", "error": "実行エラー"}
+
+
+def _index_html(study: Study, fy: int, runs: Sequence[PlannedRun], results: Sequence[NotebookResult],
+                findings: Sequence[AuditFinding], skipped: Sequence[NotebookSpec], run_id: str,
+                started: str, finished: str, *, warnings: Sequence[AuditFinding] = ()) -> str:
+    esc = html.escape
+    groups: dict[str, list[str]] = {}
+    for run, res in zip(runs, results, strict=True):
+        status = _STATUS_JA.get(res.status, res.status)
+        if res.ok:
+            mark = f'<span class="ok">{status}</span>'
+        else:
+            where = f"セル{res.cell}: " if res.cell else ""
+            mark = f'<span class="failed">{status}（{esc(where + (res.error or ""))}）</span>'
+        page = (f'<a href="{quote(run.id)}.html">{esc(run.title)}</a>' if res.html
+                else esc(run.title))
+        groups.setdefault(run.group, []).append(
+            f"<tr><td>{page}</td><td>{mark}</td><td>{res.seconds:.0f}秒</td>"
+            f'<td><a href="ipynb/{quote(run.id)}.ipynb">ipynb</a></td></tr>')
+    sections = []
+    for group in sorted(groups, key=lambda g: (_GROUP_ORDER.index(g) if g in _GROUP_ORDER else 9, g)):
+        sections.append(f"<h2>{esc(group)}</h2>\n<table>\n<thead><tr><th>報告書</th><th>状態</th>"
+                        f"<th>実行時間</th><th>ノートブック</th></tr></thead>\n<tbody>\n"
+                        + "\n".join(groups[group]) + "\n</tbody>\n</table>")
+    ok = all(r.ok for r in results) and not findings
+    note = f"（注意{len(warnings)}件、下記参照）" if warnings else ""
+    overall = (f'<p class="ok">すべての集計が完了し、秘匿チェックに合格しました{note}。</p>' if ok else
+               '<p class="failed">一部の集計が失敗したか、秘匿チェックに不合格です（下記参照）。'
+               'この実行は最新版（latest）として公開されていません。</p>')
+    audit = ""
+    if findings:
+        audit = ("<h2>秘匿チェックの指摘</h2>\n<ul>\n"
+                 + "\n".join(f"<li>{esc(str(f))}</li>" for f in findings) + "\n</ul>")
+    if warnings:
+        audit += ("<h2>秘匿チェックの注意</h2>\n<p class=\"note\">次の表は公開用の秘匿処理"
+                  "（publish_table）を通らずにページに表示されています。</p>\n<ul>\n"
+                  + "\n".join(f"<li>{esc(str(f))}</li>" for f in warnings) + "\n</ul>")
+    skipped_html = ""
+    if skipped:
+        skipped_html = ("<p class=\"note\">未作成のため省略: "
+                        + "、".join(esc(s.title) for s in skipped) + "</p>")
+    banner = (f'<p class="demo"><strong>デモデータ</strong>: {esc(study.notice or "")}</p>'
               if study.demo else "")
     return f"""<!DOCTYPE html>
 <html lang="ja">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(study.title)} {fiscal_year_label(fy)}</title>
+<link rel="icon" href="data:,">
+<title>{esc(study.title)} {fiscal_year_label(fy)}</title>
 <style>
 body {{ font-family: "Hiragino Sans", "Noto Sans JP", "IPAexGothic", "Yu Gothic", sans-serif;
-       max-width: 52rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.7; color: #222; }}
+       max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.7; color: #222; }}
 .demo {{ background: #fff3cd; border: 1px solid #e0c36a; padding: .6rem 1rem; }}
-.ok {{ color: #2e7d32; }} .failed {{ color: #b71c1c; }}
+.ok {{ color: #2e7d32; }} .failed {{ color: #b71c1c; }} .note {{ color: #555; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left; }}
 footer {{ color: #666; font-size: .85rem; margin-top: 2rem; }}
 </style>
 </head>
 <body>
-<h1>{html.escape(study.title)}</h1>
+<h1>{esc(study.title)}</h1>
 <p>{fiscal_year_label(fy)}　報告書</p>
 {banner}
-<ul>
-{chr(10).join(items)}
-</ul>
-<footer>作成: kyodo_analysis {when:%Y-%m-%d %H:%M} UTC</footer>
+{overall}
+<p>集計表（Excel）: <a href="tables.xlsx">tables.xlsx</a>　実行記録: <a href="manifest.json">manifest.json</a></p>
+{chr(10).join(sections)}
+{skipped_html}
+{audit}
+<footer>実行ID {esc(run_id)}　開始 {esc(started)}　終了 {esc(finished)}（UTC）　作成: kyodo_analysis</footer>
 </body>
 </html>
 """

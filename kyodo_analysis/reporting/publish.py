@@ -1,0 +1,407 @@
+"""Publishing tables from notebooks: disclosure-controlled, collected into ``tables.xlsx``.
+
+A notebook calls :func:`publish_table` for every table it shows; the table is protected by
+:func:`kyodo_analysis.evaluation.disclosure.protect_table`, written as one small JSON record
+into ``<output_dir>/tables/`` and returned for display, so what the page shows is exactly what
+is published. After all notebooks have run, the batch runner collects the records
+(:func:`collect_tables`), writes them to ``tables.xlsx`` (:func:`write_tables_xlsx`, one sheet
+per table, Japanese headers, a 目次 sheet first) and audits them (:func:`audit_tables`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kyodo_analysis.evaluation.disclosure import (
+    TOTAL_LABELS,
+    AuditFinding,
+    DisclosureError,
+    DisclosureSpec,
+    audit_record,
+    find_personal_data,
+    mask_free_text,
+    protect_table,
+)
+from kyodo_analysis.options import DEFAULT_OPTIONS
+
+__all__ = [
+    "COUNT_HEADER_RE",
+    "TABLES_DIR",
+    "TableRecord",
+    "audit_links",
+    "audit_pages",
+    "audit_tables",
+    "collect_tables",
+    "publish_table",
+    "publish_text",
+    "read_tables_xlsx",
+    "write_tables_xlsx",
+]
+
+#: Sub-folder of a notebook's ``output_dir`` holding its published table records.
+TABLES_DIR = "tables"
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+@dataclass(frozen=True)
+class TableRecord:
+    """One published table: where it came from, its cells as published, and its layout."""
+
+    name: str
+    title: str
+    notebook: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[object, ...], ...]
+    spec: dict | None
+    notes: tuple[str, ...] = ()
+    link: dict | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([list(r) for r in self.rows], columns=list(self.columns))
+
+    @property
+    def key(self) -> str:
+        """Unique name across a report set: ``<notebook>/<table>``."""
+        return f"{self.notebook}/{self.name}"
+
+    def digest(self) -> str:
+        """sha256 of the published header and cells (what reproduction compares)."""
+        blob = json.dumps([list(self.columns), [list(r) for r in self.rows]], ensure_ascii=False,
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _plain(value: object) -> object:
+    """A JSON-safe cell: ints stay ints, missing becomes ``None``, everything else text."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return None
+        return int(value) if float(value).is_integer() else float(value)
+    return str(value)
+
+
+def _threshold(study, threshold: int | None) -> int:
+    if threshold is not None:
+        return int(threshold)
+    if study is not None:
+        return int(study.suppression_threshold)
+    return DEFAULT_OPTIONS.suppression_threshold
+
+
+def _write_record(record: dict, output_dir: str | Path | None) -> None:
+    if not output_dir:
+        return  # interactive use: protect and show, publish nothing
+    folder = Path(output_dir) / TABLES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{record['name']}.json"
+    if path.exists():
+        raise DisclosureError(f"table {record['name']!r} was already published by this notebook")
+    path.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def publish_table(table: pd.DataFrame, name: str, *, output_dir: str | Path | None,
+                  title: str | None = None, study=None, threshold: int | None = None,
+                  count_columns: Sequence[str] = ("n",), derived: Mapping[str, str] | None = None,
+                  label_column: str | None = "回答", total_labels: Sequence[str] = TOTAL_LABELS,
+                  total_column: str | None = None, additive: bool = True,
+                  also_suppress: Sequence[tuple[object, str]] = (),
+                  link: Mapping[str, object] | None = None,
+                  notes: Sequence[str] = ()) -> pd.DataFrame:
+    """Protect a publication table and publish it into the report's ``tables.xlsx``.
+
+    Parameters
+    ----------
+    table
+        The table as it should appear (Japanese headers), with unweighted counts in
+        ``count_columns`` and a total row labelled e.g. 「回答者数（n）」.
+    name
+        Short ASCII name, unique within the notebook run (``"q1"``, ``"q3_by_age"``).
+    output_dir
+        The notebook's ``output_dir`` parameter; empty or ``None`` publishes nothing (the
+        protected table is still returned, so notebooks behave the same interactively).
+    title
+        Japanese title for the 目次 sheet.
+    study
+        The study; its ``suppression_threshold`` is used unless ``threshold`` is given.
+    count_columns, derived, label_column, total_labels, total_column, additive
+        The table's layout, see :func:`~kyodo_analysis.evaluation.disclosure.protect_table`.
+        Pass ``additive=False`` for multiple-response questions.
+    also_suppress
+        Extra ``(row label, count column)`` cells to suppress (a linked table's pattern).
+    link
+        Declares the table one member of a set that adds up across tables, so the audit can
+        check the set as a whole: ``{"group": ..., "member": ..., "column": <member's count
+        column>, "total_column": <the set's total column>, "additive": bool}`` (04_district:
+        one district's column of the level's district × answer table, the city as total).
+    notes
+        Footnotes kept with the table (e.g. 「参考値」).
+
+    Returns
+    -------
+    DataFrame
+        The protected table (suppressed cells are ``"x"``), for display.
+
+    Raises
+    ------
+    DisclosureError
+        On a bad name, a name published twice, or a layout that does not fit the table.
+    """
+    if not _NAME_RE.match(name):
+        raise DisclosureError(f"table name {name!r} must be ASCII letters, digits, '_', '-', '.'")
+    protected = protect_table(table, threshold=_threshold(study, threshold),
+                              count_columns=count_columns, derived=derived,
+                              label_column=label_column, total_labels=total_labels,
+                              total_column=total_column, additive=additive,
+                              also_suppress=also_suppress)
+    shown = protected.table
+    record = {"name": name, "title": title or name, "columns": [str(c) for c in shown.columns],
+              "rows": [[_plain(v) for v in row] for row in shown.itertuples(index=False)],
+              "spec": protected.spec.to_dict(), "notes": list(notes),
+              "link": dict(link) if link else None}
+    _write_record(record, output_dir)
+    return shown
+
+
+def publish_text(answers: pd.Series | Sequence[str], name: str, *, output_dir: str | Path | None,
+                 title: str | None = None, study=None, allow: bool | None = None,
+                 names: Sequence[str] = (), column: str = "自由記述") -> pd.DataFrame:
+    """Publish free-text answers, masked, only where the study explicitly allows it.
+
+    Free text is refused unless ``allow=True`` is passed or study.yaml says
+    ``disclosure: {allow_free_text: true}``; allowed text is masked with
+    :func:`~kyodo_analysis.evaluation.disclosure.mask_free_text` using ``names`` plus the
+    study's ``disclosure: {mask_names: [...]}``. Blank answers are dropped.
+
+    Returns
+    -------
+    DataFrame
+        One column ``column`` of masked answers, for display.
+
+    Raises
+    ------
+    DisclosureError
+        When free text is not allowed for this study.
+    """
+    conf = (study.config.get("disclosure") or {}) if study is not None else {}
+    if allow is None:
+        allow = bool(conf.get("allow_free_text", False))
+    if not allow:
+        raise DisclosureError(f"free text {name!r} is not allowed in reports: set "
+                              "disclosure: {allow_free_text: true} in study.yaml to publish it masked")
+    all_names = [*names, *conf.get("mask_names", [])]
+    texts = [mask_free_text(str(t), names=all_names) for t in answers if str(t).strip()]
+    shown = pd.DataFrame({column: texts})
+    record = {"name": name, "title": title or name, "columns": [column],
+              "rows": [[t] for t in texts], "spec": None, "notes": ["自由記述（個人情報はマスク済み）"],
+              "free_text": True}
+    if not _NAME_RE.match(name):
+        raise DisclosureError(f"table name {name!r} must be ASCII letters, digits, '_', '-', '.'")
+    _write_record(record, output_dir)
+    return shown
+
+
+def collect_tables(root: Path, *, order: Sequence[str] = ()) -> list[TableRecord]:
+    """Read every table record under ``root/<notebook>/tables/*.json``.
+
+    Notebooks come in the order of ``order`` (run ids; others after, by name), each
+    notebook's tables in the order it published them.
+    """
+    rank = {name: i for i, name in enumerate(order)}
+    paths = sorted(Path(root).glob(f"*/{TABLES_DIR}/*.json"),
+                   key=lambda p: (rank.get(p.parent.parent.name, len(rank)), p.parent.parent.name,
+                                  p.stat().st_mtime_ns, p.name))
+    records = []
+    for path in paths:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        records.append(TableRecord(
+            name=doc["name"], title=doc.get("title", doc["name"]), notebook=path.parent.parent.name,
+            columns=tuple(doc["columns"]), rows=tuple(tuple(r) for r in doc["rows"]),
+            spec=doc.get("spec") if not doc.get("free_text") else {"free_text": True},
+            notes=tuple(doc.get("notes", ())), link=doc.get("link")))
+    return records
+
+
+def _sheet_names(records: Sequence[TableRecord]) -> list[str]:
+    return [f"T{i:03d}" for i in range(1, len(records) + 1)]
+
+
+def write_tables_xlsx(records: Sequence[TableRecord], path: Path, *,
+                      notebook_titles: Mapping[str, str] | None = None) -> Path:
+    """Write the published tables to one workbook: a 目次 sheet, then one sheet per table.
+
+    Sheets are named ``T001``, ``T002``, ... (Excel limits sheet names to 31 characters);
+    the 目次 lists each sheet's notebook, table name, title and notes.
+    """
+    titles = dict(notebook_titles or {})
+    toc = pd.DataFrame({
+        "シート": _sheet_names(records),
+        "報告書": [titles.get(r.notebook, r.notebook) for r in records],
+        "表ID": [r.key for r in records],
+        "表題": [r.title for r in records],
+        "注記": ["／".join(r.notes) for r in records],
+    })
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        toc.to_excel(xw, sheet_name="目次", index=False)
+        for sheet, r in zip(_sheet_names(records), records, strict=True):
+            r.to_frame().to_excel(xw, sheet_name=sheet, index=False)
+    return path
+
+
+def read_tables_xlsx(path: Path) -> dict[str, pd.DataFrame]:
+    """Read ``tables.xlsx`` back as ``{"<notebook>/<table>": DataFrame}`` using the 目次."""
+    sheets = pd.read_excel(path, sheet_name=None, dtype=object)
+    toc = sheets.pop("目次")
+    return {key: sheets[sheet] for sheet, key in zip(toc["シート"], toc["表ID"], strict=True)}
+
+
+def _xlsx_cell(value: object) -> object:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return _plain(value)
+
+
+def audit_tables(records: Sequence[TableRecord], *, xlsx: Path | None = None,
+                 threshold: int | None = None) -> list[AuditFinding]:
+    """Audit every published table; with ``xlsx`` the workbook's cells are what is checked.
+
+    A table published without disclosure control, a small cell left visible, a lone
+    suppressed cell in a line with a visible total, an unmasked e-mail address or phone number,
+    or a table whose threshold is lower than the study's ``threshold`` is a finding.
+    """
+    sheets = read_tables_xlsx(xlsx) if xlsx is not None else {}
+    findings: list[AuditFinding] = []
+    for r in records:
+        columns, rows = list(r.columns), [list(x) for x in r.rows]
+        if r.key in sheets:
+            frame = sheets[r.key]
+            columns = [str(c) for c in frame.columns]
+            rows = [[_xlsx_cell(v) for v in row] for row in frame.itertuples(index=False)]
+        elif xlsx is not None:
+            findings.append(AuditFinding(r.key, "missing", None, None, "not in tables.xlsx"))
+        spec = r.spec
+        if spec and spec.get("free_text"):
+            findings += audit_record(r.key, columns, rows, DisclosureSpec(count_columns=(),
+                                                                          derived=(), label_column=None))
+            continue
+        if spec is not None and threshold is not None and int(spec["threshold"]) < threshold:
+            findings.append(AuditFinding(r.key, "threshold", None, None,
+                                         f"protected with {spec['threshold']} < study's {threshold}"))
+            spec = {**spec, "threshold": threshold}
+        findings += audit_record(r.key, columns, rows, spec)
+    return findings + audit_links(records)
+
+
+def audit_links(records: Sequence[TableRecord]) -> list[AuditFinding]:
+    """Audit sets of linked tables (``link`` in :func:`publish_table`) as one table.
+
+    For an additive set - members that partition the total, e.g. the 中学校区 pages of one
+    question - a row (answer) where exactly one member's count is suppressed while the total
+    is visible could be recovered by subtracting the other pages from the city figure.
+    """
+    groups: dict[str, list[TableRecord]] = {}
+    for r in records:
+        if r.link and r.link.get("additive"):
+            groups.setdefault(str(r.link["group"]), []).append(r)
+    findings = []
+    for group, members in groups.items():
+        hidden: dict[str, list[str]] = {}
+        total_visible: dict[str, bool] = {}
+        for r in members:
+            label_col = (r.spec or {}).get("label_column") or r.columns[0]
+            li, ci = r.columns.index(label_col), r.columns.index(r.link["column"])
+            ti = r.columns.index(r.link["total_column"])
+            for row in r.rows:
+                if row[li] in TOTAL_LABELS:
+                    continue
+                if isinstance(row[ci], str) and row[ci].strip() == "x":
+                    hidden.setdefault(row[li], []).append(str(r.link.get("member", r.key)))
+                total_visible[row[li]] = not isinstance(row[ti], str)
+        for answer, who in hidden.items():
+            if len(who) == 1 and total_visible.get(answer):
+                findings.append(AuditFinding(group, "linked secondary suppression", None, None,
+                                             f"{answer!r} is suppressed only for {who[0]}: the "
+                                             "other tables and the total reveal it"))
+    return findings
+
+
+#: Headers of count columns in tables shown on report pages (「n」, 「地区 n」, 「回答者数（n）」).
+COUNT_HEADER_RE = re.compile(r"^(?:n|.*\s+n|回答者数（n）|回答者数\(n\))$")
+
+
+class _TableText(HTMLParser):
+    """Collect the text of every table cell of a page: tables → rows → cells."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[list[list[str]]] = []
+        self._depth = 0
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._depth += 1
+            self.tables.append([])
+        elif tag == "tr" and self._depth:
+            self.tables[-1].append([])
+        elif tag in ("td", "th") and self._depth and self.tables[-1]:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self._depth:
+            self._depth -= 1
+        elif tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def audit_pages(pages: Sequence[Path], *, threshold: int) -> list[AuditFinding]:
+    """Scan the tables shown on report pages for visible counts below ``threshold``.
+
+    Catches tables a notebook displays without publishing them through
+    :func:`publish_table`: in any table, a column headed like a count (「n」, 「地区 n」) whose
+    cell holds a whole number ``0 < n < threshold`` is a finding, as is an e-mail address or
+    phone number anywhere in a table.
+    """
+    findings: list[AuditFinding] = []
+    for page in pages:
+        parser = _TableText()
+        parser.feed(Path(page).read_text(encoding="utf-8"))
+        for k, table in enumerate(parser.tables, start=1):
+            if not table:
+                continue
+            header = table[0]
+            counts = [j for j, h in enumerate(header) if COUNT_HEADER_RE.match(h)]
+            for i, row in enumerate(table[1:], start=1):
+                for j in counts:
+                    if j < len(row) and row[j].isdigit() and 0 < int(row[j]) < threshold:
+                        label = row[0] if row else ""
+                        findings.append(AuditFinding(f"{Path(page).name} table {k}", "small cell",
+                                                     i - 1, header[j],
+                                                     f"n={row[j]} ({label}) shown unsuppressed"))
+                for j, cell in enumerate(row):
+                    found = find_personal_data(cell)
+                    if found:
+                        findings.append(AuditFinding(f"{Path(page).name} table {k}", "personal data",
+                                                     i - 1, header[j] if j < len(header) else None,
+                                                     f"unmasked {found[0]!r}"))
+    return findings

@@ -1,0 +1,150 @@
+"""The batch runner: parallel runs, failures recorded per notebook, kernel-start retries, dask."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from report_support import kyodo, notebook_dir, small_study
+
+from kyodo_analysis.errors import ReportError
+from kyodo_analysis.reporting import runner
+from kyodo_analysis.reporting.report import run_report
+from kyodo_analysis.reporting.suite import DEFAULT_SUITE, NotebookSpec, plan_runs, suite_for
+
+SUITE = [NotebookSpec("tiny", "小さな表"), NotebookSpec("broken", "壊れた報告書"),
+         NotebookSpec("tiny2", "小さな表２"), NotebookSpec("absent", "未作成", optional=True)]
+
+
+def test_a_failing_notebook_is_recorded_and_the_others_finish(demo_study, tmp_path):
+    nbs = notebook_dir(tmp_path / "nb", "tiny", "broken", copies={"tiny2": "tiny"})
+    result = run_report(demo_study, 2025, out_root=tmp_path / "out", notebook_dir=nbs, suite=SUITE,
+                        jobs=2)
+    assert not result.ok and not result.latest
+    by = {n.name: n for n in result.notebooks}
+    assert by["tiny"].ok and by["tiny2"].ok
+    broken = by["broken"]
+    assert broken.status == "failed" and broken.error == "ValueError: broken on purpose"
+    assert broken.cell == 3 and broken.cell_source == 'raise ValueError("broken on purpose")'
+    assert broken.attempts == 1  # a failed analysis cell is never retried
+    partial = nbformat.read(broken.ipynb, as_version=4)  # the partial executed notebook is kept
+    assert any("before the failure" in o.get("text", "") for c in partial.cells
+               if c.cell_type == "code" for o in c.outputs)
+    assert broken.html is not None and broken.html.is_file()
+    assert result.skipped == ("absent",)
+    manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
+    entry = next(n for n in manifest["notebooks"] if n["id"] == "broken")
+    assert entry["status"] == "failed" and entry["cell"] == 3 and manifest["status"] == "failed"
+    index = result.index.read_text(encoding="utf-8")
+    assert "失敗" in index and "セル3" in index and "broken on purpose" in index
+    assert sorted(manifest["tables"]) == ["tiny/yesno", "tiny2/yesno"]
+    assert not (result.directory.parent / "latest").exists()
+
+
+def test_missing_notebooks_optional_or_required(demo_study, tmp_path):
+    nbs = notebook_dir(tmp_path / "nb", "tiny")
+    runs, skipped = plan_runs([NotebookSpec("tiny", "t"), NotebookSpec("gone", "g", optional=True)],
+                              demo_study.config, notebook_dir=nbs, base={"study": "s", "fiscal_year": 1})
+    assert [r.id for r in runs] == ["tiny"] and [s.stem for s in skipped] == ["gone"]
+    with pytest.raises(ReportError, match=r"notebook not found: .*gone\.ipynb"):
+        plan_runs([NotebookSpec("gone", "g")], demo_study.config, notebook_dir=nbs, base={})
+
+
+def test_the_default_suite_runs_every_district(demo_study):
+    from kyodo_analysis.paths import notebook_dir as project_notebooks
+
+    assert suite_for(demo_study.config) == DEFAULT_SUITE
+    runs, skipped = plan_runs(DEFAULT_SUITE, demo_study.config, notebook_dir=project_notebooks(),
+                              base={"study": "s", "fiscal_year": 2025})
+    district = [r for r in runs if r.stem == "04_district"]
+    assert [r.parameters["district"] for r in district if r.group == "中学校区"] == [
+        "青山", "成岩", "半田", "乙川", "亀崎"]
+    assert len([r for r in district if r.group == "小学校区"]) == 13
+    assert {r.parameters["level"] for r in district} == {"中学校区", "小学校区"}
+    assert {s.stem for s in skipped} <= {"02_indicators", "03_trends", "05_comparison"}
+
+
+def test_the_cli_exits_1_and_logs_when_a_notebook_fails(demo_dir, tmp_path):
+    study = small_study(demo_dir, tmp_path / "study",
+                        notebooks=[{"stem": "tiny"}, {"stem": "broken", "title": "壊れた"}])
+    nbs = notebook_dir(tmp_path / "nb", "tiny", "broken")
+    proc = kyodo("report", "--study", str(study), "--out", str(tmp_path / "out"),
+                 "--notebook-dir", str(nbs), "--jobs", "2")
+    assert proc.returncode == 1, proc.stderr
+    assert "broken: FAILED at cell 3" in proc.stdout and "tiny: ok" in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1].startswith("kyodo: error: 1 of 2 notebooks failed")
+    logs = list((tmp_path / "out" / "handa-demo" / "logs").glob("*.log"))
+    assert len(logs) == 1
+    text = logs[0].read_text(encoding="utf-8")
+    assert "ERROR broken: FAILED at cell 3" in text and "INFO tiny: ok" in text
+
+
+def test_a_notebook_over_its_time_limit_fails_as_timeout(tmp_path):
+    nbs = notebook_dir(tmp_path / "nb", "slow")
+    result = runner.execute_notebook(nbs / "slow.ipynb", tmp_path / "slow-out.ipynb",
+                                     {"output_dir": ""}, timeout=3)
+    assert not result.ok and result.status == "timeout" and result.cell == 2
+    assert "3 s limit" in result.error and result.attempts == 1
+
+
+class _FakePapermill:
+    """Stands in for papermill.execute_notebook: fails the first ``n`` calls with ``exc``."""
+
+    def __init__(self, real, exc: Exception, n: int):
+        self.real, self.exc, self.n, self.calls = real, exc, n, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls <= self.n:
+            raise self.exc
+        return self.real(*args, **kwargs)
+
+
+def test_kernel_start_failures_are_retried(tmp_path, monkeypatch):
+    import papermill
+
+    fake = _FakePapermill(papermill.execute_notebook,
+                          RuntimeError("Kernel died before replying to kernel_info"), 2)
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    monkeypatch.setattr(runner.time, "sleep", lambda s: None)
+    nbs = notebook_dir(tmp_path / "nb", "tiny")
+    result = runner.execute_notebook(nbs / "tiny.ipynb", tmp_path / "o.ipynb", {"output_dir": ""})
+    assert result.ok and result.attempts == 3 and fake.calls == 3
+
+
+def test_kernel_start_retries_are_bounded(tmp_path, monkeypatch):
+    import papermill
+
+    fake = _FakePapermill(papermill.execute_notebook, TimeoutError("kernel start timed out"), 99)
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    monkeypatch.setattr(runner.time, "sleep", lambda s: None)
+    result = runner.execute_notebook(tmp_path / "x.ipynb", tmp_path / "o.ipynb", {},
+                                     start_retries=2)
+    assert not result.ok and result.status == "error" and fake.calls == 3
+
+
+@pytest.mark.parametrize(("exc", "started", "retry"), [
+    (RuntimeError("Kernel died before replying to kernel_info"), False, True),
+    (TimeoutError("Kernel didn't respond in 60 seconds"), False, True),
+    (OSError(98, "Address already in use"), False, True),
+    (RuntimeError("Kernel died before replying to kernel_info"), True, False),
+    (ValueError("bad value"), False, False),
+    (type("CellTimeoutError", (TimeoutError,), {})("Cell execution timed out"), False, False),
+])
+def test_which_failures_count_as_kernel_start_failures(exc, started, retry):
+    assert runner.is_kernel_start_failure(exc, cells_started=started) is retry
+
+
+def test_runs_on_a_dask_local_cluster(demo_study, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    nbs = notebook_dir(tmp_path / "nb", "tiny", copies={"tiny2": "tiny"})
+    suite = [NotebookSpec("tiny", "t"), NotebookSpec("tiny2", "t2")]
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        result = run_report(demo_study, 2025, out_root=tmp_path / "out", notebook_dir=nbs,
+                            suite=suite, scheduler=cluster.scheduler_address)
+    assert result.ok, [n.describe() for n in result.notebooks]
+    manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
+    assert manifest["executor"]["kind"] == "dask"
+    assert sorted(manifest["tables"]) == ["tiny/yesno", "tiny2/yesno"]
