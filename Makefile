@@ -19,7 +19,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name kyodo --display-name "kyodo_analysis (.venv)" > /dev/null
 	touch $(STAMP)
 
-$(DEMO): | $(STAMP)
+# Regenerated when the generator changes, so the demo always fits the code that reads it.
+$(DEMO): kyodo_analysis/demo/generate.py kyodo_analysis/demo/spec.py kyodo_analysis/demo/codebook.yaml | $(STAMP)
 	$(BIN)/kyodo demo --out data/demo --seed $(SEED)
 
 demo: $(DEMO)

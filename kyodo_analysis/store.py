@@ -255,6 +255,13 @@ class Store:
                     out[col] = frame[col].astype("Float64").astype("Int64")
         return pd.DataFrame(out)
 
+    def wave_sources(self, study: str) -> dict[int, tuple[str, str]]:
+        """For each imported wave of ``study``: (sha256 of its file, sha256 of its codebook)."""
+        rows = self.con.execute(
+            "SELECT w.fiscal_year, i.sha256, i.codebook_sha256 FROM waves w "
+            "JOIN imports i USING (import_id) WHERE w.study = ?", [study]).fetchall()
+        return {fy: (sha, cb) for fy, sha, cb in rows}
+
     def has_wave(self, study: str, fiscal_year: int) -> bool:
         return self.con.execute("SELECT count(*) FROM waves WHERE study = ? AND fiscal_year = ?",
                                 [study, fiscal_year]).fetchone()[0] > 0

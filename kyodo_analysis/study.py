@@ -126,13 +126,29 @@ class Study:
         return outcomes
 
     def ensure_imported(self) -> None:
-        """Import the waves when the store lacks any of them (a no-op once imported)."""
-        from kyodo_analysis.store import Store
+        """Import the waves the store lacks; refuse to go on with a wave whose file changed.
+
+        A wave already in the store but imported from another version of its file (or with
+        another codebook) is an error: analysing the old rows silently would be wrong, and
+        replacing them is a decision (``kyodo import ... --replace``).
+        """
+        from kyodo_analysis.store import Store, file_sha256
 
         if self.store_path.is_file():
             with Store(self.store_path, read_only=True) as store:
-                if all(store.has_wave(self.name, fy) for fy in self.fiscal_years):
-                    return
+                imported = store.wave_sources(self.name)
+            stale = [w for w in self.waves if w.fiscal_year in imported
+                     and imported[w.fiscal_year] != (file_sha256(w.file), self.codebook.sha256)]
+            if stale:
+                w = stale[0]
+                raise ConfigError(
+                    f"wave FY{w.fiscal_year} in the store {self.store_path} was imported from "
+                    f"another version of {w.file.name} (or with another codebook); re-import it "
+                    f"with: kyodo import {w.file} --codebook ... --wave FY{w.fiscal_year} "
+                    f"--study {self.name} --db {self.store_path} --replace",
+                    file=str(self.path), key="waves")
+            if all(w.fiscal_year in imported for w in self.waves):
+                return
         self.import_waves()
 
     def load_wave(self, fiscal_year: int, *, store_path: str | Path | None = None) -> pd.DataFrame:
@@ -185,6 +201,10 @@ class Study:
         weighting = spec.get("weighting")
         if not (weighted and weighting):
             return design
+        if not isinstance(weighting, dict) or not isinstance(weighting.get("margins"), dict):
+            raise ConfigError("design.weighting must be a mapping with 'margins' "
+                              "(data column: population column), e.g. margins: {stratum: 中学校区}",
+                              file=str(self.path), key="design.weighting")
         if weighting.get("method", "rake") != "rake":
             raise ConfigError("only method: rake is supported for study weighting",
                               file=str(self.path), key="design.weighting.method")

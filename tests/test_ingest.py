@@ -334,3 +334,18 @@ def test_population_margins_are_stored(demo_study):
         pop = store.population_status()
     margins = demo_study.population_margins()
     assert pop.loc[0, "cells"] == len(margins) and pop.loc[0, "total"] == margins["人口"].sum()
+
+
+def test_a_changed_wave_file_is_not_analysed_silently(tmp_path):
+    """A report must not read rows imported from an older version of a wave's file."""
+    from kyodo_analysis.demo.generate import generate_demo
+    from kyodo_analysis.errors import ConfigError
+    from kyodo_analysis.study import Study
+
+    study = Study.from_yaml(generate_demo(tmp_path / "d", seed=3).study_file)
+    study.ensure_imported()
+    study.ensure_imported()  # unchanged files: nothing to do
+    wave = study.wave(2025).file
+    wave.write_bytes(wave.read_bytes().replace(b"\r\n", b"\n"))  # same data, another file
+    with pytest.raises(ConfigError, match="--replace"):
+        Study.from_yaml(study.path).ensure_imported()

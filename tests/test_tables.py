@@ -151,4 +151,4 @@ def test_weighting_comparison_and_diagnostics_on_the_demo(demo_study):
     assert float(first["差（ポイント）"]) < 0
     summary, margins = weighting_tables(design.weighting_report())
     assert (margins["母集団（目標）"] == margins["重み付け後"]).all()
-    assert summary.loc[1, "Kishの設計効果"] > 1
+    assert float(summary.loc[1, "Kishの設計効果"]) > 1

@@ -590,7 +590,6 @@ def _write_config(root: Path, truth: pd.DataFrame, frame_sizes: pd.Series) -> No
         "activity": {"file": "activity_statistics.csv", "encoding": "cp932"},
         "workshops_by_district": {"file": "workshop_by_district.csv", "encoding": "cp932",
                                   "series": "ワークショップ参加者数"},
-        "store": "../kyodo.duckdb",
         "design": {"strata": "stratum", "frame_sizes": "frame_sizes.csv",
                    # Raking: data column (register attribute) -> population_margins column.
                    "weighting": {"method": "rake",

@@ -32,7 +32,7 @@ from kyodo_analysis.evaluation.disclosure import (
     mask_free_text,
     protect_table,
 )
-from kyodo_analysis.options import DEFAULT_OPTIONS
+from kyodo_analysis.options import DEFAULT_OPTIONS, DisplayOptions
 
 __all__ = [
     "COUNT_HEADER_RE",
@@ -43,6 +43,7 @@ __all__ = [
     "audit_tables",
     "collect_tables",
     "publish_table",
+    "publish_tabulation",
     "publish_text",
     "read_tables_xlsx",
     "write_tables_xlsx",
@@ -176,6 +177,24 @@ def publish_table(table: pd.DataFrame, name: str, *, output_dir: str | Path | No
               "link": dict(link) if link else None}
     _write_record(record, output_dir)
     return shown
+
+
+def publish_tabulation(tabulation: pd.DataFrame, name: str, *, output_dir: str | Path | None,
+                       study=None, title: str | None = None,
+                       options: DisplayOptions | None = None) -> pd.DataFrame:
+    """Publish a 単純集計 (from :func:`~kyodo_analysis.viz.tables.single_tabulation` or
+    :func:`~kyodo_analysis.viz.tables.weighted_tabulation`) in its municipal layout.
+
+    The % and its interval go with their row's count: a suppressed count hides them too.
+    Multiple-response tables are not additive (respondents choose several options).
+    """
+    from kyodo_analysis.viz.tables import tabulation_table
+
+    shown = tabulation_table(tabulation, options) if options else tabulation_table(tabulation)
+    derived = {c: "n" for c in shown.columns if c not in ("回答", "n")}
+    return publish_table(shown, name, output_dir=output_dir, study=study,
+                         title=title or tabulation.attrs.get("text"), derived=derived,
+                         additive=not tabulation.attrs.get("multiple", False))
 
 
 def publish_text(answers: pd.Series | Sequence[str], name: str, *, output_dir: str | Path | None,

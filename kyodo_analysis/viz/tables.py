@@ -243,11 +243,11 @@ def weighting_tables(report, options: DisplayOptions = DEFAULT_OPTIONS) -> tuple
     summary = pd.DataFrame({
         "重み": s["weights"].map({"design": "設計ウェイト（層別）", "final": "最終ウェイト"}).fillna(s["weights"]),
         "n": s["n"],
-        "最小": s["min"].round(2),
-        "中央値": s["median"].round(2),
-        "最大": s["max"].round(2),
-        "最大/最小": s["max_min_ratio"].round(2),
-        "Kishの設計効果": s["deff_kish"].round(3),
+        "最小": s["min"].map("{:.2f}".format),
+        "中央値": s["median"].map("{:.2f}".format),
+        "最大": s["max"].map("{:.2f}".format),
+        "最大/最小": s["max_min_ratio"].map("{:.2f}".format),
+        "Kishの設計効果": s["deff_kish"].map("{:.3f}".format),
         "有効標本数": s["n_eff"].round(0).astype(int),
     })
     m = report.margins
