@@ -26,12 +26,14 @@ def small_run(demo_dir, tmp_path_factory):
 def test_the_manifest_records_inputs_parameters_and_tables(small_run):
     study, result = small_run
     doc = load_manifest(result.manifest)
-    assert [n["id"] for n in doc["notebooks"]] == ["01_overview", "04_district-j1", "04_district-e1",
+    assert [n["id"] for n in doc["notebooks"]] == ["01_overview", "02_indicators", "03_trends",
+                                                  "04_district-j1", "04_district-e1",
                                                   "05_comparison"]
-    assert doc["notebooks"][2]["parameters"]["district"] == "有脇"
+    assert doc["notebooks"][4]["parameters"]["district"] == "有脇"
     assert {i.path: i.sha256 for i in input_files(study)} == {
         i["path"]: i["sha256"] for i in doc["inputs"]}
-    assert len(doc["tables"]) == 4 + 4 + 2 * 4 and doc["study"]["config"]["districts"] == {"亀崎": ["有脇"]}
+    # 01_overview: every question (20); 04_district: q1-q4 twice; 05_comparison: q1-q4 x 2 levels
+    assert len(doc["tables"]) == 20 + 4 + 4 + 2 * 4 and doc["study"]["config"]["districts"] == {"亀崎": ["有脇"]}
     assert verify_inputs(doc) == study.path
 
 
@@ -40,7 +42,7 @@ def test_reproduce_an_unchanged_run_gives_identical_tables(small_run):
     _, result = small_run
     proc = kyodo("reproduce", str(result.manifest), "--jobs", "2")
     assert proc.returncode == 0, proc.stderr
-    assert "tables identical: 16 of 16" in proc.stdout
+    assert "tables identical: 36 of 36" in proc.stdout
 
 
 def test_table_comparison():
