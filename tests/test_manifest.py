@@ -26,12 +26,16 @@ def small_run(demo_dir, tmp_path_factory):
 def test_the_manifest_records_inputs_parameters_and_tables(small_run):
     study, result = small_run
     doc = load_manifest(result.manifest)
-    assert [n["id"] for n in doc["notebooks"]] == ["01_overview", "04_district-j1", "04_district-e1",
-                                                  "05_comparison"]
-    assert doc["notebooks"][2]["parameters"]["district"] == "有脇"
+    ids = [n["id"] for n in doc["notebooks"]]  # plus 02_indicators etc. once they exist
+    assert [i for i in ids if i in ("01_overview", "04_district-j1", "04_district-e1",
+                                    "05_comparison")] == ["01_overview", "04_district-j1",
+                                                          "04_district-e1", "05_comparison"]
+    by_id = {n["id"]: n for n in doc["notebooks"]}
+    assert by_id["04_district-e1"]["parameters"]["district"] == "有脇"
     assert {i.path: i.sha256 for i in input_files(study)} == {
         i["path"]: i["sha256"] for i in doc["inputs"]}
-    assert len(doc["tables"]) == 4 + 4 + 2 * 4 and doc["study"]["config"]["districts"] == {"亀崎": ["有脇"]}
+    assert len([k for k in doc["tables"] if k.startswith(("04_district", "05_comparison"))]) == 16
+    assert doc["study"]["config"]["districts"] == {"亀崎": ["有脇"]}
     assert verify_inputs(doc) == study.path
 
 
@@ -40,7 +44,8 @@ def test_reproduce_an_unchanged_run_gives_identical_tables(small_run):
     _, result = small_run
     proc = kyodo("reproduce", str(result.manifest), "--jobs", "2")
     assert proc.returncode == 0, proc.stderr
-    assert "tables identical: 16 of 16" in proc.stdout
+    n = len(load_manifest(result.manifest)["tables"])
+    assert f"tables identical: {n} of {n}" in proc.stdout and n >= 16
 
 
 def test_table_comparison():
