@@ -148,3 +148,39 @@ def test_runs_on_a_dask_local_cluster(demo_study, tmp_path):
     manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
     assert manifest["executor"]["kind"] == "dask"
     assert sorted(manifest["tables"]) == ["tiny/yesno", "tiny2/yesno"]
+
+
+def test_progress_bar_and_a_worker_that_dies(tmp_path, monkeypatch, capsys):
+    import concurrent.futures as cf
+
+    from kyodo_analysis.reporting import batch
+    from kyodo_analysis.reporting.runner import NotebookJob, NotebookResult
+
+    def fake_run_job(job):
+        if job.id == "dies":
+            raise MemoryError("worker killed")
+        return NotebookResult(job.id, job.output, job.id == "good", None if job.id == "good" else "x")
+
+    monkeypatch.setattr(batch, "run_job", fake_run_job)
+    jobs = [NotebookJob(i, tmp_path / "s.ipynb", tmp_path / f"{i}.ipynb", tmp_path / f"{i}.html", i, {},
+                        tmp_path) for i in ("good", "bad", "dies")]
+    seen = []
+    with cf.ThreadPoolExecutor(2) as ex:
+        results = batch.run_batch(jobs, executor=ex, progress=True, on_result=seen.append)
+    assert [r.name for r in results] == ["good", "bad", "dies"]
+    assert [r.ok for r in results] == [True, False, False] and len(seen) == 3
+    assert results[2].status == "error" and "MemoryError: worker killed" in results[2].error
+    err = capsys.readouterr().err
+    assert "3/3" in err and "failed=2" in err and "running=" in err
+
+
+def test_the_cli_runs_on_a_dask_scheduler(demo_dir, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    study = small_study(demo_dir, tmp_path / "study", notebooks=[{"stem": "tiny"}])
+    nbs = notebook_dir(tmp_path / "nb", "tiny")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  protocol="tcp", dashboard_address=None) as cluster:
+        proc = kyodo("report", "--study", str(study), "--out", str(tmp_path / "out"),
+                     "--notebook-dir", str(nbs), "--scheduler", cluster.scheduler_address)
+    assert proc.returncode == 0, proc.stderr
+    assert "tiny: ok" in proc.stdout and "on tcp://" in proc.stderr

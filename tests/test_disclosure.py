@@ -124,6 +124,7 @@ def test_free_text_is_refused_unless_allowed(demo_study, tmp_path):
 
 def test_published_tables_are_audited_as_they_appear_in_the_workbook(tmp_path):
     out = tmp_path / "runs" / "nb1"
+    out.parent.mkdir()
     shown = publish_table(tab({"はい": 40, "いいえ": 30, "わからない": 4}), "q1", output_dir=out,
                           title="問1", threshold=10)
     assert shown.loc[2, "n"] == "x"
@@ -184,3 +185,12 @@ def test_tables_shown_on_pages_are_scanned(tmp_path):
     safe = publish_table(raw, "t", output_dir=None, threshold=10)
     page.write_text(styled(safe).to_html(), encoding="utf-8")
     assert audit_pages([page], threshold=10) == []
+
+
+def test_publishing_never_recreates_a_removed_run_folder(tmp_path):
+    gone = tmp_path / "build-removed" / "outputs" / "nb"
+    with pytest.raises(DisclosureError, match="does not exist"):
+        publish_table(tab({"a": 20}), "t", output_dir=gone)
+    assert not (tmp_path / "build-removed").exists()
+    publish_table(tab({"a": 20}), "t", output_dir=tmp_path / "nb")  # one new level is fine
+    assert (tmp_path / "nb" / "tables" / "t.json").is_file()

@@ -150,6 +150,8 @@ def test_district_pages_are_suppressed_as_one_linked_table(demo_study, tmp_path)
     data = demo_study.load_wave(2025)
     q4 = demo_study.codebook["q4"]
     districts = ["青山", "成岩", "半田", "乙川", "亀崎"]
+    (tmp_path / "naive").mkdir()
+    (tmp_path / "linked").mkdir()
     for name in districts:  # per-page protection only, as a naive notebook would do
         mask = dv.district_mask(data, demo_study, level="中学校区", district=name)
         table, _ = dv.district_comparison(data, q4, mask)

@@ -108,7 +108,12 @@ def _threshold(study, threshold: int | None) -> int:
 def _write_record(record: dict, output_dir: str | Path | None) -> None:
     if not output_dir:
         return  # interactive use: protect and show, publish nothing
-    folder = Path(output_dir) / TABLES_DIR
+    out = Path(output_dir)
+    if not out.parent.is_dir():
+        # Never recreate a tree that is gone: a kernel orphaned by a killed run must not
+        # rebuild the run's deleted build folder.
+        raise DisclosureError(f"output_dir {out} cannot be created: {out.parent} does not exist")
+    folder = out / TABLES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{record['name']}.json"
     if path.exists():

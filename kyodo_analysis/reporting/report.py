@@ -245,6 +245,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
     if ok and update_latest:
         _point_latest(fy_dir, run_id)
         moved = True
+    _remove_stale_builds(fy_dir)  # again: a killed run's orphaned kernels may have lingered
     final = tuple(_relocate(r, build, target) for r in results)
     return ReportResult(target, target / "index.html", final, findings, run_id,
                         target / "manifest.json", target / "tables.xlsx",
