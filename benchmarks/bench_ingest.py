@@ -62,7 +62,7 @@ RUNNER = """
 import json, sys, time
 PATH, TMP, CODEBOOK = sys.argv[1], sys.argv[2], sys.argv[3]
 EXTRA = {{}}
-import pandas, numpy, duckdb, openpyxl, pyarrow  # imports are not part of the measurement
+import pandas, numpy, duckdb, openpyxl, pyarrow, pyarrow.compute  # imports are not measured
 import kyodo_analysis.io.validate, kyodo_analysis.store
 
 def status(key):

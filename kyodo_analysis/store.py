@@ -189,11 +189,14 @@ class Store:
         with self._register("_q", q):
             self.con.execute("INSERT INTO quarantine SELECT * FROM _q")
         rows = result.quarantined_rows
-        records = rows.drop(columns="_row").astype(str).where(rows.drop(columns="_row").notna(), None)
+        cells = rows.drop(columns="_row")
+        # Every raw cell as text (blank cells as null), one JSON object per row.
+        records = cells.astype(object).where(cells.notna(), None).map(
+            lambda v: None if v is None else str(v))
         recs = pd.DataFrame({
             "import_id": import_id,
             "source_row": rows["_row"].astype(int),
-            "record": records.apply(lambda r: r.to_json(force_ascii=False), axis=1),
+            "record": records.to_json(orient="records", force_ascii=False, lines=True).splitlines(),
         })
         with self._register("_qr", recs):
             self.con.execute("INSERT INTO quarantined_rows SELECT * FROM _qr")

@@ -55,12 +55,14 @@ class RawTable:
     short_rows: np.ndarray | None = None
 
 
-def detect_encoding(blob: bytes, *, file: str = "") -> str:
+def detect_encoding(blob: bytes, *, file: str = "", verify: bool = True) -> str:
     """Say which encoding a CSV file is in: ``utf-8-sig`` (BOM), ``utf-8`` or ``cp932``.
 
     UTF-8 is tried first because valid UTF-8 Japanese text is almost never valid CP932 by
     accident and vice versa. A file that is UTF-8 for a while and then not is a mix of
-    encodings and is rejected naming the line; so is a file that is neither.
+    encodings and is rejected naming the line; so is a file that is neither. With
+    ``verify=False`` a file that is not UTF-8 is taken for CP932 without decoding it whole (the
+    caller's parser decodes it anyway and reports a bad byte).
     """
     if blob.startswith(codecs.BOM_UTF8):
         bad = _first_undecodable(blob, "utf-8", start=3)
@@ -72,6 +74,8 @@ def detect_encoding(blob: bytes, *, file: str = "") -> str:
         return "utf-8"
     if any(b >= 0x80 for b in blob[:first_bad]):
         raise _mixed(blob, first_bad, file)
+    if not verify:
+        return "cp932"
     bad = _first_undecodable(blob, "cp932")
     if bad is None:
         return "cp932"
@@ -171,36 +175,50 @@ def read_table(path: str | Path, *, format: str | None = None, encoding: str | N
 
 def _read_csv(path: Path, encoding: str | None, text_columns: set[str] | None) -> RawTable:
     blob = path.read_bytes()
-    enc = encoding or detect_encoding(blob, file=str(path))
-    if encoding:  # a user-given encoding must fit every byte too
-        try:
-            bad = _first_undecodable(blob, enc)
-        except LookupError:
-            raise InputError(f"unknown encoding {enc!r}", file=str(path)) from None
-        if bad is not None:
-            line = blob[:bad].count(b"\n") + 1
-            raise InputError(f"file is not valid {enc}", file=str(path), row=line)
-    newline = blob.find(b"\n")
-    first_line = blob[: newline if newline >= 0 else len(blob)].decode(enc).lstrip("\ufeff")
     if not blob.strip():
         raise InputError("file has no header line", file=str(path))
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(f"unknown encoding {encoding!r}", file=str(path)) from None
+    enc = encoding or detect_encoding(blob, file=str(path), verify=False)
+    newline = blob.find(b"\n")
+    try:
+        first_line = blob[: newline if newline >= 0 else len(blob)].decode(enc).lstrip("\ufeff")
+    except UnicodeDecodeError:
+        raise _undecodable(blob, enc, str(path), guessed=encoding is None) from None
     delimiter = detect_delimiter(first_line)
+    fields = _fields(blob, enc, delimiter)
+    del blob  # pandas reads the file itself: the bytes need not stay in memory while it parses
     options = {"dtype": str, "keep_default_na": False, "na_values": []}
     if text_columns is not None:
         options = {"dtype": dict.fromkeys(text_columns, str), "keep_default_na": False,
                    "na_values": [""]}
     try:
-        data = pd.read_csv(io.BytesIO(blob), sep=delimiter, encoding=enc, **options)
+        data = pd.read_csv(path, sep=delimiter, encoding=enc, encoding_errors="strict", **options)
+    except UnicodeDecodeError:
+        raise _undecodable(path.read_bytes(), enc, str(path), guessed=encoding is None) from None
     except pd.errors.ParserError as exc:
         raise InputError(f"malformed CSV: {exc}", file=str(path)) from None
-    short = _short_rows(blob, enc, delimiter, len(data.columns), len(data))
+    # The field count of every data line (pandas fills missing trailing fields with blanks).
+    short = (fields[1:] < len(data.columns) if len(fields) == len(data) + 1
+             else np.zeros(len(data), dtype=bool))
     rows = pd.Series(np.arange(2, len(data) + 2), index=data.index, name="row")
     return RawTable(data, str(path), "csv", enc, rows, delimiter=delimiter, short_rows=short)
 
 
-def _short_rows(blob: bytes, encoding: str, delimiter: str, n_columns: int,
-                n_rows: int) -> np.ndarray:
-    """Rows with fewer fields than the header (pandas would fill them with blanks silently).
+def _undecodable(blob: bytes, encoding: str, file: str, *, guessed: bool) -> InputError:
+    """The error for a file with a byte its encoding cannot decode, naming the line."""
+    bad = _first_undecodable(blob, encoding) or 0
+    line = blob[:bad].count(b"\n") + 1
+    message = ("file is neither UTF-8 nor CP932 (Shift_JIS)" if guessed
+               else f"file is not valid {encoding}")
+    return InputError(message, file=file, row=line, value=blob[bad: bad + 4].hex(" "))
+
+
+def _fields(blob: bytes, encoding: str, delimiter: str) -> np.ndarray:
+    """Number of fields of every non-blank line, header first.
 
     Without quote characters the delimiters of every line are counted on the raw bytes with
     numpy: delimiters, quotes and line feeds are ASCII bytes that never occur inside a
@@ -208,16 +226,15 @@ def _short_rows(blob: bytes, encoding: str, delimiter: str, n_columns: int,
     line breaks) Python's csv module counts the fields.
     """
     if b'"' not in blob:
-        fields = _fields_per_line(np.frombuffer(blob, dtype=np.uint8), ord(delimiter))[1:]
-    else:
-        import csv
+        return _fields_per_line(np.frombuffer(blob, dtype=np.uint8), ord(delimiter))
+    import csv
 
+    try:
         text = blob.decode(encoding).lstrip("\ufeff")
-        fields = np.array([len(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)
-                           if r][1:], dtype=int)
-    if len(fields) != n_rows:  # pragma: no cover - a layout csv and pandas disagree on
-        return np.zeros(n_rows, dtype=bool)
-    return fields < n_columns
+    except UnicodeDecodeError:
+        return np.zeros(0, dtype=int)  # the parser reports the bad byte
+    return np.array([len(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter) if r],
+                    dtype=int)
 
 
 def _fields_per_line(codes: np.ndarray, delimiter: int, chunk: int = 1 << 24) -> np.ndarray:

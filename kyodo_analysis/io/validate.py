@@ -248,11 +248,11 @@ def validate(raw: RawTable, codebook: Codebook, *, fiscal_year: int | None = Non
     for q in codebook:
         if not q.is_multiple:
             continue
-        block = np.column_stack([np.asarray(out[oid], dtype=float) for oid in q.option_ids])
-        chosen = np.nansum(block == 1, axis=1)
-        for opt, oid in zip(q.options, q.option_ids, strict=True):
+        picked = [np.asarray(out[oid]) == 1 for oid in q.option_ids]
+        chosen = np.sum(picked, axis=0, dtype=np.int64)
+        for opt, oid, hit in zip(q.options, q.option_ids, picked, strict=True):
             if opt.exclusive:
-                clash = (block[:, q.option_ids.index(oid)] == 1) & (chosen > 1)
+                clash = hit & (chosen > 1)
                 report(clash, header_of.get(oid, q.id), "1", "mr_exclusive",
                        f"{q.id}: 「{opt.label}」と他の選択肢が同時に選ばれています")
         if q.max_choices is not None:
