@@ -121,9 +121,8 @@ class _Domains:
         n_rows = len(frame)
         if len(by) == 1:
             col = frame[by[0]]
-            if pd.api.types.is_integer_dtype(col.dtype) and not isinstance(
-                col.dtype, pd.CategoricalDtype
-            ):
+            if (pd.api.types.is_integer_dtype(col.dtype)
+                    and not isinstance(col.dtype, pd.CategoricalDtype) and not col.hasnans):
                 v = col.to_numpy(dtype=np.int64)
                 lo, hi = (int(v.min()), int(v.max())) if n_rows else (0, 0)
                 if hi - lo <= 4 * n_rows + 1024:
@@ -133,7 +132,9 @@ class _Domains:
                     remap[present] = np.arange(len(present))
                     self.codes = remap[v - lo]
                     self.n = len(present)
-                    self.table = pd.DataFrame({by[0]: (present + lo).astype(col.dtype)})
+                    # a Series cast also handles nullable extension dtypes (Int64 from a store)
+                    labels = pd.Series(present + lo).astype(col.dtype)
+                    self.table = pd.DataFrame({by[0]: labels})
                     return
         combined = np.zeros(n_rows, dtype=np.int64)
         bad = np.zeros(n_rows, dtype=bool)
