@@ -495,8 +495,25 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> d = SurveyDesign(apistrat, weights="pw", strata="stype", fpc="fpc")  # doctest: +SKIP
-        >>> d.mean("api00", by="stype")  # doctest: +SKIP
+        Share of the demo's FY2025 respondents who know 協働 (よく or ある程度), among valid
+        answers (無回答 = 9 left out domain-style), overall and by 中学校区, from the raked
+        design:
+
+        >>> import kyodo_analysis as ka
+        >>> design = ka.open_study().design(2025)
+        >>> q1 = design.data["q1"]
+        >>> d = design.assign(aware=q1.isin([1, 2]).astype(float).where(q1 != 9))
+        >>> print(d.mean("aware", na_rm=True)[["estimate", "se", "n"]].round(4).to_string(index=False))
+         estimate     se    n
+           0.5245 0.0126 1525
+        >>> print(d.mean("aware", by="stratum", na_rm=True)[["stratum", "estimate", "se"]]
+        ...       .round(4).to_string(index=False))
+         stratum  estimate     se
+               1    0.5352 0.0305
+               2    0.4669 0.0292
+               3    0.5614 0.0263
+               4    0.5195 0.0281
+               5    0.5338 0.0362
         """
         x, drop, levels, domains = self._mean_parts(y, by, na_rm)
         m = x.shape[1]
@@ -735,7 +752,16 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.proportion("satisfied", level="yes", method="beta")  # doctest: +SKIP
+        Korn–Graubard interval for the demo's awareness share (see :meth:`mean`):
+
+        >>> import kyodo_analysis as ka
+        >>> design = ka.open_study().design(2025)
+        >>> q1 = design.data["q1"]
+        >>> d = design.assign(aware=q1.isin([1, 2]).astype(float).where(q1 != 9))
+        >>> ci = d.proportion("aware", level=1.0, method="beta", na_rm=True)
+        >>> print(ci[["estimate", "ci_low", "ci_high"]].round(4).to_string(index=False))
+         estimate  ci_low  ci_high
+           0.5245  0.4994   0.5495
         """
         if y not in self._frame.columns:
             raise EstimationError(f"column {y!r} not in the data")
@@ -1212,7 +1238,18 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.multi_response(["q5_1", "q5_2", "q5_3"], by="ward")  # doctest: +SKIP
+        Activities the demo's FY2025 respondents took part in (問3, one 0/1 column each):
+
+        >>> import kyodo_analysis as ka
+        >>> design = ka.open_study().design(2025)
+        >>> mr = design.multi_response(["q3_1", "q3_2", "q3_3", "q3_4", "q3_5"])
+        >>> print(mr[["option", "estimate", "se"]].round(4).to_string(index=False))
+        option  estimate     se
+          q3_1    0.3272 0.0113
+          q3_2    0.1525 0.0090
+          q3_3    0.0423 0.0050
+          q3_4    0.0924 0.0077
+          q3_5    0.1503 0.0093
         """
         cols = list(columns)
         vals = np.column_stack([self._numeric(c) for c in cols])
@@ -1257,7 +1294,14 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.crosstab("sex", "satisfied").test  # doctest: +SKIP
+        Interest in civic activity (問2) by register sex, Rao–Scott F test:
+
+        >>> import kyodo_analysis as ka
+        >>> design = ka.open_study().design(2025)
+        >>> test = design.crosstab("q2", "reg_sex", statistic="F").test
+        >>> print(test[["statistic", "ndf", "p_value"]].round(4).to_string(index=False))
+         statistic    ndf  p_value
+            0.7543 3.9869   0.5546
         """
         from kyodo_analysis.stats.crosstab import crosstab
 
@@ -1330,8 +1374,20 @@ class SurveyDesign(_BaseDesign):
 
     Examples
     --------
-    >>> d = SurveyDesign(apiclus2, psu=["dnum", "snum"], fpc=["fpc1", "fpc2"])  # doctest: +SKIP
-    >>> d.mean("api00")  # doctest: +SKIP
+    The demo study's FY2025 wave is stratified by 中学校区 (``stratum``) with each stratum's
+    frame size as finite population correction (:meth:`Study.design` builds it so):
+
+    >>> import kyodo_analysis as ka
+    >>> study = ka.open_study()  # the synthetic demo study
+    >>> wave = study.load_wave(2025)
+    >>> sizes = {1: 18476, 2: 19067, 3: 25109, 4: 24267, 5: 11989}
+    >>> design = SurveyDesign(wave.assign(N=wave["stratum"].map(sizes).astype(float)),
+    ...                       strata="stratum", fpc="N")
+    >>> design
+    SurveyDesign(1564 rows, 1564 PSUs, 5 strata, fpc, degf=1559, lonely_psu='fail')
+
+    A two-stage cluster design names one column per stage:
+    ``SurveyDesign(apiclus2, psu=["dnum", "snum"], fpc=["fpc1", "fpc2"])``.
     """
 
     def __init__(
