@@ -4,6 +4,7 @@ from kyodo_analysis.calendar import fiscal_year_label, parse_fiscal_year
 from kyodo_analysis.codebook import Codebook, Question
 from kyodo_analysis.errors import (
     ConfigError,
+    DisclosureError,
     EstimationError,
     InputError,
     KyodoError,
@@ -36,6 +37,7 @@ __all__ = [
     "Codebook",
     "ConfigError",
     "CrosstabResult",
+    "DisclosureError",
     "EstimationError",
     "InputError",
     "KyodoError",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ConfigError",
+    "DisclosureError",
     "EstimationError",
     "InputError",
     "KyodoError",
@@ -74,6 +75,10 @@ class EstimationError(KyodoError):
 
 class WeightingError(KyodoError):
     """Weighting failed: a margin did not converge or the targets are inconsistent."""
+
+
+class DisclosureError(KyodoError):
+    """A table or text cannot be published under the disclosure rules."""
 
 
 class ReportError(KyodoError):

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kyodo_analysis.errors import KyodoError
+from kyodo_analysis.errors import DisclosureError
 
 __all__ = [
     "SUPPRESSED",
@@ -49,10 +49,6 @@ SUPPRESSED = "x"
 
 #: Labels that mark a total row in the house's publication tables.
 TOTAL_LABELS = ("回答者数（n）", "合計", "計", "総数")
-
-
-class DisclosureError(KyodoError):
-    """A table or text cannot be published under the disclosure rules."""
 
 
 @dataclass(frozen=True)
