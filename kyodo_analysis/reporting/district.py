@@ -68,8 +68,8 @@ def district_comparison(data: pd.DataFrame, question: Question, mask: pd.Series,
         ``base`` (district n), ``city_base``, ``multiple`` and ``small`` (base under
         ``options.small_base``: show as 参考値).
     """
-    here = single_tabulation(data[mask.to_numpy()], question, weights=weights, options=options)
-    city = single_tabulation(data, question, weights=weights, options=options)
+    here = single_tabulation(data[mask.to_numpy()], question, weights=weights)
+    city = single_tabulation(data, question, weights=weights)
     multiple = bool(question.is_multiple)
 
     def pct(values: pd.Series) -> list[str]:

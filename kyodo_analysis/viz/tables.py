@@ -42,8 +42,32 @@ def _weights(data: pd.DataFrame, weights: str | None) -> np.ndarray:
     return w
 
 
-def single_tabulation(data: pd.DataFrame, question: Question, *, weights: str | None = None,
-                      options: DisplayOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
+def _category_indicators(data: pd.DataFrame, question: Question) -> pd.DataFrame:
+    """0/1 columns, one per answer category (無回答 last), NaN where the question did not apply.
+
+    The one definition of the categories, shared by the plain and the weighted tabulation:
+    for a single-choice question each code, then 無回答 (a missing code or blank); rows coded
+    8 = 非該当 are outside the base. For a multiple-response question each option (a blank
+    counts as not chosen), then 無回答 (every option blank); every row is in the base.
+    """
+    if question.is_multiple:
+        block = data[question.option_ids]
+        answered = block.notna().any(axis=1).to_numpy()
+        cols = {f"_c{k}": np.where(answered, block[oid].fillna(0).to_numpy(dtype=float) == 1, 0.0)
+                for k, oid in enumerate(question.option_ids)}
+        cols["_na"] = (~answered).astype(float)
+        return pd.DataFrame(cols, index=data.index)
+    values = data[question.id].to_numpy(dtype=float, na_value=np.nan)
+    applies = ~(values == 8) if question.missing.get(8) == NOT_APPLICABLE else np.ones(len(data), bool)
+    cols = {f"_c{k}": (values == code).astype(float) for k, code in enumerate(question.codes)}
+    cols["_na"] = (~np.isin(values, list(question.codes))).astype(float)
+    frame = pd.DataFrame(cols, index=data.index)
+    frame.loc[~applies, :] = np.nan
+    return frame
+
+
+def single_tabulation(data: pd.DataFrame, question: Question, *,
+                      weights: str | None = None) -> pd.DataFrame:
     """単純集計 of one question: one row per answer with its n and %.
 
     The base is every respondent to whom the question applied (非該当 excluded); 無回答 is a
@@ -68,56 +92,24 @@ def single_tabulation(data: pd.DataFrame, question: Question, *, weights: str | 
         ``attrs["multiple"]`` says whether totals may exceed 100%.
     """
     w = _weights(data, weights)
+    indicators = _category_indicators(data, question).to_numpy()
+    applies = ~np.isnan(indicators[:, 0])
+    hits = np.nan_to_num(indicators) == 1
+    base_w = w[applies].sum()
     if question.is_multiple:
-        block = data[question.option_ids]
-        answered = block.notna().any(axis=1).to_numpy()
-        base_w = w.sum()
-        rows = []
-        for opt, col in zip(question.options, question.option_ids, strict=True):
-            chosen = (block[col].fillna(0).to_numpy() == 1) & answered
-            rows.append((opt.code, opt.label, int(chosen.sum()), w[chosen].sum()))
-        no_answer = ~answered
-        rows.append((None, "無回答", int(no_answer.sum()), w[no_answer].sum()))
-        base_n = len(data)
+        codes = [o.code for o in question.options]
+        labels = [o.label for o in question.options]
     else:
-        codes = data[question.id]
-        not_applicable = question.missing.get(8) == NOT_APPLICABLE
-        applies = ~(codes == 8).fillna(False).to_numpy() if not_applicable else np.ones(len(data),
-                                                                                          bool)
-        values = codes.to_numpy(dtype=float, na_value=np.nan)
-        base_w = w[applies].sum()
-        base_n = int(applies.sum())
-        rows = []
-        for code, label in question.codes.items():
-            hit = (values == code) & applies
-            rows.append((code, label, int(hit.sum()), w[hit].sum()))
-        no_answer = applies & ~np.isin(values, list(question.codes))
-        rows.append((None, "無回答", int(no_answer.sum()), w[no_answer].sum()))
-    table = pd.DataFrame(rows, columns=["code", "label", "n", "weight"])
-    table["percent"] = 100 * table["weight"] / base_w if base_w > 0 else np.nan
-    table = table.drop(columns="weight")
-    table["code"] = table["code"].astype("Int64")
-    table.attrs.update(base=base_n, multiple=question.is_multiple, question=question.id,
-                       text=question.text, weighted=weights is not None)
+        codes, labels = list(question.codes), list(question.codes.values())
+    table = pd.DataFrame({
+        "code": pd.array([*codes, None], dtype="Int64"),
+        "label": [*labels, "無回答"],
+        "n": hits.sum(axis=0).astype(int),
+        "percent": 100 * (w[:, None] * hits).sum(axis=0) / base_w if base_w > 0 else np.nan,
+    })
+    table.attrs.update(base=int(applies.sum()), multiple=question.is_multiple,
+                       question=question.id, text=question.text, weighted=weights is not None)
     return table
-
-
-def _category_indicators(data: pd.DataFrame, question: Question) -> pd.DataFrame:
-    """0/1 columns, one per answer category (無回答 last), NaN where the question did not apply."""
-    if question.is_multiple:
-        block = data[question.option_ids]
-        answered = block.notna().any(axis=1).to_numpy()
-        cols = {f"_c{k}": np.where(answered, block[oid].fillna(0).to_numpy(dtype=float) == 1, 0.0)
-                for k, oid in enumerate(question.option_ids)}
-        cols["_na"] = (~answered).astype(float)
-        return pd.DataFrame(cols, index=data.index)
-    values = data[question.id].to_numpy(dtype=float, na_value=np.nan)
-    applies = ~(values == 8) if question.missing.get(8) == NOT_APPLICABLE else np.ones(len(data), bool)
-    cols = {f"_c{k}": (values == code).astype(float) for k, code in enumerate(question.codes)}
-    cols["_na"] = (~np.isin(values, list(question.codes))).astype(float)
-    frame = pd.DataFrame(cols, index=data.index)
-    frame.loc[~applies, :] = np.nan
-    return frame
 
 
 def weighted_tabulation(design, question: Question, *, level: float = 0.95) -> pd.DataFrame:
