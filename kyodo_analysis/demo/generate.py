@@ -12,6 +12,7 @@ byte-identical files (timestamps inside xlsx and sav files are fixed).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -338,10 +339,16 @@ def _raw_wave(resp: pd.DataFrame, obs: pd.DataFrame, fy: int) -> pd.DataFrame:
     return pd.concat([raw, obs[cols]], axis=1).reset_index(drop=True)
 
 
+@functools.cache
+def _codebook_doc() -> dict:
+    """The shipped demo codebook as parsed YAML (read once; callers must not modify it)."""
+    return yaml.safe_load(resources.files("kyodo_analysis.demo").joinpath("codebook.yaml")
+                          .read_text(encoding="utf-8"))
+
+
 def _header_map(style: str) -> dict[str, str]:
     """Raw-file header of each canonical column: Japanese (CSV/xlsx) or ASCII (SPSS)."""
-    cb = yaml.safe_load(resources.files("kyodo_analysis.demo").joinpath("codebook.yaml")
-                        .read_text(encoding="utf-8"))
+    cb = _codebook_doc()
     pick = 0 if style == "ja" else 1
     names = {"id": cb["id"]["columns"][pick], "survey_year": "調査年度" if pick == 0 else "FY"}
     for q in cb["questions"]:
@@ -412,8 +419,7 @@ def _write_sav(path: Path, data: pd.DataFrame, fy: int) -> None:
     """SPSS file with ASCII variable names, Japanese variable and value labels."""
     import pyreadstat
 
-    cb = yaml.safe_load(resources.files("kyodo_analysis.demo").joinpath("codebook.yaml")
-                        .read_text(encoding="utf-8"))
+    cb = _codebook_doc()
     ascii_names = _header_map("ascii")
     canonical = {v: k for k, v in ascii_names.items()}
     labels, value_labels = {}, {}
