@@ -11,11 +11,7 @@ Run: ``python benchmarks/bench_design.py [--rows N] [--no-r] [--no-svy]``
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +20,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import best_of, run_rscript
 from kyodo_analysis.stats.design import SurveyDesign
 
 
@@ -42,13 +39,6 @@ def make_data(n: int, seed: int = 20260401) -> pd.DataFrame:
     )
 
 
-def best_of(fn, reps: int) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def run_kyodo(df: pd.DataFrame, by: str) -> tuple[float, float, pd.DataFrame]:
@@ -93,20 +83,7 @@ cat(jsonlite::toJSON(out, digits = NA, auto_unbox = TRUE))
 
 
 def run_r(df: pd.DataFrame) -> dict | None:
-    if shutil.which("Rscript") is None:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "bench.csv"
-        df.to_csv(csv, index=False, float_format="%.17g")
-        script = Path(tmp) / "bench.R"
-        script.write_text(R_SCRIPT)
-        proc = subprocess.run(
-            ["Rscript", str(script), str(csv)], capture_output=True, text=True, check=False
-        )
-    if proc.returncode != 0:
-        print("R failed:", proc.stderr[-500:], file=sys.stderr)
-        return None
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_rscript(R_SCRIPT, df)
 
 
 def max_rel(a: pd.DataFrame, b_est: np.ndarray, b_se: np.ndarray) -> float:

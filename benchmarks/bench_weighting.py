@@ -22,11 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import best_of, run_rscript
 from kyodo_analysis.stats.design import SurveyDesign
 from kyodo_analysis.stats.weighting import rake
 
@@ -74,13 +71,6 @@ def make_data(n: int, seed: int = 20260401) -> tuple[pd.DataFrame, dict[str, dic
     return df, margins
 
 
-def best_of(fn, reps: int) -> tuple[float, object]:
-    best, out = np.inf, None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def max_margin_error(df: pd.DataFrame, w: np.ndarray, margins: dict) -> float:
@@ -147,25 +137,7 @@ cat(jsonlite::toJSON(out, digits = NA, auto_unbox = TRUE))
 
 
 def run_r(df: pd.DataFrame, margins: dict) -> dict | None:
-    if shutil.which("Rscript") is None:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "bench.csv"
-        df.to_csv(csv, index=False, float_format="%.17g")
-        mj = Path(tmp) / "margins.json"
-        mj.write_text(json.dumps(margins))
-        script = Path(tmp) / "bench.R"
-        script.write_text(R_SCRIPT)
-        proc = subprocess.run(
-            ["Rscript", str(script), str(csv), str(mj)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if proc.returncode != 0:
-        print("R failed:", proc.stderr[-500:], file=sys.stderr)
-        return None
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_rscript(R_SCRIPT, df, {"margins.json": json.dumps(margins)})
 
 
 def main() -> None:
