@@ -216,6 +216,11 @@ def reproduce(manifest: Path, out: Path | None, timeout: int | None, jobs: int |
         _fail("the rerun's tables differ from the manifest's")
 
 
+_db_option = click.option("--db", type=click.Path(path_type=Path),
+                          default=project_root() / "data" / "kyodo.duckdb", show_default=True,
+                          help="The DuckDB store file.")
+
+
 def _ingest_options(func):
     func = click.option("--codebook", "codebook_file", type=click.Path(path_type=Path),
                         required=True, help="The survey's codebook.yaml.")(func)
@@ -283,8 +288,7 @@ def validate(file, codebook_file, sheet, header_row, encoding, strict, report_js
 @click.option("--wave", required=True, help="Fiscal year of the wave: FY2025, 2025 or 令和7年度.")
 @click.option("--study", "study_name", default="default", show_default=True,
               help="Study name the wave belongs to in the store.")
-@click.option("--db", type=click.Path(path_type=Path), default=project_root() / "data" / "kyodo.duckdb",
-              show_default=True, help="The DuckDB store file.")
+@_db_option
 @click.option("--replace", is_flag=True, help="Replace a wave already imported from another file.")
 def import_(file, codebook_file, sheet, header_row, encoding, strict, report_json, wave,
             study_name, db, replace) -> None:
@@ -312,8 +316,7 @@ def import_(file, codebook_file, sheet, header_row, encoding, strict, report_jso
 
 
 @main.command()
-@click.option("--db", type=click.Path(path_type=Path), default=project_root() / "data" / "kyodo.duckdb",
-              show_default=True, help="The DuckDB store file.")
+@_db_option
 def status(db: Path) -> None:
     """Show the waves and activity series in the store, with their counts."""
     from kyodo_analysis.store import Store
