@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from kyodo_analysis.calendar import parse_fiscal_year
 from kyodo_analysis.codebook import Codebook
 from kyodo_analysis.errors import ConfigError
 from kyodo_analysis.io.readers import read_table
@@ -225,8 +226,6 @@ class Study:
 
     def activity(self) -> pd.DataFrame:
         """Activity statistics in long form: series, domain, fiscal_year, value."""
-        from kyodo_analysis.calendar import parse_fiscal_year
-
         parts = []
         spec = self.config["activity"]
         wide = read_table(self.root / spec["file"], encoding=spec.get("encoding")).data
@@ -247,8 +246,6 @@ class Study:
 
     def fieldwork(self) -> pd.DataFrame:
         """Questionnaires sent and returned by register attributes (for response rates)."""
-        from kyodo_analysis.calendar import parse_fiscal_year
-
         table = pd.read_csv(self.root / self.config["fieldwork"], encoding="utf-8-sig")
         table["fiscal_year"] = table["年度"].map(parse_fiscal_year)
         return table

@@ -156,19 +156,15 @@ def test_random_corruptions_lose_nothing(tmp_path, edits):
 # ----------------------------------------------------------------------------- the store
 
 
-def _demo_result(demo_study, fy):
-    return demo_study.read_wave(fy)
-
-
 def test_imports_are_idempotent_and_replace_needs_a_flag(demo_study, tmp_path):
     db = tmp_path / "store.duckdb"
-    r25 = _demo_result(demo_study, 2025)
+    r25 = demo_study.read_wave(2025)
     with Store(db) as store:
         first = store.import_wave(r25, study="s", fiscal_year=2025, codebook=demo_study.codebook)
         again = store.import_wave(r25, study="s", fiscal_year=2025, codebook=demo_study.codebook)
         assert (first.status, again.status) == ("imported", "unchanged")
         assert again.import_id == first.import_id
-        other = _demo_result(demo_study, 2024)
+        other = demo_study.read_wave(2024)
         with pytest.raises(InputError, match="--replace"):
             store.import_wave(other, study="s", fiscal_year=2025, codebook=demo_study.codebook)
         replaced = store.import_wave(other, study="s", fiscal_year=2025,
@@ -199,7 +195,7 @@ def test_provenance_and_quarantine_are_stored(tmp_path):
 def test_a_failure_inside_the_transaction_leaves_the_store_unchanged(demo_study, tmp_path, monkeypatch):
     db = tmp_path / "s.duckdb"
     with Store(db) as store:
-        store.import_wave(_demo_result(demo_study, 2024), study="s", fiscal_year=2024,
+        store.import_wave(demo_study.read_wave(2024), study="s", fiscal_year=2024,
                           codebook=demo_study.codebook)
     before = _snapshot(db)
 
@@ -208,7 +204,7 @@ def test_a_failure_inside_the_transaction_leaves_the_store_unchanged(demo_study,
 
     monkeypatch.setattr(Store, "_insert_quarantine", fail)
     with Store(db) as store, pytest.raises(RuntimeError):
-        store.import_wave(_demo_result(demo_study, 2025), study="s", fiscal_year=2025,
+        store.import_wave(demo_study.read_wave(2025), study="s", fiscal_year=2025,
                           codebook=demo_study.codebook)
     assert _snapshot(db) == before
 
@@ -223,7 +219,7 @@ def test_a_killed_import_leaves_the_store_unchanged(demo_study, tmp_path):
     """SIGKILL in the middle of the import transaction: the store reopens as it was."""
     db = tmp_path / "s.duckdb"
     with Store(db) as store:
-        store.import_wave(_demo_result(demo_study, 2024), study="s", fiscal_year=2024,
+        store.import_wave(demo_study.read_wave(2024), study="s", fiscal_year=2024,
                           codebook=demo_study.codebook)
     before = _snapshot(db)
     flag = tmp_path / "inside"
