@@ -37,11 +37,14 @@ def main() -> None:
 
 @main.command()
 @click.option("--out", "out", type=click.Path(path_type=Path), default=DEFAULT_STUDY.parent,
-              show_default=True, help="Folder to write the demo study to (replaced if present).")
+              show_default=True, help="Folder to write the demo study to (replaced only if kyodo demo made it).")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Random seed; the same seed gives byte-identical files.")
 def demo(out: Path, seed: int) -> None:
-    """Generate the synthetic Handa-like demo study (デモデータ)."""
+    """Generate the synthetic Handa-like demo study (デモデータ).
+
+    A folder that kyodo demo did not create (no .kyodo-demo marker) is never replaced.
+    """
     from kyodo_analysis.demo.generate import generate_demo
 
     try:
@@ -316,12 +319,28 @@ def import_(file, codebook_file, sheet, header_row, encoding, strict, report_jso
 
 
 @main.command()
-@_db_option
-def status(db: Path) -> None:
-    """Show the waves and activity series in the store, with their counts."""
+@click.option("--study", "study_file", type=click.Path(path_type=Path), default=None,
+              help="A study.yaml: show its store [default: the demo study's].")
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="A DuckDB store file to show instead of a study's.")
+def status(study_file: Path | None, db: Path | None) -> None:
+    """Show the waves and activity series in a store, with their counts.
+
+    Without options, the store of the demo study; with --study, that study's store; with
+    --db, that file. The first line says which store is shown.
+    """
     from kyodo_analysis.store import Store
+    from kyodo_analysis.study import Study
 
     try:
+        if db is None:
+            which = "the demo study" if study_file is None else str(study_file)
+            study = Study.from_yaml(study_file or DEFAULT_STUDY, check=False)
+            db = study.store_path
+            if not db.is_file():
+                _fail(f"{which} has no store yet at {db}: import it first "
+                      f"(kyodo import --study {study.path}, or kyodo report)")
+            click.echo(f"study: {study.name} ({which})")
         with Store(db, read_only=True) as store:
             waves, series = store.status(), store.series_status()
             population = store.population_status()
@@ -336,6 +355,14 @@ def status(db: Path) -> None:
         click.echo(series.to_string(index=False))
     for row in population.itertuples():
         click.echo(f"population margins of {row.study!r}: {row.cells} cells, {row.total:,.0f} people")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of study.yaml (for editors and validators)."""
+    from kyodo_analysis.config import json_schema_text
+
+    click.echo(json_schema_text())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,14 +22,17 @@ if str(ROOT) not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
         [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))
 
 
-def small_study(demo_dir: Path, dest: Path, *, districts: dict | None = None,
+def small_study(demo_dir: Path, dest: Path, *, pages: dict | None = None,
                 notebooks: list[dict] | None = None) -> Path:
-    """Copy the demo study to ``dest`` with fewer districts (and optionally its own notebook
-    list) so report runs stay quick; returns the new study.yaml."""
+    """Copy the demo study to ``dest`` with district pages for fewer districts (``pages``:
+    level -> districts; default 亀崎 and its 有脇), and optionally its own notebook list, so
+    report runs stay quick; returns the new study.yaml."""
     shutil.copytree(demo_dir, dest)
     path = dest / "study.yaml"
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    doc["districts"] = districts if districts is not None else {"亀崎": ["有脇"]}
+    pages = pages if pages is not None else {"中学校区": ["亀崎"], "小学校区": ["有脇"]}
+    for level in doc["districts"]:
+        level["pages"] = pages.get(level["name"], False)
     if notebooks is not None:
         doc["report"] = {"notebooks": notebooks}
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")

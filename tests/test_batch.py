@@ -14,7 +14,7 @@ from kyodo_analysis.reporting.report import run_report
 from kyodo_analysis.reporting.suite import DEFAULT_SUITE, NotebookSpec, plan_runs, suite_for
 
 SUITE = [NotebookSpec("tiny", "小さな表"), NotebookSpec("broken", "壊れた報告書"),
-         NotebookSpec("tiny2", "小さな表２"), NotebookSpec("absent", "未作成", optional=True)]
+         NotebookSpec("tiny2", "小さな表２")]
 
 
 def test_a_failing_notebook_is_recorded_and_the_others_finish(demo_study, tmp_path):
@@ -32,7 +32,6 @@ def test_a_failing_notebook_is_recorded_and_the_others_finish(demo_study, tmp_pa
     assert any("before the failure" in o.get("text", "") for c in partial.cells
                if c.cell_type == "code" for o in c.outputs)
     assert broken.html is not None and broken.html.is_file()
-    assert result.skipped == ("absent",)
     manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
     entry = next(n for n in manifest["notebooks"] if n["id"] == "broken")
     assert entry["status"] == "failed" and entry["cell"] == 3 and manifest["status"] == "failed"
@@ -42,27 +41,30 @@ def test_a_failing_notebook_is_recorded_and_the_others_finish(demo_study, tmp_pa
     assert not (result.directory.parent / "latest").exists()
 
 
-def test_missing_notebooks_optional_or_required(demo_study, tmp_path):
+def test_a_missing_notebook_is_an_error(demo_study, tmp_path):
     nbs = notebook_dir(tmp_path / "nb", "tiny")
-    runs, skipped = plan_runs([NotebookSpec("tiny", "t"), NotebookSpec("gone", "g", optional=True)],
-                              demo_study.config, notebook_dir=nbs, base={"study": "s", "fiscal_year": 1})
-    assert [r.id for r in runs] == ["tiny"] and [s.stem for s in skipped] == ["gone"]
+    runs = plan_runs([NotebookSpec("tiny", "t")], demo_study, notebook_dir=nbs,
+                     base={"study": "s", "fiscal_year": 1})
+    assert [r.id for r in runs] == ["tiny"]
     with pytest.raises(ReportError, match=r"notebook not found: .*gone\.ipynb"):
-        plan_runs([NotebookSpec("gone", "g")], demo_study.config, notebook_dir=nbs, base={})
+        plan_runs([NotebookSpec("tiny", "t"), NotebookSpec("gone", "g")], demo_study,
+                  notebook_dir=nbs, base={})
 
 
 def test_the_default_suite_runs_every_district(demo_study):
     from kyodo_analysis.paths import notebook_dir as project_notebooks
 
-    assert suite_for(demo_study.config) == DEFAULT_SUITE
-    runs, skipped = plan_runs(DEFAULT_SUITE, demo_study.config, notebook_dir=project_notebooks(),
-                              base={"study": "s", "fiscal_year": 2025})
+    assert suite_for(demo_study) == DEFAULT_SUITE
+    runs = plan_runs(DEFAULT_SUITE, demo_study, notebook_dir=project_notebooks(),
+                     base={"study": "s", "fiscal_year": 2025})
     district = [r for r in runs if r.stem == "04_district"]
     assert [r.parameters["district"] for r in district if r.group == "中学校区"] == [
         "青山", "成岩", "半田", "乙川", "亀崎"]
     assert len([r for r in district if r.group == "小学校区"]) == 13
     assert {r.parameters["level"] for r in district} == {"中学校区", "小学校区"}
-    assert {s.stem for s in skipped} <= {"02_indicators", "03_trends", "05_comparison"}
+    assert [r.stem for r in runs if r.group == "市全体"] == [
+        "01_overview", "02_indicators", "03_trends", "05_comparison"]
+    assert district[0].id == "04_district-1-1" and district[-1].id == "04_district-2-13"
 
 
 def test_the_cli_exits_1_and_logs_when_a_notebook_fails(demo_dir, tmp_path):

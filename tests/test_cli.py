@@ -66,7 +66,7 @@ def test_report_publishes_index_and_notebook_html_from_any_directory(demo_dir, t
     target = fy / "latest"
     index = (target / "index.html").read_text(encoding="utf-8")
     assert "デモデータ" in index and 'href="01_overview.html"' in index
-    assert 'href="04_district-j1.html"' in index and 'href="04_district-e1.html"' in index
+    assert 'href="04_district-1-1.html"' in index and 'href="04_district-2-1.html"' in index
     assert (target / "01_overview.html").is_file() and (target / "ipynb" / "01_overview.ipynb").is_file()
     assert (target / "tables.xlsx").is_file() and (target / "manifest.json").is_file()
     assert str(target.resolve() / "index.html") in proc.stdout

@@ -76,27 +76,27 @@ def test_population_totals_and_districts(demo_dir):
 
 def test_fieldwork_response_rates_are_those_of_a_municipal_mail_survey(demo_study):
     fw = demo_study.fieldwork()
-    per_wave = fw.groupby("fiscal_year")[["発送数", "回収数"]].sum()
-    assert (per_wave["発送数"] == spec.SAMPLE_SIZE).all()
-    rate = per_wave["回収数"] / per_wave["発送数"]
+    per_wave = fw.groupby("fiscal_year")[["sent", "returned"]].sum()
+    assert (per_wave["sent"] == spec.SAMPLE_SIZE).all()
+    rate = per_wave["returned"] / per_wave["sent"]
     assert rate.between(0.45, 0.60).all()
-    by_age = fw.groupby("年代")[["発送数", "回収数"]].sum()
-    by_age = by_age["回収数"] / by_age["発送数"]
+    by_age = fw.groupby("年代")[["sent", "returned"]].sum()
+    by_age = by_age["returned"] / by_age["sent"]
     order = [label for label, _ in spec.AGE_GROUPS]
     assert by_age[order].is_monotonic_increasing
     assert by_age["18～29歳"] < 0.35 and by_age["70歳以上"] > 0.55
-    by_sex = fw.groupby("性別")[["発送数", "回収数"]].sum()
-    by_sex = by_sex["回収数"] / by_sex["発送数"]
+    by_sex = fw.groupby("性別")[["sent", "returned"]].sum()
+    by_sex = by_sex["returned"] / by_sex["sent"]
     assert by_sex["男性"] < by_sex["女性"]
     # Stratified by 中学校区 with proportional allocation.
     frame = pd.read_csv(demo_study.root / "frame_sizes.csv").set_index("中学校区")["母集団数"]
-    sent = fw[fw["fiscal_year"] == 2025].groupby("中学校区")["発送数"].sum()
+    sent = fw[fw["fiscal_year"] == 2025].groupby("中学校区")["sent"].sum()
     expected = frame / frame.sum() * spec.SAMPLE_SIZE
     assert (abs(sent[frame.index] - expected) < 1).all()
 
 
 def test_every_wave_loads_with_the_codebook(demo_study):
-    fw = demo_study.fieldwork().groupby("fiscal_year")["回収数"].sum()
+    fw = demo_study.fieldwork().groupby("fiscal_year")["returned"].sum()
     cb = demo_study.codebook
     for fy in demo_study.fiscal_years:
         data = demo_study.load_wave(fy)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from kyodo_analysis.config import PlanConfig
 from kyodo_analysis.errors import ConfigError
 from kyodo_analysis.evaluation.grading import GradingRule
 from kyodo_analysis.evaluation.indicators import (
-    PLAN_POLICIES,
     IndicatorRegistry,
     activity_trend_table,
     compute_indicators,
@@ -25,6 +26,10 @@ from kyodo_analysis.evaluation.indicators import (
 from kyodo_analysis.evaluation.logic_model import logic_model, logic_model_table
 from kyodo_analysis.options import DisplayOptions
 from kyodo_analysis.study import Study
+
+#: The plan structure shipped for new studies (the policies and measures indicators refer to).
+PLAN = PlanConfig.model_validate(yaml.safe_load(
+    resources.files("kyodo_analysis.templates").joinpath("plan.yaml").read_text(encoding="utf-8")))
 
 
 # ------------------------------------------------------------------------------ fixtures
@@ -69,9 +74,10 @@ def _one(**over):
 
 
 # ------------------------------------------------------------------------------ registry
-def test_demo_registry_covers_every_policy_both_sources_and_a_lower_is_better(registry):
+def test_demo_registry_covers_every_policy_both_sources_and_a_lower_is_better(registry, demo_study):
     assert registry.demo is True
-    assert {i.policy for i in registry} == set(PLAN_POLICIES)
+    assert {i.policy for i in registry} == {p.id for p in demo_study.plan.policies}
+    assert registry.policies()["I"] == "共に学びあい育ちあおう"  # names come from study.yaml
     assert {i.kind for i in registry} == {"survey", "activity"}
     assert any(i.direction == "lower" for i in registry)
     assert any(i.kind == "activity" and len(i.source.series) > 1 for i in registry)
@@ -118,15 +124,17 @@ def test_grading_rule_is_global_and_overridable_per_indicator():
 ])
 def test_invalid_definitions_raise_config_error_naming_key_and_reason(over, key, words):
     with pytest.raises(ConfigError) as err:
-        IndicatorRegistry.from_dict(_one(**over), file="indicators.yaml")
+        IndicatorRegistry.from_dict(_one(**over), file="indicators.yaml", plan=PLAN)
     assert err.value.key == key
     assert words in err.value.message
     assert "indicators.yaml" in str(err.value)
 
 
 def test_registry_level_failures(tmp_path):
-    with pytest.raises(ConfigError, match="non-empty list"):
-        IndicatorRegistry.from_dict({"indicators": []})
+    assert len(IndicatorRegistry.from_dict({"indicators": []})) == 0  # none defined yet
+    with pytest.raises(ConfigError, match="must be a list") as err:
+        IndicatorRegistry.from_dict({"indicators": "I-1"})
+    assert err.value.key == "indicators"
     doc = _one()
     doc["indicators"].append(doc["indicators"][0])
     with pytest.raises(ConfigError, match="duplicate") as err:
@@ -324,7 +332,8 @@ def test_embedded_plan_effect_on_workshops_is_detected(demo_study, demo_dir):
     0.12 g (log scale, g = the district's growth): every district's slope change is positive
     and both intervals cover the truth."""
     truth = json.loads((demo_dir / "truth" / "truth.json").read_text(encoding="utf-8"))
-    table = activity_trend_table(demo_study.activity())
+    table = activity_trend_table(demo_study.activity(), plan_start=demo_study.plan.start,
+                                 covid_years=demo_study.plan.disrupted_years)
     ws = table[(table["series"] == "ワークショップ参加者数") & (table["domain"] != "市全体")]
     assert len(ws) == 5
     for _, r in ws.iterrows():
@@ -340,7 +349,8 @@ def test_plan_changes_of_all_city_series_cover_their_truth(demo_study, demo_dir)
     """The nine city-wide series carry known level and slope changes: 18 intervals, at
     least 16 must cover (measured: all 18 on the default demo)."""
     truth = json.loads((demo_dir / "truth" / "truth.json").read_text(encoding="utf-8"))
-    table = activity_trend_table(demo_study.activity()).set_index("series")
+    table = activity_trend_table(demo_study.activity(), plan_start=demo_study.plan.start,
+                                 covid_years=demo_study.plan.disrupted_years).set_index("series")
     covered = []
     for key, t in truth["activity_series"].items():
         if ":" in key:
@@ -363,7 +373,8 @@ def test_false_detection_rate_without_plan_effect_is_near_five_percent():
         y = rng.poisson(rng.gamma(1 / 0.02, 0.02 * mu))
         rows.append(pd.DataFrame({"series": f"s{k}", "domain": "市全体", "fiscal_year": years,
                                   "value": y}))
-    table = activity_trend_table(pd.concat(rows, ignore_index=True))
+    table = activity_trend_table(pd.concat(rows, ignore_index=True), plan_start=2022,
+                                 covid_years=(2020, 2021))
     assert table["error"].eq("").all()
     rate = (table["plan_p"] < 0.05).mean()
     assert 0.02 <= rate <= 0.10, rate
@@ -395,9 +406,9 @@ def test_trends_use_only_data_up_to_through(demo_study, registry, history):
     assert tr.models.set_index("indicator_id").loc["I-1", "last_year"] == 2023
 
 
-def test_logic_model_lines_up_outputs_and_outcomes_per_policy(city_2025, trends):
+def test_logic_model_lines_up_outputs_and_outcomes_per_policy(city_2025, trends, demo_study):
     lm = logic_model(city_2025, trends)
-    assert list(dict.fromkeys(lm["policy"])) == list(PLAN_POLICIES)
+    assert list(dict.fromkeys(lm["policy"])) == [p.id for p in demo_study.plan.policies]
     for _, part in lm.groupby("policy", sort=False):
         stages = list(part["stage"])
         assert stages == sorted(stages, key=["input", "activity", "output", "outcome"].index)
@@ -441,10 +452,11 @@ def test_output_outcome_by_district(demo_study, registry):
     """Workshops (published by 中学校区) beside awareness by 中学校区: ratios are counts over
     the FY2017-FY2019 mean; on the default demo FY2025 the rank correlation is 0.8 (the
     embedded effect: awareness rose faster where workshops grew; 5 districts are few)."""
-    from kyodo_analysis.evaluation.logic_model import output_outcome_by_domain
+    from kyodo_analysis.evaluation.logic_model import output_outcome_by_domain, output_outcome_pairs
 
-    t = output_outcome_by_domain(demo_study, 2025, output="I-3", outcome="I-1",
-                                 registry=registry, reference_years=(2017, 2019))
+    assert ("I-3", "I-1", "中学校区") in output_outcome_pairs(registry, demo_study.activity_levels())
+    t = output_outcome_by_domain(demo_study, 2025, output="I-3", outcome="I-1", domain="中学校区",
+                                 registry=registry, reference_years=tuple(demo_study.plan.reference_years))
     assert list(t["domain"]) == ["青山", "成岩", "半田", "乙川", "亀崎"]
     act = demo_study.activity()
     ws = act[(act["series"] == "ワークショップ参加者数") & (act["domain"] == "青山")]
@@ -456,9 +468,7 @@ def test_output_outcome_by_district(demo_study, registry):
 
 
 def test_unknown_domain_and_missing_registry_are_structured_errors(demo_study, registry):
-    from kyodo_analysis.errors import EstimationError
-
-    with pytest.raises(EstimationError, match="domain '町内会'"):
+    with pytest.raises(ConfigError, match="unknown domain '町内会'"):
         compute_indicators(demo_study, 2025, registry=registry.select(kind="survey"),
                            domain="町内会")
     with pytest.raises(ConfigError) as err:

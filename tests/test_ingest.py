@@ -269,7 +269,7 @@ def test_status_lists_waves_and_series(demo_study):
 
 
 def test_every_demo_wave_reconciles(demo_study):
-    fieldwork = demo_study.fieldwork().groupby("fiscal_year")["回収数"].sum()
+    fieldwork = demo_study.fieldwork().groupby("fiscal_year")["returned"].sum()
     with Store(demo_study.store_path, read_only=True) as store:
         status = store.status().set_index("fiscal_year")
     for fy in demo_study.fiscal_years:

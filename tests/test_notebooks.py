@@ -39,7 +39,7 @@ def test_notebooks_have_a_parameters_cell_first(path):
 def test_overview_executes_with_papermill_and_exports_html(tmp_path, demo_study):
     out = tmp_path / "01_overview.ipynb"
     result = execute_notebook(notebook_dir() / "01_overview.ipynb", out,
-                              {"study": str(demo_study.path), "fiscal_year": 2023})
+                              {"study": str(demo_study.path), "fiscal_year": "令和5年度"})
     assert result.ok, result.error
     nb = nbformat.read(out, as_version=4)
     text = "".join(o.get("text", "") + str(o.get("data", {}).get("text/html", ""))
@@ -59,14 +59,15 @@ def test_overview_runs_with_the_plain_papermill_cli(tmp_path, demo_study):
     papermill = Path(sys.executable).with_name("papermill")
     proc = subprocess.run(
         [str(papermill), str(notebook_dir() / "01_overview.ipynb"), str(out),
-         "-p", "study", str(demo_study.path), "-p", "fiscal_year", "2024", "-k", "python3",
+         "-p", "study", str(demo_study.path), "-p", "fiscal_year", "FY2024", "-k", "python3",
          "--cwd", str(notebook_dir())],
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     nb = nbformat.read(out, as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert injected and "fiscal_year = 2024" in injected[0].source
+    assert injected and "fiscal_year = \"FY2024\"" in injected[0].source
+    assert "令和6（2024）年度" in str(nb.cells)  # the notebook read FY2024 as the 2024 wave
 
 
 def test_a_failing_notebook_is_reported_with_its_cell(tmp_path):

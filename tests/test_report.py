@@ -208,14 +208,14 @@ def test_the_demo_report_set(full_run, demo_study):
     for n in result.notebooks:
         assert n.html.is_file() and n.ipynb.is_file()
         assert "import kyodo_analysis" not in n.html.read_text(encoding="utf-8")[:200000]
-    district_page = (result.directory / "04_district-e13.html").read_text(encoding="utf-8")
+    district_page = (result.directory / "04_district-2-13.html").read_text(encoding="utf-8")
     assert "有脇（小学校区）" in district_page and "data:image/png;base64" in district_page
     assert "デモデータ" in district_page
     tables = read_tables_xlsx(result.tables)
     # 01_overview: 20 questions; 04_district: q1-q4 for 18 districts; 05_comparison: 2 x 4
-    assert len(tables) == 20 + 18 * 4 + 2 * 4 and "04_district-j1/q1" in tables
-    assert "05_comparison/q4_e" in tables
-    q1 = tables["04_district-j1/q1"]
+    assert len(tables) == 20 + 18 * 4 + 2 * 4 and "04_district-1-1/q1" in tables
+    assert "05_comparison/q4_l2" in tables
+    q1 = tables["04_district-1-1/q1"]
     assert list(q1.columns) == ["回答", "地区 n", "地区 %", "市全体 n", "市全体 %"]
     manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
     inputs = {i["path"] for i in manifest["inputs"]}
@@ -226,7 +226,7 @@ def test_the_demo_report_set(full_run, demo_study):
     assert manifest["started"] <= manifest["finished"] and manifest["audit"]["passed"]
     assert all(n["status"] == "ok" for n in manifest["notebooks"])
     district_runs = {n["id"]: n for n in manifest["notebooks"]}
-    assert district_runs["04_district-j1"]["parameters"] == {
+    assert district_runs["04_district-1-1"]["parameters"] == {
         "study": str(demo_study.path.resolve()), "fiscal_year": 2025, "district": "青山",
         "level": "中学校区"}
     latest = result.directory.parent / "latest"

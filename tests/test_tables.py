@@ -92,9 +92,11 @@ def test_response_rate_table(demo_study):
     total = table.iloc[0]
     assert total["区分"] == "全体" and total["発送数"] == 3000
     wave = fw[fw["fiscal_year"] == 2025]
-    assert total["回収数"] == wave["回収数"].sum()
-    assert total["回収率（%）"] == f"{100 * wave['回収数'].sum() / 3000:.1f}"
+    assert total["回収数"] == wave["returned"].sum()
+    assert total["回収率（%）"] == f"{100 * wave['returned'].sum() / 3000:.1f}"
     assert set(table.loc[table["区分"] == "年代", "属性"]) == set(wave["年代"])
+    # every attribute column of the file, in file order (the study does not list them)
+    assert list(dict.fromkeys(table["区分"])) == ["全体", "中学校区", "性別", "年代"]
 
 
 def test_weighted_tabulation_with_equal_weights_matches_the_textbook_srs_formula():
@@ -137,7 +139,7 @@ def test_weighting_comparison_and_diagnostics_on_the_demo(demo_study):
     from kyodo_analysis.viz.tables import weighting_comparison, weighting_tables
 
     design = demo_study.design(2025)
-    table = weighting_comparison(design, demo_study.codebook)
+    table = weighting_comparison(design, demo_study.codebook, demo_study.headline.figures)
     data = design.data
     q1 = data["q1"].to_numpy(dtype=float, na_value=np.nan)
     valid = np.isin(q1, [1, 2, 3, 4])

@@ -21,7 +21,6 @@ from kyodo_analysis.errors import EstimationError
 from kyodo_analysis.stats.trends import (
     STATUS_LABELS,
     CountTrendFit,
-    fit_count_trend,
     forecast,
     mann_kendall,
     probability_of_reaching,
@@ -34,6 +33,13 @@ YEARS = np.arange(2012, 2026)          # observed FY2012-FY2025
 ALL_YEARS = np.arange(2012, 2032)      # including the future FY2026-FY2031
 PLAN_START = 2022
 COVID = (2020, 2021)
+
+
+def fit_count_trend(series, **options) -> CountTrendFit:
+    """The count model with this module's simulated plan start and COVID years as defaults."""
+    from kyodo_analysis.stats.trends import fit_count_trend as fit
+
+    return fit(series, **{"plan_start": PLAN_START, "covid_years": COVID, **options})
 
 
 def its_mean(years: np.ndarray, *, base: float = 200.0, trend: float = 0.03,

@@ -61,6 +61,8 @@ FISCAL_YEARS: list[int] = [2021, 2022, 2023, 2024, 2025]
 ACTIVITY_YEARS: list[int] = list(range(2012, 2026))
 PLAN_START = 2022
 COVID_YEARS = (2020, 2021)
+#: Undisrupted pre-plan years whose mean level the demo's district outputs are compared with.
+REFERENCE_YEARS = (2017, 2019)
 SAMPLE_SIZE = 3_000
 
 #: Relative growth of workshops after the plan's start, by 中学校区. Awareness of 協働 rises

@@ -50,10 +50,7 @@ from kyodo_analysis.evaluation.grading import GRADE_LABELS, GradingRule, grade
 from kyodo_analysis.options import DEFAULT_OPTIONS, DisplayOptions
 
 __all__ = [
-    "DOMAIN_COLUMNS",
     "JA_COLUMNS",
-    "PLAN_MEASURES",
-    "PLAN_POLICIES",
     "ActivitySource",
     "Baseline",
     "Indicator",
@@ -64,44 +61,15 @@ __all__ = [
     "activity_trend_table",
     "compute_indicators",
     "dashboard_table",
+    "domain_table",
     "indicator_history",
     "indicator_trends",
     "load_registry",
     "to_japanese",
 ]
 
-#: The plan's promotion policies (推進施策), from the plan's 施策体系.
-PLAN_POLICIES: dict[str, str] = {
-    "I": "共に学びあい育ちあおう",
-    "II": "協働の環境を整えよう",
-    "III": "互いに連携しよう",
-    "IV": "チャレンジを応援しよう",
-    "V": "みんなで協働を進めよう",
-}
-
-#: Individual measures (個別施策) of each policy, numbered as in the plan.
-PLAN_MEASURES: dict[str, dict[str, str]] = {
-    "I": {"1": "事例や現場で学びあう", "2": "担い手を育てる"},
-    "II": {"1": "新たな情報ツールや仕組みを導入する", "2": "協働の土台となる拠点・場づくり"},
-    "III": {"1": "主体同士のマッチング", "2": "主体間のコーディネート"},
-    "IV": {"1": "多種多様な支援"},
-    "V": {"1": "協働プロセスの可視化", "2": "推進方法の確立"},
-}
-
-#: Domain types understood by :func:`compute_indicators` and the survey column behind each.
-#: 中学校区, sex and age group come from the resident register (known for every respondent);
-#: 小学校区 is self-reported (無回答 is left out of district tables).
-DOMAIN_COLUMNS: dict[str, str | None] = {
-    "市全体": None,
-    "中学校区": "stratum",
-    "小学校区": "f3",
-    "性別": "reg_sex",
-    "年代": "reg_age",
-}
-
 CITY = "市全体"
 Direction = Literal["higher", "lower"]
-_ROMAN = tuple(PLAN_POLICIES)
 
 
 # ======================================================================================
@@ -166,19 +134,13 @@ class Indicator:
     rule: GradingRule = field(default_factory=GradingRule)
     stage: str = "outcome"
     truth: str | None = None
+    policy_name: str = ""
+    measure_name: str = ""
 
     @property
     def kind(self) -> str:
         """"survey" or "activity"."""
         return self.source.kind
-
-    @property
-    def policy_name(self) -> str:
-        return PLAN_POLICIES[self.policy]
-
-    @property
-    def measure_name(self) -> str:
-        return PLAN_MEASURES[self.policy][self.measure]
 
     @property
     def target_years(self) -> list[int]:
@@ -246,12 +208,17 @@ class IndicatorRegistry:
                      and (ids is None or i.id in ids))
         return replace(self, indicators=keep)
 
+    def policies(self) -> dict[str, str]:
+        """Policy id -> name (from the study's plan) of the indicators, in registry order."""
+        return dict.fromkeys((i.policy for i in self.indicators), "") | {
+            i.policy: i.policy_name for i in self.indicators if i.policy_name}
+
     def to_frame(self) -> pd.DataFrame:
         """One row per indicator: id, names, policy, measure, source, baseline, targets."""
         return pd.DataFrame([i.to_dict() for i in self.indicators])
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> IndicatorRegistry:
+    def from_yaml(cls, path: str | Path, *, plan: Any = None) -> IndicatorRegistry:
         """Read ``indicators.yaml``; see :func:`load_registry`."""
         path = Path(path)
         if not path.is_file():
@@ -261,10 +228,10 @@ class IndicatorRegistry:
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"indicator file is not valid UTF-8 YAML: {exc}",
                               file=str(path)) from None
-        return cls.from_dict(doc, file=str(path))
+        return cls.from_dict(doc, file=str(path), plan=plan)
 
     @classmethod
-    def from_dict(cls, doc: Any, *, file: str | None = None) -> IndicatorRegistry:
+    def from_dict(cls, doc: Any, *, file: str | None = None, plan: Any = None) -> IndicatorRegistry:
         """Build a registry from the parsed YAML document; see :func:`load_registry`."""
         if not isinstance(doc, Mapping):
             raise ConfigError("indicator file must be a mapping with an 'indicators' list",
@@ -274,9 +241,11 @@ class IndicatorRegistry:
             raise ConfigError("unknown key; expected indicators, grading, demo",
                               file=file, key=str(sorted(map(str, unknown))[0]))
         items = doc.get("indicators")
-        if not isinstance(items, list) or not items:
-            raise ConfigError("must be a non-empty list of indicators", file=file,
-                              key="indicators")
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            raise ConfigError("must be a list of indicators (empty while none is defined)",
+                              file=file, key="indicators")
         global_rule = doc.get("grading") or {}
         if not isinstance(global_rule, Mapping):
             raise ConfigError("must be a mapping of grading rule options", file=file,
@@ -288,7 +257,7 @@ class IndicatorRegistry:
         out = []
         seen: set[str] = set()
         for i, item in enumerate(items):
-            ind = _parse_indicator(item, f"indicators[{i}]", file, global_rule)
+            ind = _parse_indicator(item, f"indicators[{i}]", file, global_rule, plan)
             if ind.id in seen:
                 raise ConfigError(f"duplicate indicator id {ind.id!r}", file=file,
                                   key=f"indicators[{i}].id")
@@ -363,8 +332,28 @@ def _codes(value: Any, file: str | None, key: str) -> tuple[int, ...]:
     return tuple(values)
 
 
+def _plan_names(plan: Any, policy: str, measure: str, file: str | None,
+                key: str) -> tuple[str, str]:
+    """The names of ``policy`` and ``measure`` in the study's plan (study.yaml ``plan``).
+
+    A study without declared policies accepts any policy id (names stay empty)."""
+    policies = list(getattr(plan, "policies", None) or [])
+    if not policies:
+        return "", ""
+    by_id = {p.id: p for p in policies}
+    if policy not in by_id:
+        raise _fail(file, f"{key}.policy", f"must be one of the plan's policies "
+                                           f"{', '.join(by_id)} (study.yaml plan.policies), "
+                                           f"got {policy!r}")
+    measures = {m.id: m.name for m in by_id[policy].measures}
+    if measures and measure not in measures:
+        raise _fail(file, f"{key}.measure", f"policy {policy} has measures "
+                                            f"{', '.join(measures)}, got {measure!r}")
+    return by_id[policy].name, measures.get(measure, "")
+
+
 def _parse_indicator(item: Any, key: str, file: str | None,
-                     global_rule: Mapping[str, Any]) -> Indicator:
+                     global_rule: Mapping[str, Any], plan: Any = None) -> Indicator:
     if not isinstance(item, Mapping):
         raise _fail(file, key, "each indicator must be a mapping")
     known = {"id", "name", "policy", "measure", "source", "unit", "direction", "baseline",
@@ -378,14 +367,8 @@ def _parse_indicator(item: Any, key: str, file: str | None,
             raise _fail(file, f"{key}.{k}", "required key is missing")
     ind_id = str(item["id"])
     policy = str(item["policy"])
-    if policy not in PLAN_POLICIES:
-        raise _fail(file, f"{key}.policy", f"must be one of the plan's policies "
-                                           f"{', '.join(_ROMAN)}, got {policy!r}")
     measure = str(item["measure"])
-    if measure not in PLAN_MEASURES[policy]:
-        raise _fail(file, f"{key}.measure",
-                    f"policy {policy} has measures {', '.join(PLAN_MEASURES[policy])}, "
-                    f"got {measure!r}")
+    policy_name, measure_name = _plan_names(plan, policy, measure, file, key)
     direction = item.get("direction", "higher")
     if direction not in ("higher", "lower"):
         raise _fail(file, f"{key}.direction", f"must be 'higher' or 'lower', got {direction!r}")
@@ -429,7 +412,8 @@ def _parse_indicator(item: Any, key: str, file: str | None,
     return Indicator(id=ind_id, name=str(item["name"]), policy=policy, measure=measure,
                      source=source, unit=unit, direction=direction, baseline=baseline,
                      targets=tuple(targets), rule=rule, stage=stage,
-                     truth=None if item.get("truth") is None else str(item["truth"]))
+                     truth=None if item.get("truth") is None else str(item["truth"]),
+                     policy_name=policy_name, measure_name=measure_name)
 
 
 def _parse_source(src: Any, key: str, file: str | None) -> SurveySource | ActivitySource:
@@ -521,12 +505,12 @@ def load_registry(study: Any = None, *, path: str | Path | None = None,
     if path is None:
         if study is None:
             raise ConfigError("pass a study or the path of an indicators.yaml", key="path")
-        name = study.config.get("indicators")
+        name = study.settings.indicators
         if not name:
             raise ConfigError("the study names no indicator file", file=str(study.path),
                               key="indicators")
         path = study.root / name
-    registry = IndicatorRegistry.from_yaml(path)
+    registry = IndicatorRegistry.from_yaml(path, plan=study.plan if study is not None else None)
     if check and study is not None:
         registry.check(study)
     return registry
@@ -559,13 +543,18 @@ def _indicator_column(data: pd.DataFrame, codebook: Any, src: SurveySource) -> n
     return y
 
 
-def _domain_labels(data: pd.DataFrame, codebook: Any, domain: str) -> pd.Series | None:
-    col = DOMAIN_COLUMNS.get(domain, domain)
+def _domain_column(study: Any, domain: str) -> str | None:
+    """The data column of a domain type (``None`` for the city as a whole)."""
+    return None if domain == CITY else study.domain_column(domain)
+
+
+def _domain_labels(data: pd.DataFrame, study: Any, domain: str) -> pd.Series | None:
+    col = _domain_column(study, domain)
     if col is None:
         return None
     if col not in data.columns:
-        raise EstimationError(f"domain {domain!r}: column {col!r} is not in the survey data; "
-                              f"use one of {list(DOMAIN_COLUMNS)} or a codebook column")
+        raise EstimationError(f"domain {domain!r}: column {col!r} is not in the survey data")
+    codebook = study.codebook
     labels = codebook[col].codes if col in codebook else {}
     order = list(labels.values())
     mapped = data[col].map(lambda c: labels.get(int(c)) if pd.notna(c) else None)
@@ -581,7 +570,7 @@ def _survey_wave(study: Any, fiscal_year: int, indicators: Sequence[Indicator],
     for ind in indicators:
         cols[f"_ind_{ind.id}"] = _indicator_column(data, cb, ind.source)
     frame = data.assign(**cols)
-    labels = _domain_labels(frame, cb, domain)
+    labels = _domain_labels(frame, study, domain)
     if labels is not None:
         frame["_domain"] = labels.astype(object).where(labels.notna(), None)
     design = study.design(fiscal_year, data=frame)
@@ -622,11 +611,12 @@ def _activity_values(activity: pd.DataFrame, ind: Indicator, domain: str) -> pd.
     return total.rename("estimate").reset_index()
 
 
-def _sort(table: pd.DataFrame, registry: IndicatorRegistry, codebook: Any,
+def _sort(table: pd.DataFrame, registry: IndicatorRegistry, study: Any,
           domain: str) -> pd.DataFrame:
     """Registry order, then the codebook order of the domain labels."""
     ind_order = {i.id: k for k, i in enumerate(registry)}
-    col = DOMAIN_COLUMNS.get(domain, domain)
+    codebook = study.codebook
+    col = _domain_column(study, domain)
     labels = list(codebook[col].codes.values()) if col and col in codebook else []
     dom_order = {d: k for k, d in enumerate([CITY, *labels])}
     key = table["indicator_id"].map(ind_order) * 10_000 + table["domain"].map(
@@ -689,7 +679,8 @@ def compute_indicators(
     registry : IndicatorRegistry, optional
         Defaults to the study's registry (:func:`load_registry`).
     domain : str, default "市全体"
-        "市全体", "中学校区", "小学校区", "性別", "年代" or a codebook column id. Domain rows
+        "市全体", a district level or attribute name of the study (``districts``,
+        ``attributes`` in study.yaml) or a codebook column id. Domain rows
         are graded against the city-wide baselines and targets, for reference. Activity
         indicators appear in a domain table only if their series are published by domain.
     level : float, default 0.95
@@ -791,7 +782,7 @@ def compute_indicators(
             out[c] = np.nan
     out["change_baseline_se"] = out["change_baseline_se"].astype(float)
     by_id = {i.id: i for i in registry}
-    out = _sort(out, registry, study.codebook, domain)
+    out = _sort(out, registry, study, domain)
     kinds = out["indicator_id"].map(lambda i: by_id[i].kind)
     is_survey = (kinds == "survey").to_numpy()
 
@@ -892,6 +883,20 @@ def _mark(sig: Any) -> str:
     return "＊" if bool(sig) else ""
 
 
+def domain_table(results: pd.DataFrame, *, options: DisplayOptions = DEFAULT_OPTIONS
+                 ) -> pd.DataFrame:
+    """Survey indicators by the domains of one type, one column per domain (estimate in %,
+    ``＊`` on a base under ``options.small_base``: 参考値)."""
+    shown = [f"{v:.{options.decimals}f}{'＊' if small else ''}"
+             for v, small in zip(results["estimate"], results["small_base"], strict=True)]
+    wide = results.assign(_shown=shown).pivot_table(
+        index=["indicator_id", "name"], columns="domain", values="_shown", aggfunc="first",
+        sort=False)
+    wide = wide[list(dict.fromkeys(results["domain"]))].reset_index()
+    wide.columns.name = None
+    return wide.rename(columns={"indicator_id": "指標番号", "name": "指標名"})
+
+
 def dashboard_table(results: pd.DataFrame, *, policy: str | None = None,
                     options: DisplayOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
     """The indicator dashboard for publication: one row per indicator (city level).
@@ -982,7 +987,7 @@ def indicator_history(
     out = pd.concat([p.astype({"domain": object}) for p in parts if len(p)],
                     ignore_index=True)[cols]
     out = out.sort_values("fiscal_year", kind="stable")
-    out = _sort(out, registry, study.codebook, domain)
+    out = _sort(out, registry, study, domain)
     out["n"] = pd.array(pd.to_numeric(out["n"], errors="coerce"), dtype="Int64")
     out["fiscal_year"] = out["fiscal_year"].astype(int)
     return out
@@ -1038,8 +1043,8 @@ def activity_trend_table(
     activity: pd.DataFrame,
     *,
     series: Sequence[str] | None = None,
-    plan_start: int = 2022,
-    covid_years: Sequence[int] = (2020, 2021),
+    plan_start: int | None,
+    covid_years: Sequence[int] = (),
     through: int | None = None,
     level: float = 0.95,
 ) -> pd.DataFrame:
@@ -1058,7 +1063,8 @@ def activity_trend_table(
     series : sequence of str, optional
         Series to fit (default all).
     plan_start, covid_years : int, sequence of int
-        Passed to ``fit_count_trend``.
+        Passed to ``fit_count_trend``: the study's ``plan.start`` and ``plan.disrupted_years``
+        (:attr:`Study.plan`). Without a plan start no ITS model is fitted (``error`` says so).
     through : int, optional
         Last fiscal year used.
     level : float, default 0.95
@@ -1121,12 +1127,15 @@ def activity_trend_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _count_summary(y: pd.Series, plan_start: int, covid_years: Sequence[int],
+def _count_summary(y: pd.Series, plan_start: int | None, covid_years: Sequence[int],
                    level: float) -> dict[str, Any]:
     from kyodo_analysis.stats.trends import fit_count_trend, mann_kendall, sens_slope
 
     out: dict[str, Any] = {}
     try:
+        if plan_start is None:
+            raise EstimationError("the study declares no plan start (plan.start in study.yaml): "
+                                  "no before/after model is fitted")
         fit = fit_count_trend(y, plan_start=plan_start, covid_years=covid_years, level=level)
         coefs = fit.coefficients.set_index("term")
         out.update(family=fit.family, fit=fit)
@@ -1155,8 +1164,8 @@ def indicator_trends(
     registry: IndicatorRegistry | None = None,
     through: int | None = None,
     level: float = 0.95,
-    plan_start: int = 2022,
-    covid_years: Sequence[int] = (2020, 2021),
+    plan_start: int | None = None,
+    covid_years: Sequence[int] | None = None,
     on_track: float = 0.7,
     off_track: float = 0.3,
     n_sim: int = 20_000,
@@ -1190,7 +1199,8 @@ def indicator_trends(
     level : float, default 0.95
         Interval level.
     plan_start, covid_years
-        Segments of the count model.
+        Segments of the count model; default the study's ``plan.start`` and
+        ``plan.disrupted_years``.
     on_track, off_track : float
         Status thresholds.
     n_sim, seed : int
@@ -1217,6 +1227,8 @@ def indicator_trends(
     )
 
     registry = load_registry(study) if registry is None else registry
+    plan_start = study.plan.start if plan_start is None else plan_start
+    covid_years = study.plan.disrupted_years if covid_years is None else covid_years
     if history is None:
         history = indicator_history(study, registry=registry, through=through, level=level)
     elif through is not None:

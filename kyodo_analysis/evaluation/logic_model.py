@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 
 from kyodo_analysis.evaluation.indicators import (
-    PLAN_POLICIES,
     IndicatorRegistry,
     compute_indicators,
     load_registry,
 )
 
-__all__ = ["STAGE_LABELS", "logic_model", "logic_model_table", "output_outcome_by_domain"]
+__all__ = ["STAGE_LABELS", "logic_model", "logic_model_table", "output_outcome_by_domain",
+           "output_outcome_pairs"]
 
 #: Logic model stages and their Japanese labels, in reading order.
 STAGE_LABELS: dict[str, str] = {
@@ -92,7 +92,7 @@ def logic_model(results: pd.DataFrame, trends: Any = None, *,
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    pol = {p: i for i, p in enumerate(PLAN_POLICIES)}
+    pol = {p: i for i, p in enumerate(pd.unique(out["policy"]))}  # registry (plan) order
     stg = {s: i for i, s in enumerate(STAGE_LABELS)}
     key = out["policy"].map(pol) * 10 + out["stage"].map(stg)
     return out.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
@@ -120,13 +120,31 @@ def logic_model_table(model: pd.DataFrame, *, decimals: int = 1) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def output_outcome_pairs(registry: IndicatorRegistry,
+                         series_levels: dict[str, str]) -> list[tuple[str, str, str]]:
+    """``(output id, outcome id, district level)`` for every activity indicator whose series
+    are all published by one district level (``Study.activity_levels()``), paired with each
+    survey indicator of the same policy."""
+    pairs = []
+    for out in registry:
+        if out.kind != "activity":
+            continue
+        levels = {series_levels.get(name) for name in out.source.series}
+        if len(levels) != 1 or None in levels:
+            continue
+        level = levels.pop()
+        pairs += [(out.id, c.id, level) for c in registry
+                  if c.kind == "survey" and c.policy == out.policy]
+    return pairs
+
+
 def output_outcome_by_domain(
     study: Any,
     fiscal_year: int,
     *,
     output: str,
     outcome: str,
-    domain: str = "中学校区",
+    domain: str,
     registry: IndicatorRegistry | None = None,
     reference_years: tuple[int, int] | None = None,
     level: float = 0.95,
@@ -149,7 +167,9 @@ def output_outcome_by_domain(
     output, outcome : str
         Indicator ids of an activity indicator published by ``domain`` and of a survey
         indicator.
-    domain : str, default "中学校区"
+    domain : str
+        A district level of the study (``districts`` in study.yaml) that the output is
+        published by (``activity.by_district``).
     registry : IndicatorRegistry, optional
     reference_years : tuple of int, optional
         Years whose mean count is the output's reference (default: its baseline year).

@@ -1,9 +1,9 @@
 """District views for the 04_district notebook: select a district, set it beside the city.
 
-Kept apart from the notebook so that the notebook stays thin and the logic is tested. When the
-design-based estimation engine lands, :func:`district_comparison` takes its weighted shares
-through the ``weights`` argument (the ``n`` columns stay unweighted counts, which is what
-disclosure control needs).
+Kept apart from the notebook so that the notebook stays thin and the logic is tested. District
+levels and their data columns come from the study (``districts`` in study.yaml).
+:func:`district_comparison` takes weighted shares through the ``weights`` argument (the ``n``
+columns stay unweighted counts, which is what disclosure control needs).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from kyodo_analysis.options import DEFAULT_OPTIONS, DisplayOptions
 from kyodo_analysis.viz.tables import format_percent, single_tabulation
 
 __all__ = [
-    "DISTRICT_COLUMNS",
     "comparison_chart",
     "covers_everyone",
     "crosstab_percentages",
@@ -29,26 +28,18 @@ __all__ = [
     "small_base_note",
 ]
 
-#: Which data column identifies each district level (the codebook gives the code → name map).
-DISTRICT_COLUMNS = {"中学校区": "stratum", "小学校区": "f3"}
-
-
 def district_mask(data: pd.DataFrame, study, *, level: str, district: str) -> pd.Series:
-    """Rows of ``data`` living in ``district`` at ``level`` (中学校区 or 小学校区).
+    """Rows of ``data`` living in ``district`` at ``level`` (a district level of the study).
 
-    中学校区 come from the register (``stratum``, the sampling stratum) and are known for every
-    respondent; 小学校区 are self-reported (``f3``), so respondents who left it blank (99) belong
-    to no 小学校区.
+    A level from the register (e.g. the sampling stratum) is known for every respondent; a
+    self-reported level is not, so respondents who left it blank belong to no district.
 
     Raises
     ------
     ConfigError
         For an unknown level or a district name the codebook does not know.
     """
-    if level not in DISTRICT_COLUMNS:
-        raise ConfigError(f"level must be one of {list(DISTRICT_COLUMNS)}, not {level!r}",
-                          key="level")
-    column = DISTRICT_COLUMNS[level]
+    column = study.district_level(level).column
     codes = {label: code for code, label in study.codebook[column].codes.items()}
     if district not in codes:
         raise ConfigError(f"unknown {level} {district!r}; the codebook has {list(codes)}",
@@ -128,9 +119,7 @@ def district_crosstab(data: pd.DataFrame, study, question: Question, *, level: s
     For a single-answer question the table adds up both ways (protect it with
     ``total_column="計"``); for a multiple-response question only down the columns.
     """
-    from kyodo_analysis.reporting.suite import district_units
-
-    names = [name for lv, name in district_units(study.config) if lv == level]
+    names = study.districts(level)
     labels: list[str] | None = None
     rows = []
     for name in names:
@@ -224,7 +213,7 @@ def publish_district_crosstab(data: pd.DataFrame, study, question: Question, *, 
 
     table = district_crosstab(data, study, question, level=level)
     counts = [c for c in table.columns if c != "地区"]
-    tag = "j" if level == "中学校区" else "e"
+    tag = f"l{[lv.name for lv in study.district_levels].index(level) + 1}"
     shown = publish_table(
         table, f"{question.id}_{tag}", output_dir=output_dir, study=study,
         title=f"{level}別 {question.id.upper()} {question.text}", count_columns=counts,
@@ -235,14 +224,14 @@ def publish_district_crosstab(data: pd.DataFrame, study, question: Question, *, 
 def covers_everyone(data: pd.DataFrame, study, *, level: str) -> bool:
     """Whether the study's districts of ``level`` together hold every respondent.
 
-    Only then do the district pages add up to the city figures (中学校区 from the register
-    do; 小学校区 do not while some respondents leave theirs blank, nor does a study that
-    lists only some districts).
+    Only then do the district pages add up to the city figures (a level from the register
+    does; a self-reported level does not while some respondents leave it blank, nor does a
+    level with pages for only some of its districts).
     """
-    from kyodo_analysis.reporting.suite import district_units
-
+    names = study.districts(level)
+    if {d for lv, d in study.district_units() if lv == level} != set(names):
+        return False  # pages for only some districts: the pages do not add up to the city
     covered = pd.Series(False, index=data.index)
-    for lv, name in district_units(study.config):
-        if lv == level:
-            covered |= district_mask(data, study, level=level, district=name)
+    for name in names:
+        covered |= district_mask(data, study, level=level, district=name)
     return bool(covered.all())

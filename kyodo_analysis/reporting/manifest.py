@@ -79,7 +79,7 @@ def input_files(study) -> list[InputFile]:
     """
     root = study.root
     seen: dict[str, Path] = {study.path.name: study.path}
-    for value in _paths_in(study.config):
+    for value in _paths_in(study.settings.model_dump(mode="json")):
         if "\n" in value or len(value) > 300:
             continue
         candidate = root / value

@@ -222,13 +222,13 @@ def publish_text(answers: pd.Series | Sequence[str], name: str, *, output_dir: s
     DisclosureError
         When free text is not allowed for this study.
     """
-    conf = (study.config.get("disclosure") or {}) if study is not None else {}
+    conf = study.settings.disclosure if study is not None else None
     if allow is None:
-        allow = bool(conf.get("allow_free_text", False))
+        allow = bool(conf and conf.allow_free_text)
     if not allow:
         raise DisclosureError(f"free text {name!r} is not allowed in reports: set "
                               "disclosure: {allow_free_text: true} in study.yaml to publish it masked")
-    all_names = [*names, *conf.get("mask_names", [])]
+    all_names = [*names, *(conf.mask_names if conf else [])]
     texts = [mask_free_text(str(t), names=all_names) for t in answers if str(t).strip()]
     shown = pd.DataFrame({column: texts})
     record = {"name": name, "title": title or name, "columns": [column],

@@ -84,8 +84,6 @@ class ReportResult:
         Disclosure-audit findings (empty when the audit passed).
     run_id, manifest, tables
         The run id, ``manifest.json`` and ``tables.xlsx``.
-    skipped
-        Optional notebooks that were not there to run.
     latest
         Whether ``latest`` now points at this run.
     warnings
@@ -101,7 +99,6 @@ class ReportResult:
     run_id: str = ""
     manifest: Path | None = None
     tables: Path | None = None
-    skipped: tuple[str, ...] = ()
     latest: bool = False
     warnings: tuple[AuditFinding, ...] = ()
 
@@ -162,7 +159,7 @@ def _jobs_for(runs: Sequence[PlannedRun], build: Path, notebook_dir: Path, timeo
 def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_root: Path,
              notebook_dir: Path, timeout: int, jobs: int | None, scheduler: str | None,
              executor: cf.Executor | None, progress: bool, run_id: str | None,
-             skipped: Sequence[NotebookSpec] = (), update_latest: bool = True,
+             update_latest: bool = True,
              strict_pages: bool = False) -> ReportResult:
     started = mf.now_iso()
     run_id = run_id or new_run_id()
@@ -186,8 +183,6 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
         log.info("run %s: %d notebook runs of %s %s on %s%s", run_id, len(job_list), study.name,
                  fiscal_year_label(fiscal_year), scheduler or kind,
                  f" ({workers} workers)" if workers else "")
-        for spec in skipped:
-            log.info("skipped optional notebook %s (not present)", spec.stem)
 
         def note(result: NotebookResult) -> None:
             (log.info if result.ok else log.error)("%s", result.describe())
@@ -217,14 +212,13 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
             "status": "ok" if ok else "failed", "started": started, "finished": finished,
             "study": {"name": study.name, "title": study.title, "demo": study.demo,
                       "root": str(study.root.resolve()), "file": study.path.name,
-                      "config": study.config},
+                      "config": study.settings.model_dump(mode="json")},
             "fiscal_year": fiscal_year,
             "inputs": [i.to_dict() for i in inputs],
             "executor": {"kind": kind, "scheduler": scheduler, "jobs": workers,
                          "timeout": timeout},
             "notebooks": [_notebook_entry(run, job, res, build)
                           for run, job, res in zip(runs, job_list, results, strict=True)],
-            "skipped": [s.stem for s in skipped],
             "tables": {r.key: r.digest() for r in records},
             "audit": {"passed": not findings, "findings": [str(f) for f in findings],
                       "page_warnings": [str(f) for f in shown]},
@@ -234,7 +228,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
         (build / "manifest.json").write_text(
             json.dumps(manifest, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         (build / "index.html").write_text(
-            _index_html(study, fiscal_year, runs, results, findings, skipped, run_id, started,
+            _index_html(study, fiscal_year, runs, results, findings, run_id, started,
                         finished, warnings=shown), encoding="utf-8")
         target = fy_dir / run_id
         build.rename(target)
@@ -249,7 +243,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
     final = tuple(_relocate(r, build, target) for r in results)
     return ReportResult(target, target / "index.html", final, findings, run_id,
                         target / "manifest.json", target / "tables.xlsx",
-                        tuple(s.stem for s in skipped), moved, shown)
+                        moved, shown)
 
 
 def _relocate(r: NotebookResult, build: Path, target: Path) -> NotebookResult:
@@ -326,12 +320,12 @@ def run_report(study: Study, fiscal_year: int, *, out_root: Path = Path("reports
     """
     study.wave(fiscal_year)  # fail early, with the study's own message, on an unknown year
     notebook_dir = Path(notebook_dir or paths.notebook_dir())
-    specs = tuple(suite) if suite is not None else suite_for(study.config)
+    specs = tuple(suite) if suite is not None else suite_for(study)
     base = {"study": str(study.path.resolve()), "fiscal_year": fiscal_year}
-    runs, skipped = plan_runs(specs, study.config, notebook_dir=notebook_dir, base=base)
+    runs = plan_runs(specs, study, notebook_dir=notebook_dir, base=base)
     return _execute(study, fiscal_year, runs, out_root=out_root, notebook_dir=notebook_dir,
                     timeout=timeout, jobs=jobs, scheduler=scheduler, executor=executor,
-                    progress=progress, run_id=run_id, skipped=skipped, strict_pages=strict_pages)
+                    progress=progress, run_id=run_id, strict_pages=strict_pages)
 
 
 @dataclass(frozen=True)
@@ -403,12 +397,11 @@ def compare_tables(old: dict[str, str], new: dict[str, str]
     return same, changed, missing, extra
 
 
-_GROUP_ORDER = ("市全体", "中学校区", "小学校区")
 _STATUS_JA = {"ok": "完了", "failed": "失敗", "timeout": "時間切れ", "error": "実行エラー"}
 
 
 def _index_html(study: Study, fy: int, runs: Sequence[PlannedRun], results: Sequence[NotebookResult],
-                findings: Sequence[AuditFinding], skipped: Sequence[NotebookSpec], run_id: str,
+                findings: Sequence[AuditFinding], run_id: str,
                 started: str, finished: str, *, warnings: Sequence[AuditFinding] = ()) -> str:
     esc = html.escape
     groups: dict[str, list[str]] = {}
@@ -425,7 +418,8 @@ def _index_html(study: Study, fy: int, runs: Sequence[PlannedRun], results: Sequ
             f"<tr><td>{page}</td><td>{mark}</td><td>{res.seconds:.0f}秒</td>"
             f'<td><a href="ipynb/{quote(run.id)}.ipynb">ipynb</a></td></tr>')
     sections = []
-    for group in sorted(groups, key=lambda g: (_GROUP_ORDER.index(g) if g in _GROUP_ORDER else 9, g)):
+    order = ["市全体", *(lv.name for lv in study.district_levels)]
+    for group in sorted(groups, key=lambda g: (order.index(g) if g in order else len(order), g)):
         sections.append(f"<h2>{esc(group)}</h2>\n<table>\n<thead><tr><th>報告書</th><th>状態</th>"
                         f"<th>実行時間</th><th>ノートブック</th></tr></thead>\n<tbody>\n"
                         + "\n".join(groups[group]) + "\n</tbody>\n</table>")
@@ -442,10 +436,6 @@ def _index_html(study: Study, fy: int, runs: Sequence[PlannedRun], results: Sequ
         audit += ("<h2>秘匿チェックの注意</h2>\n<p class=\"note\">次の表は公開用の秘匿処理"
                   "（publish_table）を通らずにページに表示されています。</p>\n<ul>\n"
                   + "\n".join(f"<li>{esc(str(f))}</li>" for f in warnings) + "\n</ul>")
-    skipped_html = ""
-    if skipped:
-        skipped_html = ("<p class=\"note\">未作成のため省略: "
-                        + "、".join(esc(s.title) for s in skipped) + "</p>")
     banner = (f'<p class="demo"><strong>デモデータ</strong>: {esc(study.notice or "")}</p>'
               if study.demo else "")
     return f"""<!DOCTYPE html>
@@ -472,7 +462,6 @@ footer {{ color: #666; font-size: .85rem; margin-top: 2rem; }}
 {overall}
 <p>集計表（Excel）: <a href="tables.xlsx">tables.xlsx</a>　実行記録: <a href="manifest.json">manifest.json</a></p>
 {chr(10).join(sections)}
-{skipped_html}
 {audit}
 <footer>実行ID {esc(run_id)}　開始 {esc(started)}　終了 {esc(finished)}（UTC）　作成: kyodo_analysis</footer>
 </body>

@@ -682,8 +682,8 @@ def fit_count_trend(
     series: Any,
     *,
     years: Any = None,
-    plan_start: int = 2022,
-    covid_years: Sequence[int] = (2020, 2021),
+    plan_start: int,
+    covid_years: Sequence[int] = (),
     family: Literal["auto", "poisson", "negbin"] = "auto",
     overdispersion_level: float = 0.20,
     level: float = 0.95,
@@ -726,10 +726,11 @@ def fit_count_trend(
         "令和7年度", ...) if a Series.
     years : array-like, optional
         Fiscal years, required if ``series`` is not a Series.
-    plan_start : int, default 2022
-        First fiscal year of the plan.
-    covid_years : sequence of int, default (2020, 2021)
-        Years given their own level shift; years absent from the data are ignored.
+    plan_start : int
+        First fiscal year of the plan (the study's ``plan.start``).
+    covid_years : sequence of int, default ()
+        Years given their own level shift (the study's ``plan.disrupted_years``, e.g. the
+        COVID-19 years); years absent from the data are ignored.
     family : {"auto", "poisson", "negbin"}, default "auto"
         Count distribution (see above).
     overdispersion_level : float, default 0.20
@@ -754,7 +755,7 @@ def fit_count_trend(
     >>> import pandas as pd
     >>> y = pd.Series([120, 125, 131, 136, 140, 147, 152, 158, 110, 118, 175, 186, 199, 210],
     ...               index=range(2012, 2026))
-    >>> fit = fit_count_trend(y)
+    >>> fit = fit_count_trend(y, plan_start=2022, covid_years=(2020, 2021))
     >>> fit.family, round(fit.level_change.estimate, 2), round(fit.slope_change.estimate, 2)
     ('poisson', 0.98, 1.02)
     """
@@ -983,7 +984,7 @@ def forecast(
     >>> import pandas as pd
     >>> y = pd.Series([120, 125, 131, 136, 140, 147, 152, 158, 110, 118, 175, 186, 199, 210],
     ...               index=range(2012, 2026))
-    >>> fc = forecast(fit_count_trend(y), [2026, 2031], n_sim=2000)
+    >>> fc = forecast(fit_count_trend(y, plan_start=2022), [2026, 2031], n_sim=2000)
     >>> list(fc.columns)
     ['year', 'estimate', 'ci_low', 'ci_high', 'pi_low', 'pi_high', 'level']
     """
@@ -1053,7 +1054,7 @@ def probability_of_reaching(
     >>> import pandas as pd
     >>> y = pd.Series([120, 125, 131, 136, 140, 147, 152, 158, 110, 118, 175, 186, 199, 210],
     ...               index=range(2012, 2026))
-    >>> p = probability_of_reaching(fit_count_trend(y), 250, 2031, n_sim=2000)
+    >>> p = probability_of_reaching(fit_count_trend(y, plan_start=2022), 250, 2031, n_sim=2000)
     >>> 0.0 <= p <= 1.0
     True
     """

@@ -10,8 +10,10 @@ from kyodo_analysis.errors import KyodoError
 from kyodo_analysis.options import DEFAULT_OPTIONS, DisplayOptions
 
 __all__ = [
+    "asked_in",
     "codebook_questions",
     "format_percent",
+    "likert_groups",
     "response_rate_table",
     "single_tabulation",
     "styled",
@@ -19,15 +21,6 @@ __all__ = [
     "weighted_tabulation",
     "weighting_comparison",
     "weighting_tables",
-]
-
-#: Headline indicators of the overview: (label, question id, codes counted as "yes").
-#: For a multiple-response option the id is the option column and the codes its values.
-HEADLINE = [
-    ("「協働」を知っている（よく＋ある程度）", "q1", [1, 2]),
-    ("地域活動・市民活動に関心がある", "q2", [1, 2]),
-    ("この1年間に活動に参加した", "q3_6", [0]),
-    ("今後参加したい（参加中を含む）", "q4", [1, 2, 3]),
 ]
 
 NOT_APPLICABLE = "非該当"
@@ -159,24 +152,74 @@ def tabulation_table(table: pd.DataFrame, options: DisplayOptions = DEFAULT_OPTI
 
 
 def codebook_questions(codebook: Codebook, *,
-                       types=("single", "likert", "multiple", "demographic")) -> list[Question]:
-    """Questions to tabulate, in questionnaire order."""
-    return [q for q in codebook if q.type in types]
+                       types=("single", "likert", "multiple", "demographic"),
+                       fiscal_year: int | None = None) -> list[Question]:
+    """Questions to tabulate, in questionnaire order; with ``fiscal_year``, only those asked in
+    that wave (a question's ``waves`` in the codebook)."""
+    return [q for q in codebook if q.type in types and asked_in(q, fiscal_year)]
+
+
+def asked_in(question: Question, fiscal_year: int | None) -> bool:
+    """Whether ``question`` was asked in ``fiscal_year`` (always, without a ``waves`` list)."""
+    waves = getattr(question, "waves", None)
+    return fiscal_year is None or not waves or fiscal_year in waves
+
+
+def likert_groups(codebook: Codebook, *, fiscal_year: int | None = None
+                  ) -> list[tuple[str, dict[str, Question]]]:
+    """Runs of consecutive rating questions on the same scale, for one stacked chart each.
+
+    Returns ``(title, {item label: question})`` per run of two or more. When every item's text
+    starts with the same bracketed heading (【満足度】…), that heading is the title and the
+    items are labelled by the rest of their text; otherwise the title names the first and
+    last question and items keep their text.
+    """
+    import re
+
+    runs: list[list[Question]] = []
+    for q in codebook_questions(codebook, types=("likert",), fiscal_year=fiscal_year):
+        if runs and runs[-1][-1].codes == q.codes and _adjacent(codebook, runs[-1][-1], q):
+            runs[-1].append(q)
+        else:
+            runs.append([q])
+    out = []
+    for run in (r for r in runs if len(r) >= 2):
+        heads = {m.group(1) if (m := re.match(r"^【([^】]+)】", q.text)) else None for q in run}
+        if len(heads) == 1 and None not in heads:
+            title = heads.pop()
+            items = {re.sub(r"^【[^】]+】\s*", "", q.text) or q.id: q for q in run}
+        else:
+            title = f"{run[0].id}～{run[-1].id}"
+            items = {q.text or q.id: q for q in run}
+        out.append((title, items))
+    return out
+
+
+def _adjacent(codebook: Codebook, a: Question, b: Question) -> bool:
+    ids = [q.id for q in codebook]
+    return ids.index(b.id) == ids.index(a.id) + 1
 
 
 
 def response_rate_table(fieldwork: pd.DataFrame, fiscal_year: int, *,
                         options: DisplayOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
-    """発送数・回収数・回収率 by sex and by age group for one wave, with a 全体 row."""
+    """発送数・回収数・回収率 for one wave: a 全体 row, then by each attribute column.
+
+    ``fieldwork`` is :meth:`Study.fieldwork`: ``fiscal_year``, ``sent``, ``returned`` and the
+    attribute columns (listed in ``attrs["by"]``; default every other column).
+    """
     wave = fieldwork[fieldwork["fiscal_year"] == fiscal_year]
     if wave.empty:
         raise KyodoError(f"no fieldwork counts for fiscal year {fiscal_year}")
-    parts = [("全体", "", wave[["発送数", "回収数"]].sum().to_frame().T)]
-    for by in ("性別", "年代", "中学校区"):
-        grouped = wave.groupby(by, sort=False)[["発送数", "回収数"]].sum()
+    counts = ["sent", "returned"]
+    by_columns = fieldwork.attrs.get("by") or [c for c in wave.columns
+                                               if c not in ("fiscal_year", *counts)]
+    parts = [("全体", "", wave[counts].sum().to_frame().T)]
+    for by in by_columns:
+        grouped = wave.groupby(by, sort=False)[counts].sum()
         parts += [(by, level, grouped.loc[[level]]) for level in grouped.index]
-    rows = [{"区分": kind, "属性": level, "発送数": int(t["発送数"].iloc[0]),
-             "回収数": int(t["回収数"].iloc[0])} for kind, level, t in parts]
+    rows = [{"区分": kind, "属性": level, "発送数": int(t["sent"].iloc[0]),
+             "回収数": int(t["returned"].iloc[0])} for kind, level, t in parts]
     out = pd.DataFrame(rows)
     out["回収率（%）"] = [format_percent(100 * r / s, options)
                         for r, s in zip(out["回収数"], out["発送数"], strict=True)]
@@ -187,8 +230,10 @@ _TEXT_COLUMNS = ("回答", "区分", "属性", "指標", "重み", "変数", "95
 
 
 def styled(table: pd.DataFrame):
-    """A publication table as a pandas Styler: no index, numbers right-aligned."""
-    return (table.style.hide(axis="index")
+    """A publication table as a pandas Styler: no index, numbers right-aligned; cells and
+    headers are escaped (a Styler renders raw HTML otherwise)."""
+    return (table.style.hide(axis="index").format(escape="html")
+            .format_index(escape="html", axis=1)
             .set_table_styles([{"selector": "th", "props": "text-align: left;"}])
             .set_properties(**{"text-align": "right"}, subset=[c for c in table.columns
                                                               if c not in _TEXT_COLUMNS]))
@@ -200,16 +245,21 @@ def _indicator(data: pd.DataFrame, column: str, codes: list[int], valid: list[in
     return np.where(np.isin(values, valid), np.isin(values, codes).astype(float), np.nan)
 
 
-def weighting_comparison(design, codebook: Codebook, *, headline=HEADLINE,
+def weighting_comparison(design, codebook: Codebook, headline,
                          options: DisplayOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
-    """Respondents' simple share next to the weighted estimate, for the headline indicators.
+    """Respondents' simple share next to the weighted estimate, for the headline figures.
 
+    ``headline`` is a sequence of ``(label, column, codes counted)`` or of objects with
+    ``label``, ``question`` and ``codes`` (the study's ``headline.figures``). For a
+    multiple-response option the column is the option column and the codes its values.
     The base is the valid answers (無回答 and 非該当 excluded, domain-style in the design).
     The difference in points shows how much weighting to the population changes the picture.
     """
     rows = []
     data = design.data
-    for label, column, codes in headline:
+    for item in headline:
+        label, column, codes = ((item.label, item.question, list(item.codes))
+                                if hasattr(item, "question") else item)
         if column in codebook:
             valid = list(codebook[column].codes)
         else:  # an option column of a multiple-response question

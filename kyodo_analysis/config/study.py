@@ -1,0 +1,270 @@
+"""The typed schema of ``study.yaml``.
+
+Everything that makes a study *this* study (its waves and files, sampling strata and frame
+sizes, district levels, attributes for cross-tabulation, headline questions, the plan's
+policies and years, disrupted years) is declared here and nowhere in the package's code.
+``docs/study-config.md`` explains every key with a worked example; ``kyodo schema`` prints
+the JSON Schema generated from these models.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from kyodo_analysis.config.base import FiscalYear, Model, Slug
+
+__all__ = [
+    "ActivityConfig",
+    "AttributeConfig",
+    "DesignConfig",
+    "DisclosureConfig",
+    "DistrictLevelConfig",
+    "DistrictSeriesConfig",
+    "FieldworkConfig",
+    "HeadlineConfig",
+    "HeadlineFigure",
+    "PlanConfig",
+    "PlanMeasure",
+    "PlanPolicy",
+    "PopulationConfig",
+    "ReportConfig",
+    "ReportNotebook",
+    "SamplingListConfig",
+    "StudyConfig",
+    "TableFile",
+    "WaveConfig",
+    "WeightingConfig",
+]
+
+FileFormat = Literal["csv", "xlsx", "sav", "dta"]
+
+
+class TableFile(Model):
+    """A table file (CSV in UTF-8/CP932, or an Excel sheet), relative to study.yaml."""
+
+    file: str = Field(description="Path relative to study.yaml / study.yaml からの相対パス")
+    encoding: str | None = Field(None, description="CSV encoding (default: detected)")
+    sheet: str | int | None = Field(None, description="Excel sheet (default: the first)")
+
+
+class WaveConfig(Model):
+    """One survey wave (調査回): its fiscal year and raw file as the city received it."""
+
+    fiscal_year: FiscalYear = Field(description="2025, FY2025, 令和7年度, R7 ...")
+    file: str
+    format: FileFormat | None = Field(None, description="default: from the file extension")
+    encoding: str | None = None
+    sheet: str | int | None = None
+    header_row: int | None = Field(None, ge=1, description="1-based row of a one-row header")
+    header_rows: list[int] | None = Field(
+        None, min_length=1, max_length=3,
+        description="1-based rows of a header spread over several rows (merged cells)")
+    sampling_list: str | None = Field(
+        None, description="This wave's sampling list (発送名簿), laid out as `sampling_list`")
+
+    @field_validator("header_rows")
+    @classmethod
+    def _consecutive(cls, rows: list[int] | None) -> list[int] | None:
+        if rows is not None and (rows[0] < 1 or rows != list(range(rows[0], rows[0] + len(rows)))):
+            raise ValueError(f"header rows must be consecutive 1-based rows, got {rows}")
+        return rows
+
+
+class SamplingListConfig(Model):
+    """Layout of the sampling lists (発送名簿): register attributes joined to responses by id."""
+
+    id_column: str = Field(description="The list's id column matched to the respondent id")
+    columns: dict[str, str] = Field(description="list column -> codebook id it fills")
+    sheet: str | int | None = None
+    encoding: str | None = None
+
+
+class WeightingConfig(Model):
+    """How the design weights are adjusted to population totals (weighting method by name)."""
+
+    method: Literal["rake", "poststratify", "linear", "logit", "raking"] = "rake"
+    margins: dict[str, str] = Field(
+        description="data column (codebook id) -> column of the population file",
+        min_length=1)
+    trim: tuple[float, float] | None = Field(
+        None, description="lower and upper bounds of the final weights (trimming), optional")
+    bounds: tuple[float, float] | None = Field(
+        None, description="bounds on g-weights for logit calibration")
+
+
+class DesignConfig(Model):
+    """The sampling design: strata with their frame sizes, and weighting."""
+
+    strata: str | None = Field(None, description="codebook id of the sampling stratum")
+    frame_sizes: str | dict[str, float] | None = Field(
+        None, description="CSV of stratum label, frame size; or a mapping label: size")
+    weighting: WeightingConfig | None = None
+
+    @model_validator(mode="after")
+    def _strata_need_sizes(self) -> DesignConfig:
+        if self.strata and self.frame_sizes is None:
+            raise ValueError("strata need frame_sizes (the number of people in each stratum "
+                             "of the sampling frame)")
+        return self
+
+
+class PopulationConfig(TableFile):
+    """Population counts by register attributes (the weighting targets)."""
+
+    count_column: str | None = Field(None, description="default: the last column")
+
+
+class FieldworkConfig(TableFile):
+    """Questionnaires sent and returned (発送数・回収数) by register attributes and year."""
+
+    year_column: str = "年度"
+    sent_column: str = "発送数"
+    returned_column: str = "回収数"
+    by: list[str] | None = Field(None, description="attribute columns (default: all others)")
+
+
+class DistrictSeriesConfig(TableFile):
+    """An activity series published by district: year, district, value columns (in order)."""
+
+    series: str
+    level: str = Field(description="the district level it is published by (a `districts` name)")
+
+
+class ActivityConfig(TableFile):
+    """Yearly activity statistics: one row per fiscal year, one column per series."""
+
+    year_column: str | None = Field(None, description="default: the first column")
+    by_district: list[DistrictSeriesConfig] = Field(default_factory=list)
+
+
+class DistrictLevelConfig(Model):
+    """A level of districts (中学校区, 小学校区, 地区 ...): its data column and how it nests."""
+
+    name: str
+    column: str = Field(description="codebook id holding the district code")
+    parent: str | None = Field(None, description="name of the level that contains this one")
+    within: dict[str, list[str]] | None = Field(
+        None, description="parent district -> its districts at this level")
+    source: Literal["register", "self-reported"] = "self-reported"
+    pages: bool | list[str] = Field(
+        True, description="one report page per district of this level (true), none (false), "
+                          "or only for the districts listed")
+
+
+class AttributeConfig(Model):
+    """A respondent attribute used for cross-tabulation and domain estimates (性別, 年代 ...)."""
+
+    name: str
+    column: str = Field(description="codebook id")
+
+
+class HeadlineFigure(Model):
+    """A headline share: respondents giving one of ``codes`` to ``question``."""
+
+    label: str
+    question: str = Field(description="codebook id (or a multiple-response option column)")
+    codes: list[int] = Field(min_length=1)
+
+
+class HeadlineConfig(Model):
+    """What the overview and district pages put first."""
+
+    questions: list[str] = Field([], description="question ids shown first, in order")
+    figures: list[HeadlineFigure] = Field(default_factory=list)
+
+
+class PlanMeasure(Model):
+    id: str
+    name: str
+
+
+class PlanPolicy(Model):
+    id: str
+    name: str
+    measures: list[PlanMeasure] = Field(default_factory=list)
+
+
+class PlanConfig(Model):
+    """The plan being evaluated: its period, policies and the years to read with care."""
+
+    name: str | None = None
+    start: FiscalYear | None = Field(None, description="first fiscal year of the plan")
+    end: FiscalYear | None = None
+    midterm: FiscalYear | None = None
+    policies: list[PlanPolicy] = Field(default_factory=list)
+    disrupted_years: list[FiscalYear] = Field(
+        [], description="years whose activity was disrupted (e.g. COVID-19)")
+    reference_years: list[FiscalYear] = Field(
+        [], description="undisrupted pre-plan years used as a reference level")
+
+    @model_validator(mode="after")
+    def _order(self) -> PlanConfig:
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"plan end {self.end} is before its start {self.start}")
+        ids = [p.id for p in self.policies]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"duplicate policy ids in {ids}")
+        return self
+
+
+class DisclosureConfig(Model):
+    """Publication of free text (自由記述)."""
+
+    allow_free_text: bool = Field(False, description="publish free-text answers, masked")
+    mask_names: list[str] = Field([], description="names to mask in free text besides the "
+                                                  "automatic patterns")
+
+
+class ReportNotebook(Model):
+    stem: str
+    title: str | None = None
+    scope: Literal["city", "district"] = "city"
+
+
+class ReportConfig(Model):
+    notebooks: list[ReportNotebook] | None = None
+
+
+class StudyConfig(Model):
+    """study.yaml: one study (a survey series with its statistics) and how to report it."""
+
+    study: Slug = Field(description="short ASCII name used in folder names")
+    title: str | None = None
+    demo: bool = False
+    notice: str | None = Field(None, description="a notice printed at the top of every page")
+    codebook: str
+    indicators: str | None = None
+    store: str | None = None
+    waves: list[WaveConfig] = Field(min_length=1)
+    sampling_list: SamplingListConfig | None = None
+    design: DesignConfig | None = None
+    population: str | PopulationConfig | None = None
+    fieldwork: str | FieldworkConfig | None = None
+    activity: str | ActivityConfig | None = None
+    districts: list[DistrictLevelConfig] = Field(default_factory=list)
+    attributes: list[AttributeConfig] = Field(default_factory=list)
+    headline: HeadlineConfig = HeadlineConfig()
+    plan: PlanConfig = PlanConfig()
+    suppression_threshold: int = Field(10, ge=1)
+    disclosure: DisclosureConfig = DisclosureConfig()
+    report: ReportConfig | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StudyConfig:
+        years = [w.fiscal_year for w in self.waves]
+        dup = sorted({y for y in years if years.count(y) > 1})
+        if dup:
+            raise ValueError(f"two waves for fiscal year {dup[0]}")
+        names = [d.name for d in self.districts]
+        for level in self.districts:
+            if names.count(level.name) > 1:
+                raise ValueError(f"district level {level.name!r} is declared twice")
+            if level.parent is not None and level.parent not in names:
+                raise ValueError(f"district level {level.name!r} has parent {level.parent!r}, "
+                                 f"which is not a declared level ({names})")
+        if self.waves and any(w.sampling_list for w in self.waves) and not self.sampling_list:
+            raise ValueError("a wave names a sampling_list file but the top-level "
+                             "sampling_list (id_column, columns) is missing")
+        return self

@@ -1,0 +1,86 @@
+"""Page furniture for the report notebooks: opening a report, headings, notes, demo banner.
+
+Everything a notebook shows that comes from the study or the data passes through here on its
+way out and is escaped once (:func:`html.escape`): notebooks never build HTML or Markdown from
+study content with f-strings.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from kyodo_analysis.calendar import fiscal_year_label, parse_fiscal_year
+
+__all__ = ["Report", "heading", "note", "open_report", "paragraph"]
+
+_NOTE_STYLE = "background:#f4f6f8;border-left:4px solid #90a4ae;padding:.5em 1em"
+_DEMO_STYLE = "background:#fff3cd;border:1px solid #e0c36a;padding:.5em 1em"
+
+
+class _Html:
+    """A fragment of trusted HTML that Jupyter renders (``_repr_html_``)."""
+
+    def __init__(self, markup: str) -> None:
+        self.markup = markup
+
+    def _repr_html_(self) -> str:
+        return self.markup
+
+    def __repr__(self) -> str:  # plain-text fallback (e.g. nbconvert to text)
+        return self.markup
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a report notebook works on: the study and the fiscal year, parsed once."""
+
+    study: object
+    fiscal_year: int
+
+    @property
+    def label(self) -> str:
+        return fiscal_year_label(self.fiscal_year)
+
+    def header(self, subtitle: str) -> _Html:
+        """The page title (study title, fiscal year, subtitle) and, for a demo, its banner."""
+        s = self.study
+        parts = [f"<h1>{html.escape(s.title)}</h1>",
+                 f"<h2>{html.escape(self.label)} {html.escape(subtitle)}</h2>"]
+        if s.notice or s.demo:
+            tag = "<b>デモデータ</b>: " if s.demo else ""
+            parts.append(f'<p style="{_DEMO_STYLE}">{tag}{html.escape(s.notice or "")}</p>')
+        return _Html("\n".join(parts))
+
+    def missing(self, section: str) -> _Html | None:
+        """The note for a section whose input the study lacks, or ``None`` if it has it."""
+        text = self.study.missing_inputs().get(section)
+        return note(text) if text else None
+
+
+def open_report(study: str | None, fiscal_year: int | str) -> Report:
+    """Open the study (``""``: the demo) and check the fiscal year (2025, FY2025, 令和7年度,
+    R7 ...; ``""``: the latest wave) against its waves."""
+    from kyodo_analysis.study import open_study
+
+    s = open_study(study or None)
+    if fiscal_year in ("", None):
+        return Report(s, max(s.fiscal_years))
+    fy = s.wave(parse_fiscal_year(fiscal_year)).fiscal_year
+    return Report(s, fy)
+
+
+def heading(text: str, level: int = 3) -> _Html:
+    """A heading whose text is study content (escaped)."""
+    return _Html(f"<h{level}>{html.escape(text)}</h{level}>")
+
+
+def paragraph(text: str, *, bold: bool = False) -> _Html:
+    body = html.escape(text)
+    return _Html(f"<p><b>{body}</b></p>" if bold else f"<p>{body}</p>")
+
+
+def note(text: str) -> _Html:
+    """A boxed note (what a section needs, why something is not shown)."""
+    return _Html(f'<p style="{_NOTE_STYLE}">{html.escape(text)}</p>')
+
