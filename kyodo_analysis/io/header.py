@@ -50,6 +50,14 @@ def _text(value: object) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip()
 
 
+def _raw(value: object) -> str:
+    """A header cell as written (trimmed, not folded): names keep their full-width forms."""
+    t = _text(value)
+    if not t or not isinstance(value, str):
+        return t
+    return value.strip().replace("\n", " ").replace("\r", "")
+
+
 def _is_texty(value: object) -> bool:
     """A cell that reads as words: not a number, not a date, not blank."""
     if value is None or isinstance(value, (int, float, _dt.date, _dt.datetime, _dt.time)):
@@ -184,7 +192,8 @@ def detect_header(rows: Sequence[Sequence[object]], *,
     limit = min(search, len(window))
 
     def title_of(top: int) -> tuple[str, ...]:
-        return tuple(" ".join(c for c in texts[k] if c) for k in range(top) if any(texts[k]))
+        return tuple(" ".join(_raw(v) for v in window[k] if _raw(v)) for k in range(top)
+                     if any(texts[k]))
 
     if known:
         folded = {_text(k).casefold() for k in known}
@@ -287,7 +296,7 @@ def header_levels(rows: Sequence[Sequence[object]], header_rows: Sequence[int], 
     on its left when the lower level has text that is not itself a question number: this is how
     a merged question number over option columns looks once saved as CSV.
     """
-    grid = [[_text(v) for v in rows[r - 1]] if r - 1 < len(rows) else [] for r in header_rows]
+    grid = [[_raw(v) for v in rows[r - 1]] if r - 1 < len(rows) else [] for r in header_rows]
     width = max((len(_trim(rows[r - 1])) for r in header_rows if r - 1 < len(rows)), default=0)
     grid = [g + [""] * (width - len(g)) for g in grid]
     grid = [g[:width] for g in grid]
