@@ -381,6 +381,9 @@ def trailing_notes(tail: Sequence[Sequence[object]], *, first_column_values: Seq
     with); without them a first-column-only cell is a note when it is not a number.
     """
     ref = [_text(v) for v in first_column_values if _text(v)]
+    # rows with answers are respondents: their first cells show what ids look like
+    ref += [_text(r[0]) for r in tail if len(r) and _text(r[0])
+            and sum(1 for v in r if _text(v)) >= 2]
     ref_len = max((len(v) for v in ref), default=0)
     ref_numeric = bool(ref) and all(_NUMBERISH.match(v) for v in ref)
     n, notes = 0, 0
