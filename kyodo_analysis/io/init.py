@@ -244,6 +244,7 @@ class DraftQuestion:
     order: str = ""
     number: str | None = None
     seen: set = field(default_factory=set)
+    matched: str | None = None  # the known scale the answers matched (also when partial)
 
     def flag(self, note: str, confidence: str | None = None) -> None:
         if note not in self.notes:
@@ -590,16 +591,22 @@ def _add_words(q: DraftQuestion, words: list[str], prof: _Profile, scales) -> No
         if match:
             name, mapping = match
             sc = scales[name]
-            q.codes = {i + 1: lab for i, lab in enumerate(sc["labels"])}
+            used = set(mapping.values())
+            kept = [lab for lab in sc["labels"]
+                    if lab in used or lab not in (sc.get("optional") or ())]
+            q.codes = {i + 1: lab for i, lab in enumerate(kept)}
+            if len(kept) < len(sc["labels"]):
+                name = None  # a partial scale is not the scale's codes any more
             for seen, lab in mapping.items():
                 if seen != lab:
                     q.aliases.setdefault(lab, []).append(seen)
-            q.order = f"known scale {name}"
+            q.order = f"known scale {match[0]}"
             q.scale = name
+            q.matched = match[0]
             cover = len(new) / len(sc["labels"])
             if cover < 0.6:
-                q.flag(f"matched scale {name} from {len(new)} of its {len(sc['labels'])} labels",
-                       "medium")
+                q.flag(f"matched scale {match[0]} from {len(new)} of its {len(sc['labels'])} "
+                       "labels", "medium")
             new = []
         elif all(_leading_number(c) for c in new) and len(new) >= 2:
             new = sorted(new, key=lambda c: (_leading_number(c)[0], _leading_number(c)[1]))
@@ -626,6 +633,7 @@ def _scale_of_codes(q: DraftQuestion, scales) -> None:
     match = _match_scale(labels, scales)
     if match:
         name, mapping = match
+        q.matched = name
         if [mapping[x] for x in labels] == scales[name]["labels"]:
             q.scale = name
 
@@ -684,12 +692,13 @@ def _classify(col_id: str, text: str, prof: _Profile, labels: dict | None,
         q.flag(f"{len(prof.distinct)} different answers: taken as free text", "low")
         return q
     _categories(q, prof, labels, code_table, scales)
-    if q.scale and scales[q.scale].get("type") == "likert":
+    kind = scales[q.matched].get("type") if q.matched else None
+    if q.scale and kind == "likert":
         q.type = "likert"
-    elif ((q.scale and scales[q.scale].get("type") == "demographic") or col_id.startswith("f")
+    elif (kind == "demographic" or col_id.startswith("f")
           or (_DEMOGRAPHIC_HINT.search(text or "") and not col_id.startswith("q"))):
         q.type = "demographic"
-    if q.type == "demographic" and not col_id.startswith("f") and not q.scale:
+    if q.type == "demographic" and not col_id.startswith("f") and not q.matched:
         q.flag("taken as an attribute (demographic) from its header", "medium")
     return q
 
@@ -1128,7 +1137,14 @@ def _scalar(value: object) -> str:
                 return text
         except yaml.YAMLError:
             pass
-    return json.dumps(text, ensure_ascii=False)
+    return _NON_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}",
+                              json.dumps(text, ensure_ascii=False))
+
+
+# Characters YAML does not allow in a stream even inside quotes (escaped as \uXXXX instead).
+# Line breaks other than \n (NEL, LS, PS) are escaped too: YAML folds them into spaces.
+_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\ud7ff\ue000-\ufffd"
+                            "\U00010000-\U0010ffff]|[\ufeff\u2028\u2029]")
 
 
 def _flow(value: object) -> str:
