@@ -59,18 +59,25 @@ _EXCLUSIVE = re.compile(r"^(特にない|特になし|該当なし|いずれも�
                         r"参加していない|わからない|特に何もしていない)")
 _ID_WORDS = re.compile(r"^(回答者ID|回答者番号|回答ID|整理番号|調査票番号|通し番号|管理番号|"
                        r"ID|No\.?|NO\.?|No|番号|SampleID|サンプル番号|連番)$", re.IGNORECASE)
-_FY_WORDS = re.compile(r"^(調査年度|年度|調査年)$")
+_FY_WORDS = re.compile(r"^(調査年度|年度|調査年|FY|fiscal_?year)$", re.IGNORECASE)
+_FY_VALUE = re.compile(r"^((令和|平成)\s*(元|\d{1,2})|R\s*\d{1,2}|FY\s*\d{4}|\d{4})\s*年度$|^FY\s*\d{4}$",
+                       re.IGNORECASE)
 #: Header text → id, only where the meaning is unmistakable.
 _OBVIOUS = [
-    (re.compile(r"^(性別|あなたの性別|性別をお答えください)"), "sex"),
-    (re.compile(r"^(年代|あなたの年代)"), "age_group"),
-    (re.compile(r"^(年齢|満年齢|あなたの年齢)"), "age"),
-    (re.compile(r"^(職業|ご職業|あなたの職業)"), "job"),
-    (re.compile(r"^(居住年数|在住年数|住んでいる年数)"), "years_lived"),
+    (re.compile(r"^(あなたの)?(性別)"), "sex"),
+    (re.compile(r"^(あなたの)?(年代)"), "age_group"),
+    (re.compile(r"^(あなたの)?(満)?(年齢)"), "age"),
+    (re.compile(r"^(あなたの)?(ご)?(職業)"), "job"),
+    (re.compile(r"^(居住年数|在住年数|住んでいる年数)|(住んで|お住まいになって)(何年|どのくらい)"),
+     "years_lived"),
     (re.compile(r"(小学校区|中学校区|校区|居住地区|お住まいの地区|^地区|^地域$|居住地域)"), "district"),
     (re.compile(r"^(家族構成|世帯構成)"), "household"),
     (re.compile(r"^(回答日|記入日|回答年月日|受付日|回収日)"), "answer_date"),
 ]
+#: Attributes of the sampling frame carried into the export (抽出区分, 台帳性別): design variables.
+_DESIGN_HINT = re.compile(r"(抽出|台帳|層別|stratum|strata|ウェイト|ウエイト|weight)", re.IGNORECASE)
+_DESIGN_IDS = [(re.compile(r"性別|sex", re.I), "reg_sex"), (re.compile(r"年代|年齢|age", re.I), "reg_age"),
+               (re.compile(r"区|地区|地域|stratum|strata", re.I), "stratum")]
 _DEMOGRAPHIC_HINT = re.compile(r"(性別|年代|年齢|職業|居住年数|在住年数|地区|校区|居住地|家族構成|"
                                r"世帯|住まい)")
 _NUMERIC_HINT = re.compile(r"(年齢|人数|歳|年数|回数|金額|時間|（年）|\(年\)|（人）|\(人\)|（回）|"
@@ -654,7 +661,7 @@ def _classify(col_id: str, text: str, prof: _Profile, labels: dict | None,
         return q
     if prof.numbers and not labels and not code_table:
         many = len(prof.distinct) > 15 or not prof.integers
-        if many or (_NUMERIC_HINT.search(hint) and len(prof.distinct) > 2):
+        if many or (_NUMERIC_HINT.search(hint) and len(prof.distinct) > 10):
             q.type = "numeric"
             vals = [_number(d) for d in prof.distinct]
             lo, hi = min(vals), max(vals)
@@ -693,7 +700,11 @@ def _classify(col_id: str, text: str, prof: _Profile, labels: dict | None,
         return q
     _categories(q, prof, labels, code_table, scales)
     kind = scales[q.matched].get("type") if q.matched else None
-    if q.scale and kind == "likert":
+    if _DESIGN_HINT.search(" ".join([col_id, text or ""])):
+        q.type = "design"
+        q.flag("taken as a design variable (an attribute of the sampling frame) from its header",
+               "medium")
+    elif q.scale and kind == "likert":
         q.type = "likert"
     elif (kind == "demographic" or col_id.startswith("f")
           or (_DEMOGRAPHIC_HINT.search(text or "") and not col_id.startswith("q"))):
@@ -812,10 +823,26 @@ def _sub_items(item: _Item) -> list[tuple[str | None, str]]:
 
 def _obvious_id(text: str) -> str | None:
     t = _fold(text)
+    if _DESIGN_HINT.search(t):
+        return next((qid for pattern, qid in _DESIGN_IDS if pattern.search(t)), None)
     for pattern, qid in _OBVIOUS:
         if pattern.search(t):
             return qid
     return None
+
+
+def _richness(src: _Source) -> int:
+    """How much a file says about its questions: numbered columns, value labels, code table."""
+    numbered = sum(1 for name, lv in src.raw.header_levels.items()
+                   if question_id(name) or any(question_id(x) for x in lv))
+    return 2 * numbered + 3 * len(src.raw.value_labels) + len(src.code_table)
+
+
+def _is_fy_column(col: _Column) -> bool:
+    if any(_FY_WORDS.match(_fold(x)) for x in col.header_texts):
+        return True
+    values = {_fold(v) for v in col.values.head(500).dropna()} - {""}
+    return 0 < len(values) <= 5 and all(_FY_VALUE.match(v) for v in values)
 
 
 def _binary_values(col: _Column) -> bool:
@@ -844,9 +871,13 @@ def draft_study(files: list[str | Path], *, name: str | None = None, title: str 
     """
     scales = load_scales(scales_file)
     sources = [_read_source(Path(f)) for f in files]
+    # Files whose columns carry question numbers and value labels name the questions; files
+    # with text headers only are matched to them (the waves keep the order given).
+    ranked = sorted(sources, key=lambda s: -_richness(s))
     questions: dict[str, DraftQuestion] = {}
     by_text: dict[str, str] = {}
     by_options: dict[frozenset, str] = {}
+    by_obvious: dict[str, str] = {}
     id_columns: list[str] = []
     fy_columns: list[str] = []
     todo: list[str] = []
@@ -859,7 +890,7 @@ def draft_study(files: list[str | Path], *, name: str | None = None, title: str 
             k += 1
         return qid
 
-    for src in sources:
+    for src in ranked:
         stat = src.raw.format in {"sav", "dta"}
         fy = src.fiscal_year
         for item in _items(src, stat):
@@ -871,7 +902,7 @@ def draft_study(files: list[str | Path], *, name: str | None = None, title: str 
                     _ID_WORDS.match(_fold(header_text)) or _ID_WORDS.match(_fold(first.name))):
                 id_columns += [first.name] if first.name not in id_columns else []
                 continue
-            if single and any(_FY_WORDS.match(_fold(x)) for x in first.header_texts):
+            if single and _is_fy_column(first):
                 fy_columns += [first.name] if first.name not in fy_columns else []
                 continue
             if not single and all(_binary_values(c) for c in item.columns):
@@ -889,8 +920,11 @@ def draft_study(files: list[str | Path], *, name: str | None = None, title: str 
                     existing = questions[by_text[text_key]]
                 elif short_key and short_key in by_text:
                     existing = questions[by_text[short_key]]
+                obvious = _obvious_id(text) or (None if from_number else _obvious_id(col.name))
+                if existing is None and obvious and obvious in by_obvious:
+                    existing = questions[by_obvious[obvious]]
                 if existing is None and not qid:
-                    qid = _obvious_id(text) or _obvious_id(col.name)
+                    qid = obvious
                     if qid and qid in questions:
                         existing = questions[qid]
                 if existing is None and not qid:
@@ -924,6 +958,8 @@ def draft_study(files: list[str | Path], *, name: str | None = None, title: str 
                 for key in (text_key, short_key):
                     if key:
                         by_text.setdefault(key, target.id)
+                if obvious:
+                    by_obvious.setdefault(obvious, target.id)
 
     qlist = list(questions.values())
     waves = [WaveDraft(s.path, s.fiscal_year, s.fy_source, s.raw.format, s.raw.sheet,
@@ -1009,6 +1045,8 @@ def _merge_mr(item: _Item, src: _Source, stat: bool, questions, by_options, new_
             existing.flag(f"option 「{o['label']}」 only in {src.path.name}", "medium")
         else:
             target["columns"] = list(dict.fromkeys(target["columns"] + o["columns"]))
+            if target["label"] in target["columns"] and o["label"] not in o["columns"]:
+                target["label"] = o["label"]  # a real label instead of the column name
     text = item.group_text or (_prefix(item.texts[0]) if stat else "")
     if not existing.text and text:
         existing.text = text
@@ -1038,7 +1076,8 @@ def _reconcile(target: DraftQuestion, guess: DraftQuestion, path: Path, scales: 
         target.codes, target.order = dict(guess.codes), guess.order
         target.missing.update(guess.missing)
         target.aliases = {k: list(v) for k, v in guess.aliases.items()}
-        target.notes = [n for n in target.notes if "order" not in n and "scale" not in n]
+        target.notes = [n for n in target.notes if "order" not in n and "scale" not in n
+                        and "placeholders" not in n]
         target.scale = None
         _scale_of_codes(target, scales)
         for lab, al in old_aliases.items():
@@ -1047,12 +1086,17 @@ def _reconcile(target: DraftQuestion, guess: DraftQuestion, path: Path, scales: 
         guess = DraftQuestion(target.id, target.type, codes={i + 1: lab for i, lab in
                                                              enumerate(sorted(old_seen))})
         guess.order = "words"
+        if target.scale and scales[target.scale].get("type") == "likert" and target.type == "single":
+            target.type = "likert"
         _recount_confidence(target)
     placeholder = all(v.startswith("選択肢") for v in target.codes.values())
     if placeholder and guess.codes and not all(v.startswith("選択肢") for v in guess.codes.values()):
         target.codes, target.order, target.scale = guess.codes, guess.order, guess.scale
         target.missing.update(guess.missing)
         target.notes = [n for n in target.notes if "placeholders" not in n]
+        if guess.type == "likert" and target.type == "single":
+            target.type = "likert"
+        _recount_confidence(target)
         return
     known = {_fold(v): k for k, v in target.codes.items()}
     alias_of = {_fold(a): lab for lab, al in target.aliases.items() for a in al}
