@@ -305,3 +305,28 @@ def test_demo_exports_give_back_the_demo_codebook(demo_dir, tmp_path):
             res = validate(raw, book, fiscal_year=spec["fiscal_year"])
             counts.append((res.read, res.n_accepted, res.n_quarantined))
         assert counts[0] == counts[1], wave["file"]
+
+
+def test_three_row_header_gives_question_text_and_option_labels(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["令和6年度 ○○市 市民意識調査"])
+    ws.append(["回答者ID", "問1", "問2", None, None, "F1"])
+    ws.append([None, "地域に愛着がありますか", "参加した活動（複数回答）", None, None, "性別"])
+    ws.append([None, None, "自治会", "清掃活動", "特にない", None])
+    for rng in ("A2:A4", "C2:E2", "C3:E3", "B3:B4", "F3:F4"):
+        ws.merge_cells(rng)
+    for i in range(30):
+        ws.append([f"R{i:03d}", ["ある", "ない"][i % 2], i % 2, 1 - i % 2, 0, ["男性", "女性"][i % 3 % 2]])
+    wb.save(tmp_path / "three.xlsx")
+    draft = draft_study([tmp_path / "three.xlsx"])
+    by_id = {q.id: q for q in draft.questions}
+    assert list(by_id) == ["q1", "q2", "f1"] and draft.id_columns == ["回答者ID"]
+    assert by_id["q1"].text == "地域に愛着がありますか" and by_id["q1"].codes == {1: "ある", 2: "ない"}
+    assert by_id["q2"].text == "参加した活動（複数回答）"
+    assert [o["label"] for o in by_id["q2"].options] == ["自治会", "清掃活動", "特にない"]
+    assert by_id["q2"].options[2].get("exclusive") is True
+    assert by_id["f1"].codes == {1: "男性", 2: "女性"} and by_id["f1"].type == "demographic"
+    assert draft.waves[0].header_rows == (2, 3, 4) and draft.waves[0].fiscal_year == 2024

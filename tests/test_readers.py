@@ -249,3 +249,27 @@ def test_xlsx_merges_are_read_from_the_sheet(tmp_path):
     csv = _csv(tmp_path, "調査結果\nID,問3,,,\n,自治会,NPO,特にない,年齢\n1,1,0,0,30\n"
                          "2,1,0,0,31\n3,0,1,0,32\n", encoding="utf-8")
     assert read_table(csv).data.columns[-1] == "問3 年齢"
+
+
+def test_three_row_header_number_text_options(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["令和6年度 ○○市 市民意識調査"])
+    ws.append(["回答者ID", "問1", "問2", None, None, "F1"])
+    ws.append([None, "地域に愛着がありますか", "参加した活動（複数回答）", None, None, "性別"])
+    ws.append([None, None, "自治会", "清掃活動", "特にない", None])
+    for rng in ("A2:A4", "C2:E2", "C3:E3", "B3:B4", "F3:F4"):
+        ws.merge_cells(rng)
+    rows = [[f"R{i:03d}", ["ある", "ない"][i % 2], i % 2, 1 - i % 2, 0, ["男性", "女性"][i % 3 % 2]]
+            for i in range(8)]
+    for r in rows:
+        ws.append(r)
+    wb.save(tmp_path / "three.xlsx")
+    table = read_table(tmp_path / "three.xlsx")
+    assert table.header_rows == (2, 3, 4) and table.title == ("令和6年度 ○○市 市民意識調査",)
+    assert table.header_levels["問2 参加した活動（複数回答） 清掃活動"] == (
+        "問2", "参加した活動（複数回答）", "清掃活動")
+    assert list(table.data.columns)[:2] == ["回答者ID", "問1 地域に愛着がありますか"]
+    assert len(table.data) == 8

@@ -175,6 +175,9 @@ def detect_header(rows: Sequence[Sequence[object]], *,
     mostly question numbers (問1, Q2, F1), or is blank where the lower row has text. Rows above
     the header are title rows.
 
+    A third header row on top (問番号 / 設問文 / 選択肢) is recognised when it holds merged
+    cells or question numbers over the two rows found.
+
     Limits: a file of two or three rows whose answers are all words can be mistaken for a
     two-row header when the first row holds question numbers; a title row of three or more
     separate cells directly above a one-row header is taken for an upper header level only
@@ -195,6 +198,14 @@ def detect_header(rows: Sequence[Sequence[object]], *,
         return tuple(" ".join(_raw(v) for v in window[k] if _raw(v)) for k in range(top)
                      if any(texts[k]))
 
+    def levels_from(up: int, low: int) -> HeaderSpec:
+        """A two-row header (0-based rows), or three rows when the row above ``up`` is itself
+        a level over it (merged cells or question numbers: 問番号 / 設問文 / 選択肢)."""
+        top = up
+        if top > 0 and _is_upper_level(top - 1, top, stats, texts, merges, strict=True):
+            top -= 1
+        return HeaderSpec(tuple(range(top + 1, low + 2)), title_of(top))
+
     if known:
         folded = {_text(k).casefold() for k in known}
         for i in range(limit):
@@ -202,10 +213,10 @@ def detect_header(rows: Sequence[Sequence[object]], *,
             hits = sum(c in folded for c in cells)
             if len(cells) >= 2 and hits >= max(2, len(cells) // 2):
                 if i > 0 and _is_upper_level(i - 1, i, stats, texts, merges):
-                    return HeaderSpec((i, i + 1), title_of(i - 1))
+                    return levels_from(i - 1, i)
                 if (i + 1 < len(window) and _is_upper_level(i, i + 1, stats, texts, merges)
                         and _looks_like_header(i + 1, stats, texts)):
-                    return HeaderSpec((i + 1, i + 2), title_of(i))
+                    return levels_from(i, i + 1)
                 return HeaderSpec((i + 1,), title_of(i))
 
     for i in range(limit):
@@ -216,14 +227,14 @@ def detect_header(rows: Sequence[Sequence[object]], *,
         if not upper and i + 1 < len(window) and _is_upper_level(i, i + 1, stats, texts, merges) \
                 and _looks_like_header(i + 1, stats, texts) and _followed_by_data(i + 1, stats, texts):
             # i is the upper level of a two-row header whose lower row comes next
-            return HeaderSpec((i + 1, i + 2), title_of(i))
+            return levels_from(i, i + 1)
         covered = _coverage([i - 1, i] if upper else [i], texts, merges)
         if covered < 0.4 * width:
             continue
         if not _followed_by_data(i, stats, texts):
             continue
         if upper:
-            return HeaderSpec((i, i + 1), title_of(i - 1))
+            return levels_from(i - 1, i)
         return HeaderSpec((i + 1,), title_of(i))
     return None
 
@@ -267,8 +278,9 @@ def _reads_like_questions(cells: list[str]) -> bool:
     return bool(filled) and wordy >= 0.5 * len(filled)
 
 
-def _is_upper_level(up: int, low: int, stats, texts, merges) -> bool:
-    """Whether row ``up`` is an upper header level over row ``low`` (0-based)."""
+def _is_upper_level(up: int, low: int, stats, texts, merges, *, strict: bool = False) -> bool:
+    """Whether row ``up`` is an upper header level over row ``low`` (0-based); ``strict``
+    accepts only merged cells or question numbers as evidence."""
     su, sl = stats[up], stats[low]
     if su.nonempty < 2 or su.text_share < 0.6 or sl.nonempty < 1 or sl.text_share < 0.6:
         return False
@@ -277,6 +289,8 @@ def _is_upper_level(up: int, low: int, stats, texts, merges) -> bool:
         return True
     if su.qnums >= max(1, su.nonempty // 2) and sl.qnums < su.qnums:
         return True
+    if strict:
+        return False
     upper, lower = texts[up], texts[low]
     gaps = [j for j in range(len(lower)) if lower[j] and (j >= len(upper) or not upper[j])]
     # blanks in the upper row over text in the lower one: the upper cells span columns

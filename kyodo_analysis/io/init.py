@@ -990,8 +990,12 @@ def _merge_mr(item: _Item, src: _Source, stat: bool, questions, by_options, new_
               counter) -> None:
     """A multiple-response question stored as one 0/1 column per option."""
     options = []
+    shared = ""
     for k, (col, qid, text) in enumerate(zip(item.columns, item.ids, item.texts, strict=True)):
         label = _after_prefix(text) if (item.group_text or stat) else text
+        parts = [x for x in col.header_texts if x != item.number]
+        if not stat and len(parts) >= 2:  # 問番号 / 設問文 / 選択肢: the option is the last level
+            label, shared = parts[-1], " ".join(parts[:-1])
         sub, rest = _sub_number(label)
         code = int(qid.rsplit("_", 1)[-1]) if qid and "_" in qid else (sub or k + 1)
         options.append({"code": code, "label": (rest if sub else label) or col.name,
@@ -1002,7 +1006,7 @@ def _merge_mr(item: _Item, src: _Source, stat: bool, questions, by_options, new_
     if existing is None and key in by_options:
         existing = questions[by_options[key]]
     if existing is None:
-        text = item.group_text or (_prefix(item.texts[0]) if stat else "")
+        text = item.group_text or shared or (_prefix(item.texts[0]) if stat else "")
         q = DraftQuestion(new_id(qid or f"col_{counter - len(item.columns) + 1}"), "multiple",
                           text, layout="columns")
         q.options = options
