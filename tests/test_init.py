@@ -85,9 +85,11 @@ def test_district_variants_become_aliases_and_guesses_are_flagged(from_xlsx, exp
     spelled = {lab for lab in f3["codes"].values()} | {a for al in f3["aliases"].values() for a in al}
     assert seen <= spelled and set(f3["aliases"]) == set(DISTRICTS)
     text = (out / "codebook.yaml").read_text(encoding="utf-8")
-    block = text[text.index("# f3:"):]
+    block = text[text.index("# 要確認: f3 は推定です"):]
     assert "要確認: variant spellings" in block and "要確認: category order" in block
     assert "aliases" in output or "f3" in output  # the summary names what is left
+    # every drafted question says it is a guess, and on what it rests
+    assert len(re.findall(r"^  # 要確認: \S+ は推定です", text, re.M)) == len(codebook["questions"])
 
 
 def test_study_and_indicator_files(from_xlsx, exports):
@@ -267,6 +269,9 @@ def test_study_from_hand_made_csv_with_title_rows(tmp_path):
     draft = draft_study([path])
     by_id = {q.id: q for q in draft.questions}
     assert draft.id_columns == ["No."] and draft.waves[0].fiscal_year == 2025
+    unnamed = path.with_name("unnamed.csv")
+    unnamed.write_bytes(text.replace("No.,", "番号A,").replace("\n1,", "\nX1,").encode("cp932"))
+    assert draft_study([unnamed]).id_columns == ["番号A"]  # unique values in the first column
     assert draft.waves[0].header_rows == (3,) and len(draft.waves[0].footnotes) == 1
     assert by_id["q1"].codes == {1: "はい", 2: "いいえ"}
     assert by_id["q2"].type == "numeric"

@@ -250,6 +250,7 @@ class DraftQuestion:
     confidence: str = "high"
     order: str = ""
     number: str | None = None
+    basis: str = ""
     seen: set = field(default_factory=set)
     matched: str | None = None  # the known scale the answers matched (also when partial)
 
@@ -656,6 +657,7 @@ def _classify(col_id: str, text: str, prof: _Profile, labels: dict | None,
         return q
     if is_datetime or prof.dates >= 0.8:
         q.type = "date"
+        q.basis = "dates (和暦, 西暦 or Excel dates)"
         if prof.dates < 1 and not is_datetime:
             q.flag(f"{prof.dates:.0%} of the cells read as dates", "medium")
         return q
@@ -663,6 +665,8 @@ def _classify(col_id: str, text: str, prof: _Profile, labels: dict | None,
         many = len(prof.distinct) > 15 or not prof.integers
         if many or (_NUMERIC_HINT.search(hint) and len(prof.distinct) > 10):
             q.type = "numeric"
+            q.basis = (f"{len(prof.distinct)} different numbers" if many
+                       else "numbers, and the header asks for a quantity")
             vals = [_number(d) for d in prof.distinct]
             lo, hi = min(vals), max(vals)
             q.range = (float(np.floor(lo)), float(np.ceil(hi)))
@@ -672,6 +676,7 @@ def _classify(col_id: str, text: str, prof: _Profile, labels: dict | None,
     if (prof.delimited >= 0.02 and prof.code_lists) and not labels:
         q.type = "multiple"
         q.layout = "delimited"
+        q.basis = "several numbers in one cell"
         codes = sorted({int(x) for d in prof.distinct for x in _SPLIT.split(d) if x})
         table = code_table or {}
         q.options = [{"code": c, "label": table.get(c, f"選択肢{c}")} for c in codes]
@@ -687,10 +692,12 @@ def _classify(col_id: str, text: str, prof: _Profile, labels: dict | None,
             and sentences >= 0.5 * len(prof.distinct) \
             and not _match_scale([d for d in prof.distinct if _number(d) is None], scales):
         q.type = "text"
+        q.basis = "sentences"
         return q
     if texty and len(prof.distinct) > 15 and (len(prof.distinct) > 0.5 * prof.n
                                               or prof.mean_len >= 15):
         q.type = "text"
+        q.basis = f"{len(prof.distinct)} different answers"
         if prof.mean_len < 8:
             q.flag("many different short answers: free text or an unlisted code?", "medium")
         return q
@@ -699,6 +706,7 @@ def _classify(col_id: str, text: str, prof: _Profile, labels: dict | None,
         q.flag(f"{len(prof.distinct)} different answers: taken as free text", "low")
         return q
     _categories(q, prof, labels, code_table, scales)
+    q.basis = f"{len(q.codes)} categories"
     kind = scales[q.matched].get("type") if q.matched else None
     if _DESIGN_HINT.search(" ".join([col_id, text or ""])):
         q.type = "design"
@@ -838,6 +846,14 @@ def _richness(src: _Source) -> int:
     return 2 * numbered + 3 * len(src.raw.value_labels) + len(src.code_table)
 
 
+def _looks_like_ids(col: _Column) -> bool:
+    """A first column whose values are all filled in, all different and short: respondent ids."""
+    if pd.api.types.is_datetime64_any_dtype(col.values):
+        return False
+    prof = _profile(col.values, col.labels)
+    return prof.unique and prof.n >= 10 and prof.mean_len <= 20 and prof.dates < 0.5
+
+
 def _is_fy_column(col: _Column) -> bool:
     if any(_FY_WORDS.match(_fold(x)) for x in col.header_texts):
         return True
@@ -893,7 +909,7 @@ def draft_study(files: list[str | Path], *, name: str | None = None, title: str 
     for src in ranked:
         stat = src.raw.format in {"sav", "dta"}
         fy = src.fiscal_year
-        for item in _items(src, stat):
+        for position, item in enumerate(_items(src, stat)):
             counter += len(item.columns)
             first = item.columns[0]
             single = len(item.columns) == 1
@@ -901,6 +917,11 @@ def draft_study(files: list[str | Path], *, name: str | None = None, title: str 
             if single and not (item.ids[0] or "").startswith(("q", "f")) and (
                     _ID_WORDS.match(_fold(header_text)) or _ID_WORDS.match(_fold(first.name))):
                 id_columns += [first.name] if first.name not in id_columns else []
+                continue
+            if single and position == 0 and not item.ids[0] and _looks_like_ids(first):
+                id_columns += [first.name] if first.name not in id_columns else []
+                todo.append(f"codebook.yaml: id column {first.name} taken from its values "
+                            "(unique in every row): check")
                 continue
             if single and _is_fy_column(first):
                 fy_columns += [first.name] if first.name not in fy_columns else []
@@ -1016,7 +1037,7 @@ def _merge_mr(item: _Item, src: _Source, stat: bool, questions, by_options, new_
             if _EXCLUSIVE.match(_fold(o["label"])):
                 o["exclusive"] = True
                 q.flag(f"「{o['label']}」 taken as exclusive (chosen alone)", "medium")
-        q.flag(f"multiple answers in {len(options)} columns of 0/1", None if qid else "medium")
+        q.basis = f"{len(options)} columns of 0/1 under one question"
         if not text:
             q.flag("question text not in the header: write it", "medium")
         if not qid:
@@ -1238,8 +1259,9 @@ def codebook_yaml(draft: StudyDraft, sources: list[str]) -> str:
     out.append("questions:")
     for q in draft.questions:
         out.append("")
-        out.append(f"  # {q.id}: 推定の確からしさ {q.confidence}"
-                   + (f"（カテゴリの順序: {q.order}）" if q.order else ""))
+        out.append(f"  # 要確認: {q.id} は推定です（確からしさ {q.confidence}）: type {q.type}"
+                   + (f" from {q.basis}" if q.basis else "")
+                   + (f"; categories in the order of {q.order}" if q.order else ""))
         for note in q.notes:
             out.append(f"  # 要確認: {_comment(note)}")
         out.append(f"  - id: {_scalar(q.id)}")
