@@ -335,3 +335,23 @@ def test_three_row_header_gives_question_text_and_option_labels(tmp_path):
     assert by_id["q2"].options[2].get("exclusive") is True
     assert by_id["f1"].codes == {1: "男性", 2: "女性"} and by_id["f1"].type == "demographic"
     assert draft.waves[0].header_rows == (2, 3, 4) and draft.waves[0].fiscal_year == 2024
+
+
+def test_generator_is_seeded_and_writes_the_sampling_list_and_margins(exports, tmp_path):
+    again = make_exports(tmp_path / "again", seed=11)
+    pd.testing.assert_frame_equal(again["clean"], exports["clean"])
+    other = make_exports(tmp_path / "other", seed=12)
+    assert not other["clean"]["q1"].equals(exports["clean"]["q1"])
+    frame = pd.read_csv(exports["sampling_list"], encoding="cp932")
+    assert list(frame.columns) == ["整理番号", "中学校区", "性別", "年齢"]
+    assert set(exports["clean"]["id"]) <= set(frame["整理番号"]) and frame["整理番号"].is_unique
+    assert set(frame["中学校区"]) == set(DISTRICTS) and frame["年齢"].min() >= 18
+    margins = pd.read_csv(exports["margins"], encoding="cp932")
+    assert list(margins.columns) == ["地区", "性別", "年代", "人口"]
+    assert margins.groupby("地区")["人口"].sum().gt(10000).all()
+    # respondents' 年代 and district agree with the sampling list they were drawn from
+    merged = exports["clean"].merge(frame, left_on="id", right_on="整理番号")
+    assert (merged["f2"] == np.clip(merged["年齢"] // 10, 1, 8)).all()
+    known = merged["f3"].notna()
+    assert (merged.loc[known, "f3"].map(lambda c: DISTRICTS[int(c) - 1])
+            == merged.loc[known, "中学校区"]).all()
