@@ -273,3 +273,11 @@ def test_three_row_header_number_text_options(tmp_path):
         "問2", "参加した活動（複数回答）", "清掃活動")
     assert list(table.data.columns)[:2] == ["回答者ID", "問1 地域に愛着がありますか"]
     assert len(table.data) == 8
+
+
+def test_a_last_row_with_only_a_name_is_data_not_a_note(tmp_path):
+    path = _csv(tmp_path, "団体名,分野,会員数\n花の会,環境,12\n子ども食堂みなと,福祉,30\nさくら会,,\n"
+                          "調査時点：令和6年4月1日\n")
+    table = read_table(path)
+    assert table.data["団体名"].tolist() == ["花の会", "子ども食堂みなと", "さくら会"]
+    assert table.footnotes == ((5, "調査時点：令和6年4月1日"),)

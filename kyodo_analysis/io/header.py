@@ -265,6 +265,11 @@ def _followed_by_data(i: int, stats, texts) -> bool:
     s = stats[nxt]
     if s.text_share < 0.6:
         return True
+    # a number under a column name is an answer (a header row has names, not amounts)
+    head, row = texts[i], texts[nxt]
+    if any(j < len(row) and row[j] and _NUMBERISH.match(row[j].replace(" ", ""))
+           and not _NUMBERISH.match(head[j].replace(" ", "")) for j in range(len(head)) if head[j]):
+        return True
     rec = _recurrence(texts, nxt)
     if rec is not None:
         return rec >= 0.3
@@ -386,8 +391,9 @@ def trailing_notes(tail: Sequence[Sequence[object]], *, first_column_values: Seq
     """How many rows at the end of ``tail`` are footnotes or blank rows around footnotes.
 
     A note row starts with a note mark (※, 注, （注）, *, 備考, 出典) in its first non-blank cell,
-    or has text in the first column only, text that does not resemble the first column's
-    values above it (a respondent who left every question blank has their id there, and ids
+    or has text in the first column only that reads like a note (a sentence, ten characters or
+    more, a 「項目：内容」 remark, or 単位/出典/資料/調査/集計…) and does not resemble the first
+    column's values above it (a respondent who left every question blank has their id there, and ids
     look like the other ids). Only a run of note and blank rows at the very end counts, and
     only when it holds at least one note: trailing blank rows alone are left to the caller.
 
@@ -412,7 +418,7 @@ def trailing_notes(tail: Sequence[Sequence[object]], *, first_column_values: Seq
             n += 1
             notes += 1
             continue
-        if len(filled) == 1 and j0 == 0 and _is_texty(row[0]):
+        if len(filled) == 1 and j0 == 0 and _is_texty(row[0]) and _reads_like_note(first):
             looks_like_id = (not ref_numeric and ref and len(first) <= max(ref_len, 1) * 1.5
                              and _same_shape(first, ref))
             if not looks_like_id:
@@ -421,6 +427,12 @@ def trailing_notes(tail: Sequence[Sequence[object]], *, first_column_values: Seq
                 continue
         break
     return n if notes else 0
+
+
+def _reads_like_note(text: str) -> bool:
+    """Text that reads as a note rather than a name: a sentence, a labelled remark, or long."""
+    return (len(text) >= 10 or text.endswith(("。", ".")) or any(c in text for c in "：:=＝")
+            or text.startswith(("単位", "出典", "資料", "調査", "集計", "回答", "n=", "N=")))
 
 
 def _same_shape(value: str, ref: list[str]) -> bool:
