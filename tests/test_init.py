@@ -123,13 +123,19 @@ def test_spss_export_gives_the_files_own_codes(exports, tmp_path):
         assert q.type == spec["type"], spec["id"]
         if "labels" in spec and spec["type"] != "multiple":
             assert [q.codes[k] for k in sorted(q.codes)] == spec["labels"], spec["id"]
-    assert by_id["q1"].missing == {9: "無回答"} and by_id["f3"].missing == {99: "無回答"}
+    # 9 = 無回答 is shared: written once as missing_codes; 99 for the district stays its own
+    assert draft.missing_codes == {9: "無回答"}
+    assert by_id["q1"].missing == {} and by_id["f3"].missing == {99: "無回答"}
+    assert by_id["q5sq"].missing == {9: "無回答", 8: "非該当"}
     assert draft.not_applicable == [8]
     assert by_id["q4"].layout == "columns"
     assert [o["label"] for o in by_id["q4"].options] == next(
         s["labels"] for s in QUESTIONS if s["id"] == "q4")
     write_study(draft, tmp_path / "s")
-    assert yaml.safe_load((tmp_path / "s" / "codebook.yaml").read_text(encoding="utf-8"))
+    doc = yaml.safe_load((tmp_path / "s" / "codebook.yaml").read_text(encoding="utf-8"))
+    doc["questions"] = [q for q in doc["questions"] if q["type"] != "date"]  # a NEW type
+    book = Codebook.from_dict(doc)
+    assert book["q1"].missing == {9: "無回答"} and book["f3"].missing == {99: "無回答"}
 
 
 def test_csv_with_question_text_header(exports):

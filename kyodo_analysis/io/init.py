@@ -251,6 +251,7 @@ class DraftQuestion:
     order: str = ""
     number: str | None = None
     basis: str = ""
+    inherits_missing: bool | None = None  # False: write an empty ``missing`` to opt out
     seen: set = field(default_factory=set)
     matched: str | None = None  # the known scale the answers matched (also when partial)
 
@@ -1002,6 +1003,7 @@ def draft_study(files: list[str | Path], *, name: str | None = None, title: str 
     na_codes = sorted({c for q in qlist for c, lab in q.missing.items()
                        if _fold(lab) in _NA_LABELS})
     draft.not_applicable = na_codes
+    _hoist_missing(draft)
     _todo(draft, todo)
     draft.todo = todo
     return draft
@@ -1038,6 +1040,10 @@ def _merge_mr(item: _Item, src: _Source, stat: bool, questions, by_options, new_
                 o["exclusive"] = True
                 q.flag(f"「{o['label']}」 taken as exclusive (chosen alone)", "medium")
         q.basis = f"{len(options)} columns of 0/1 under one question"
+        marks = {_fold(v) for c in item.columns for v in c.values.head(2000)} - {"", "0", "1"}
+        if marks:
+            q.flag(f"options are marked with {'/'.join(sorted(marks))} rather than 1: recode to "
+                   "0/1 or check the validator reads them", "medium")
         if not text:
             q.flag("question text not in the header: write it", "medium")
         if not qid:
@@ -1153,6 +1159,29 @@ def _recount_confidence(q: DraftQuestion) -> None:
             q.confidence = "low"
         elif q.confidence == "high":
             q.confidence = "medium"
+
+
+def _hoist_missing(draft: StudyDraft) -> None:
+    """Missing codes shared by the coded questions become the codebook's ``missing_codes``.
+
+    A question keeps its own ``missing`` when it differs; a question whose substantive codes
+    would clash with the shared ones gets an explicit empty ``missing`` (written as ``{}``).
+    """
+    coded = [q for q in draft.questions if q.codes]
+    maps = Counter(tuple(sorted(q.missing.items())) for q in coded if q.missing)
+    if not maps:
+        return
+    common, count = maps.most_common(1)[0]
+    if count < 2:
+        return
+    draft.missing_codes = dict(common)
+    for q in coded:
+        if dict(q.missing) == draft.missing_codes:
+            q.missing = {}
+            q.inherits_missing = True
+        elif not q.missing and set(q.codes) & set(draft.missing_codes):
+            q.missing = {}
+            q.inherits_missing = False
 
 
 def _slug(stem: str) -> str:
@@ -1284,7 +1313,7 @@ def codebook_yaml(draft: StudyDraft, sources: list[str]) -> str:
             out.append(f"    codes: {_flow(q.codes)}")
         elif q.codes and q.type in {"single", "likert", "demographic", "design"}:
             out.append(f"    codes: {_flow(q.codes)}")
-        if q.missing:
+        if q.missing or q.inherits_missing is False:
             out.append(f"    missing: {_flow(q.missing)}")
         if q.aliases:
             out.append("    # 要確認: 表記ゆれの候補（ラベル: [ファイル上の別の書き方]）")
