@@ -361,3 +361,37 @@ def test_generator_is_seeded_and_writes_the_sampling_list_and_margins(exports, t
     known = merged["f3"].notna()
     assert (merged.loc[known, "f3"].map(lambda c: DISTRICTS[int(c) - 1])
             == merged.loc[known, "中学校区"]).all()
+
+
+def test_code_table_sheet_names_codes_of_an_export_with_q_names(tmp_path):
+    """Another layout: the コード表 is the first sheet, the data sheet has Q-names over a text
+    row, options are marked ○, a bare SQ follows its question, codes sit in the cells."""
+    from openpyxl import Workbook
+
+    rng = np.random.default_rng(5)
+    wb = Workbook()
+    codes = wb.active
+    codes.title = "コード表"
+    codes.append(["設問番号", "値", "内容"])
+    for k, lab in enumerate(["よく利用する", "ときどき利用する", "利用しない"], 1):
+        codes.append(["Q1" if k == 1 else None, k, lab])
+    for k, lab in enumerate(["駅前", "山手", "海岸"], 1):
+        codes.append(["Q4" if k == 1 else None, k, lab])
+    ws = wb.create_sheet("データ")
+    ws.append(["No.", "Q1", "Q2_1", "Q2_2", "Q2_3", "Q3", "SQ", "Q4", "年齢"])
+    ws.append([None, "図書館の利用", "買い物", "通院", "通勤", "満足度", "不満の理由", "地区", None])
+    for i in range(50):
+        ws.append([i + 1, int(rng.integers(1, 4)), "○" if i % 2 else None, "○" if i % 3 else None,
+                   None if i % 5 else "○", ["満足", "やや満足", "やや不満", "不満"][i % 4],
+                   "駐車場が狭い" if i % 4 > 1 else None, int(rng.integers(1, 4)),
+                   int(rng.integers(18, 90))])
+    wb.save(tmp_path / "town_2023.xlsx")
+    draft = draft_study([tmp_path / "town_2023.xlsx"])
+    by_id = {q.id: q for q in draft.questions}
+    assert list(by_id) == ["q1", "q2", "q3", "q3sq", "q4", "age"]
+    assert by_id["q1"].codes == {1: "よく利用する", 2: "ときどき利用する", 3: "利用しない"}
+    assert by_id["q4"].codes == {1: "駅前", 2: "山手", 3: "海岸"} and by_id["q4"].order == "コード表"
+    assert [o["label"] for o in by_id["q2"].options] == ["買い物", "通院", "通勤"]
+    assert any("○" in n for n in by_id["q2"].notes)
+    assert by_id["q3"].type == "likert" and by_id["age"].type == "numeric"
+    assert draft.waves[0].sheet == "データ" and draft.waves[0].fiscal_year == 2023

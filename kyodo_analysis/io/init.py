@@ -357,12 +357,13 @@ def _read_code_table(path: Path, sheet: str) -> dict[str, dict[int, str]]:
         return {}
     cols = list(table.data.columns)
 
-    def find(pattern: str) -> str | None:
-        return next((c for c in cols if re.search(pattern, _fold(c), re.I)), None)
+    def find(pattern: str, *taken: str | None) -> str | None:
+        return next((c for c in cols if c not in taken and re.search(pattern, _fold(c), re.I)),
+                    None)
 
     q_col = find(r"(設問|問|質問|項目|変数|question|var)")
-    c_col = find(r"(コード|番号|値|code|value)")
-    l_col = find(r"(選択肢|ラベル|内容|回答|label|カテゴリ)")
+    l_col = find(r"(選択肢|ラベル|内容|回答|label|カテゴリ)", q_col)
+    c_col = find(r"(コード|番号|値|code|value|no)", q_col, l_col)
     if not (q_col and c_col and l_col) or len({q_col, c_col, l_col}) < 3:
         return {}
     out: dict[str, dict[int, str]] = {}
