@@ -395,3 +395,13 @@ def test_code_table_sheet_names_codes_of_an_export_with_q_names(tmp_path):
     assert any("○" in n for n in by_id["q2"].notes)
     assert by_id["q3"].type == "likert" and by_id["age"].type == "numeric"
     assert draft.waves[0].sheet == "データ" and draft.waves[0].fiscal_year == 2023
+
+
+def test_codes_9_and_8_without_labels_are_taken_for_missing(tmp_path):
+    lines = ["ID,問1,問2"] + [f"{i + 1},{[1, 2, 3, 9][i % 4]},{[1, 2, 8, 9, 10][i % 5]}"
+                              for i in range(40)]
+    path = tmp_path / "codes.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    by_id = {q.id: q for q in draft_study([path]).questions}
+    assert sorted(by_id["q1"].codes) == [1, 2, 3] and by_id["q1"].missing == {9: "無回答"}
+    assert sorted(by_id["q2"].codes) == [1, 2, 8, 9, 10] and by_id["q2"].missing == {}

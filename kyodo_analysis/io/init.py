@@ -470,14 +470,22 @@ class _Profile:
 
 
 def _profile(values: pd.Series, labels: dict | None) -> _Profile:
+    """Describe a column's answers, working once per distinct cell value (a million rows of a
+    handful of answers cost a handful of checks)."""
     missing_codes = {k for k, v in (labels or {}).items()
                      if _fold(v) in _MISSING_LABELS | _NA_LABELS}
-    raw_values = values.tolist()
-    dates = sum(1 for v in raw_values if _parse_date(v) is not None
-                and not isinstance(v, (int, float)))
-    folded = [_fold(v) for v in raw_values]
-    blanks = sum(1 for f in folded if f == "")
-    counts = Counter(f for f in folded if f)
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    per_unique = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    counts: Counter = Counter()
+    dates = 0
+    for u, c in zip(uniques, per_unique, strict=True):
+        f = _fold(u)
+        if not f:
+            continue
+        counts[f] += int(c)
+        if not isinstance(u, (int, float, np.integer, np.floating)) and _parse_date(u) is not None:
+            dates += int(c)
+    blanks = len(values) - sum(counts.values())
     distinct = list(counts)
     n = sum(counts.values())
     nums = {d: _number(d) for d in distinct}
@@ -573,6 +581,7 @@ def _categories(q: DraftQuestion, prof: _Profile, labels: dict | None,
         return
     if not words:
         codes = sorted({int(float(c)) for c in coded if float(c).is_integer()})
+        codes = _conventional_missing(q, codes)
         q.codes = {c: f"選択肢{c}" for c in codes}
         q.order = "codes without labels"
         q.flag("the file holds codes without labels: write each code's label (選択肢N are "
@@ -581,6 +590,23 @@ def _categories(q: DraftQuestion, prof: _Profile, labels: dict | None,
     _add_words(q, words, prof, scales)
     if coded:
         q.flag(f"the file mixes words and codes ({', '.join(coded[:5])}): check the codes", "low")
+
+
+def _conventional_missing(q: DraftQuestion, codes: list[int]) -> list[int]:
+    """Codes 9/99/999 (and 8/98 beside them) far above the others read as 無回答 (非該当), as
+    municipal files usually code them; they become missing codes, flagged."""
+    for miss, na in ((9, 8), (99, 98), (999, 998)):
+        if miss in codes:
+            rest = [c for c in codes if c not in (miss, na)]
+            if rest and max(rest) < na - 1:
+                q.missing[miss] = "無回答"
+                if na in codes:
+                    q.missing[na] = "非該当"
+                q.flag(f"code {miss}" + (f" and {na}" if na in codes else "") + " taken for "
+                       "無回答" + ("/非該当" if na in codes else "") + " (the usual convention)",
+                       "medium")
+                return rest
+    return codes
 
 
 def _add_words(q: DraftQuestion, words: list[str], prof: _Profile, scales) -> None:
