@@ -395,6 +395,11 @@ def test_code_table_sheet_names_codes_of_an_export_with_q_names(tmp_path):
     assert any("○" in n for n in by_id["q2"].notes)
     assert by_id["q3"].type == "likert" and by_id["age"].type == "numeric"
     assert draft.waves[0].sheet == "データ" and draft.waves[0].fiscal_year == 2023
+    write_study(draft, tmp_path / "s")
+    text = (tmp_path / "s" / "codebook.yaml").read_text(encoding="utf-8")
+    example = next(line for line in text.splitlines() if line.startswith("#   - {id: age_group"))
+    derived = yaml.safe_load(example[len("#   - "):])  # a commented proposal, valid once uncommented
+    assert derived["from"] == "age" and derived["bins"][1][0] == 18 and len(derived["codes"]) == 7
 
 
 def test_codes_9_and_8_without_labels_are_taken_for_missing(tmp_path):

@@ -1349,9 +1349,31 @@ def codebook_yaml(draft: StudyDraft, sources: list[str]) -> str:
             out.append(f"    range: {_flow(list(q.range))}")
         if q.waves:
             out.append(f"    waves: {_flow(sorted(q.waves))}")
+    out += _derived_example(draft)
     text = "\n".join(out) + "\n"
     yaml.safe_load(text)  # what is written always loads
     return text
+
+
+def _derived_example(draft: StudyDraft) -> list[str]:
+    """A commented ``derived`` recode of a numeric age into 年代, when there is one."""
+    age = next((q for q in draft.questions if q.type == "numeric" and q.range
+                and (q.id in {"age", "f_age"} or "年齢" in q.text)), None)
+    if age is None or age.range[1] < 40:
+        return []
+    lo = int(age.range[0])
+    codes, bins = {}, {}
+    start, k = lo, 1
+    while start < 70:
+        end = (start // 10) * 10 + 9
+        codes[k] = f"{start}～{end}歳"
+        bins[k] = [start, end]
+        start, k = end + 1, k + 1
+    codes[k], bins[k] = "70歳以上", [70, max(120, int(age.range[1]))]
+    item = {"id": "age_group", "from": age.id, "text": "年代", "type": "demographic",
+            "codes": codes, "bins": bins}
+    return ["", f"# 要確認: {age.id}（年齢）から年代を作る例です。使うときは # を外してください。",
+            "# derived:", f"#   - {_flow(item)}"]
 
 
 def study_yaml(draft: StudyDraft, out_dir: Path) -> str:
