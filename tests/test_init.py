@@ -399,7 +399,8 @@ def test_code_table_sheet_names_codes_of_an_export_with_q_names(tmp_path):
     text = (tmp_path / "s" / "codebook.yaml").read_text(encoding="utf-8")
     example = next(line for line in text.splitlines() if line.startswith("#   - {id: age_group"))
     derived = yaml.safe_load(example[len("#   - "):])  # a commented proposal, valid once uncommented
-    assert derived["from"] == "age" and derived["bins"][1][0] == 18 and len(derived["codes"]) == 7
+    assert derived["from"] == "age" and derived["bins"][1][0] == by_id["age"].range[0]
+    assert derived["codes"][max(derived["codes"])] == "70歳以上"
 
 
 def test_codes_9_and_8_without_labels_are_taken_for_missing(tmp_path):
