@@ -411,3 +411,15 @@ def test_codes_9_and_8_without_labels_are_taken_for_missing(tmp_path):
     by_id = {q.id: q for q in draft_study([path]).questions}
     assert sorted(by_id["q1"].codes) == [1, 2, 3] and by_id["q1"].missing == {9: "無回答"}
     assert sorted(by_id["q2"].codes) == [1, 2, 8, 9, 10] and by_id["q2"].missing == {}
+
+
+def test_unknown_fiscal_year_is_a_placeholder_and_a_note(tmp_path):
+    path = tmp_path / "anketo.csv"
+    path.write_text("ID,問1\n" + "".join(f"{i},{1 + i % 2}\n" for i in range(1, 30)), encoding="utf-8")
+    out = tmp_path / "study"
+    result = _init([path], out)
+    assert result.exit_code == 0, result.output
+    _, study, _ = _load(out)
+    assert study["waves"][0]["fiscal_year"] is None
+    assert "fiscal year of anketo.csv not found" in result.output
+    assert "要確認: anketo.csv の調査年度が分かりません" in (out / "study.yaml").read_text(encoding="utf-8")

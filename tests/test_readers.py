@@ -187,6 +187,9 @@ def test_csv_title_rows_and_footnotes(tmp_path):
     assert [t for _, t in table.footnotes] == ["※ 無回答は空欄", "注）数値はコード"]
     typed = read_table(path, text_columns={"回答者ID"})
     assert len(typed.data) == 4 and typed.data["問2"].dtype.kind in "if"
+    given = read_table(path, header_rows=3)
+    assert given.header_rows == (3,) and given.data.equals(table.data)
+    assert given.title == table.title and given.footnotes == table.footnotes
 
 
 def test_csv_two_row_header_without_merges(tmp_path):

@@ -530,7 +530,7 @@ def _leading_number(label: str) -> tuple[float, int] | None:
     return float(m.group(1)), rank
 
 
-def _aliases(labels: list[str], counts: Counter) -> tuple[list[str], dict[str, list[str]]]:
+def _aliases(labels: list[str]) -> tuple[list[str], dict[str, list[str]]]:
     """Cluster labels that are variant spellings (same after removing spaces and 地区/小学校区
     -like suffixes): canonical labels in first-seen order and {canonical: [variants]}."""
     groups: dict[str, list[str]] = {}
@@ -541,8 +541,7 @@ def _aliases(labels: list[str], counts: Counter) -> tuple[list[str], dict[str, l
         if len(members) == 1:
             canon.append(members[0])
             continue
-        label = key if key in members else max(members, key=lambda m: (counts[m], -len(m)))
-        label = key
+        label = key  # the name without 小学校区/地区-like suffixes and spaces
         canon.append(label)
         others = [m for m in members if m != label]
         if others:
@@ -613,7 +612,7 @@ def _add_words(q: DraftQuestion, words: list[str], prof: _Profile, scales) -> No
     """Categories from answers written as words."""
     missing = [w for w in words if _fold(w) in _MISSING_LABELS | _NA_LABELS]
     words = [w for w in words if w not in missing]
-    canon, aliases = _aliases(words, prof.counts)
+    canon, aliases = _aliases(words)
     q.seen |= set(canon)
     if aliases:
         q.aliases.update(aliases)
@@ -925,7 +924,6 @@ def draft_study(files: list[str | Path], *, name: str | None = None, title: str 
     id_columns: list[str] = []
     fy_columns: list[str] = []
     todo: list[str] = []
-    counter = 0
 
     def new_id(base: str) -> str:
         qid, k = base, 2
@@ -937,6 +935,7 @@ def draft_study(files: list[str | Path], *, name: str | None = None, title: str 
     for src in ranked:
         stat = src.raw.format in {"sav", "dta"}
         fy = src.fiscal_year
+        counter = 0  # col_N names the N-th column of its file
         for position, item in enumerate(_items(src, stat)):
             counter += len(item.columns)
             first = item.columns[0]
