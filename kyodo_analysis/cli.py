@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import signal
 import sys
 from pathlib import Path
@@ -70,6 +69,8 @@ def init(first: Path, more: tuple[Path, ...], out: Path, force: bool, name: str 
     written, 1 when a file exists (use --force), 2 when an export cannot be read or has no
     recognisable header.
     """
+    import re
+
     from kyodo_analysis.io.init import describe, draft_study, write_study
 
     if name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
