@@ -423,3 +423,21 @@ def test_unknown_fiscal_year_is_a_placeholder_and_a_note(tmp_path):
     assert study["waves"][0]["fiscal_year"] is None
     assert "fiscal year of anketo.csv not found" in result.output
     assert "要確認: anketo.csv の調査年度が分かりません" in (out / "study.yaml").read_text(encoding="utf-8")
+
+
+def test_data_sheet_is_found_behind_a_cover_sheet_and_xls_is_explained(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.title = "表紙"
+    wb.active.append(["令和5年度 市民アンケート"])
+    ws = wb.create_sheet("Sheet2")
+    ws.append(["ID", "問1", "問2"])
+    for i in range(20):
+        ws.append([i + 1, ["はい", "いいえ"][i % 2], i % 3 + 1])
+    wb.save(tmp_path / "book.xlsx")
+    draft = draft_study([tmp_path / "book.xlsx"])
+    assert draft.waves[0].sheet == "Sheet2" and [q.id for q in draft.questions] == ["q1", "q2"]
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
+    result = _init([tmp_path / "old.xls"], tmp_path / "out")
+    assert result.exit_code == 2 and "save it as .xlsx" in result.output

@@ -334,13 +334,15 @@ def _pick_sheet(path: Path) -> tuple[str | None, str | None]:
         raise InputError(f"cannot open Excel workbook: {exc}", file=str(path)) from None
     try:
         names = wb.sheetnames
+        sizes = {ws.title: (ws.max_row or 0) * (ws.max_column or 0) for ws in wb.worksheets}
     finally:
         wb.close()
     code_sheet = next((n for n in names if re.search(r"(コード|code|選択肢|凡例)", n, re.I)), None)
     data_sheet = next((n for n in names if n != code_sheet
                        and re.search(r"(回答|データ|data|集計|入力|raw)", n, re.I)), None)
-    if data_sheet is None:
-        data_sheet = next((n for n in names if n != code_sheet), names[0] if names else None)
+    if data_sheet is None:  # else the largest sheet (a cover sheet 表紙 is small)
+        others = [n for n in names if n != code_sheet] or names
+        data_sheet = max(others, key=lambda n: sizes.get(n, 0)) if others else None
     return data_sheet, code_sheet
 
 

@@ -206,6 +206,9 @@ def read_table(path: str | Path, *, format: str | None = None, encoding: str | N
     path = Path(path)
     name = str(path)
     fmt = format or _FORMATS.get(path.suffix.lower())
+    if fmt is None and path.suffix.lower() == ".xls":
+        raise InputError("Excel 97-2003 workbooks (.xls) are not read: open the file in Excel "
+                         "and save it as .xlsx", file=name)
     if fmt is None:
         raise InputError(f"unknown file format {path.suffix!r}; expected one of "
                          f"{sorted(set(_FORMATS.values()))}", file=name)
