@@ -284,3 +284,10 @@ def test_a_last_row_with_only_a_name_is_data_not_a_note(tmp_path):
     table = read_table(path)
     assert table.data["団体名"].tolist() == ["花の会", "子ども食堂みなと", "さくら会"]
     assert table.footnotes == ((5, "調査時点：令和6年4月1日"),)
+
+
+def test_known_names_match_headers_whatever_the_width_of_their_characters(tmp_path):
+    path = _csv(tmp_path, "調査票\nＩＤ,問１,問２\n,（あてはまるもの）,性別\n1,2,1\n2,1,2\n3,1,1\n",
+                encoding="utf-8")
+    table = read_table(path, known_headers={"問1 (あてはまるもの)", "性別"})
+    assert list(table.data.columns) == ["ＩＤ", "問1 (あてはまるもの)", "性別"]

@@ -363,10 +363,11 @@ def column_names(levels: Sequence[tuple[str, ...]], *, known: set[str] | None = 
         joined = " ".join(lv)
         name = joined
         if folded:
-            if joined.casefold() in folded:
-                name = folded[joined.casefold()]
+            key = _text(joined).casefold()  # known names and headers compared NFKC-folded
+            if key in folded:
+                name = folded[key]
             else:
-                hits = [folded[x.casefold()] for x in lv if x.casefold() in folded]
+                hits = [folded[_text(x).casefold()] for x in lv if _text(x).casefold() in folded]
                 if len(hits) == 1:
                     name = hits[0]
         names.append(name or f"(空欄の見出し{j + 1}列目)")
