@@ -441,3 +441,15 @@ def test_data_sheet_is_found_behind_a_cover_sheet_and_xls_is_explained(tmp_path)
     (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
     result = _init([tmp_path / "old.xls"], tmp_path / "out")
     assert result.exit_code == 2 and "save it as .xlsx" in result.output
+
+
+def test_study_yaml_carries_the_plan_and_fits_the_typed_schema(from_xlsx):
+    out, _ = from_xlsx
+    _, study, _ = _load(out)
+    plan = yaml.safe_load(Path("kyodo_analysis/templates/plan.yaml").read_text(encoding="utf-8"))
+    assert [p["id"] for p in study["plan"]["policies"]] == [p["id"] for p in plan["policies"]]
+    assert study["plan"]["policies"][0]["measures"][0] == {"id": "1", "name": plan["policies"][0]
+                                                           ["measures"][0]["name"]}
+    schema = pytest.importorskip("kyodo_analysis.config.study")  # the typed schema, once merged
+    config = schema.StudyConfig.model_validate(study)
+    assert config.waves[0].header_rows == [4, 5]

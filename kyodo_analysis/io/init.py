@@ -1213,7 +1213,7 @@ def _hoist_missing(draft: StudyDraft) -> None:
 
 
 def _slug(stem: str) -> str:
-    s = re.sub(r"[^a-z0-9_-]+", "-", _fold(stem).lower()).strip("-_")
+    s = re.sub(r"[^a-z0-9_-]+", "-", _fold(stem).lower()).strip("-_")[:64].strip("-_")
     return s or "survey"
 
 
@@ -1377,7 +1377,21 @@ def _derived_example(draft: StudyDraft) -> list[str]:
             "# derived:", f"#   - {_flow(item)}"]
 
 
-def study_yaml(draft: StudyDraft, out_dir: Path) -> str:
+def _plan_block(plan: dict) -> list[str]:
+    """The plan's structure for study.yaml's ``plan:`` (its keys as the template has them)."""
+    out = ["# 評価する計画の施策体系（templates/plan.yaml から写したもの）。計画に合わせて直してください。",
+           "plan:"]
+    for key in ("name", "start", "end", "midterm"):
+        if plan.get(key) is not None:
+            out.append(f"  {key}: {_scalar(plan[key])}")
+    out.append("  policies:")
+    for p in plan.get("policies") or []:
+        measures = [{"id": str(m["id"]), "name": m["name"]} for m in p.get("measures") or []]
+        out.append(f"    - {_flow({'id': p['id'], 'name': p['name'], 'measures': measures})}")
+    return out
+
+
+def study_yaml(draft: StudyDraft, out_dir: Path, plan_file: str | Path | None = None) -> str:
     out = [
         "# 下書き: kyodo init が作成した study.yaml です。要確認の行を確かめてください。",
         f"study: {_scalar(draft.slug)}",
@@ -1404,6 +1418,7 @@ def study_yaml(draft: StudyDraft, out_dir: Path) -> str:
             out.append(f"  # 注記行 {len(w.footnotes)} 行はデータから除きます（行 "
                        f"{', '.join(str(r) for r, _ in w.footnotes)}）")
         out.append(f"  - {_flow(item)}")
+    out += _plan_block(_load_plan(plan_file))
     text = "\n".join(out) + "\n"
     yaml.safe_load(text)
     return text
@@ -1426,7 +1441,8 @@ def indicators_yaml(draft: StudyDraft, plan_file: str | Path | None = None) -> s
     levels = sorted(q.codes)[:2] if q else [1, 2]
     year = min((w.fiscal_year for w in draft.waves if w.fiscal_year), default=None)
     out = [
-        f"# 指標の下書き: {plan['plan']}（{plan['period'][0]}～{plan['period'][1]}年度）の推進施策・個別施策ごと。",
+        f"# 指標の下書き: {plan.get('name') or '計画'}（{plan.get('start', '')}～{plan.get('end', '')}）"
+        "の推進施策・個別施策ごと。施策の名前は study.yaml の plan: にあります。",
         "# 計画自体には数値目標がありません。指標・基準値・目標値は調査ごとに決めて書いてください。",
         "# Indicators are left empty: nothing is invented. Uncomment and adapt the examples.",
         "indicators: []",
@@ -1435,7 +1451,8 @@ def indicators_yaml(draft: StudyDraft, plan_file: str | Path | None = None) -> s
         out.append("")
         out.append(f"# ── 推進施策{p['id']} {p['name']}")
         for m in p["measures"]:
-            out.append(f"#   個別施策{p['id']}-{m['id']} {m['name']}（取組: {'、'.join(m['actions'])}）")
+            actions = f"（取組: {'、'.join(m['actions'])}）" if m.get("actions") else ""
+            out.append(f"#   個別施策{p['id']}-{m['id']} {m['name']}{actions}")
             example = {"id": f"{p['id'].lower()}_{m['id']}_example", "name": "（指標名）",
                        "policy": p["id"], "measure": str(m["id"]),
                        "source": {"type": "survey", "question": qid, "levels": levels},
@@ -1465,7 +1482,7 @@ def write_study(draft: StudyDraft, out_dir: str | Path, *, force: bool = False,
     out.mkdir(parents=True, exist_ok=True)
     texts = {
         "codebook.yaml": codebook_yaml(draft, [w.file.name for w in draft.waves]),
-        "study.yaml": study_yaml(draft, out),
+        "study.yaml": study_yaml(draft, out, plan_file),
         "indicators.yaml": indicators_yaml(draft, plan_file),
     }
     for name, text in texts.items():
