@@ -54,6 +54,49 @@ def demo(out: Path, seed: int) -> None:
     click.echo(f"demo study written to {study.study_file}")
 
 
+@main.command(name="init")
+@click.option("--from", "first", type=click.Path(path_type=Path), required=True,
+              metavar="FILE [FILE ...]",
+              help="The city's exports (xlsx, csv, sav), one file per wave.")
+@click.argument("more", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Folder to write codebook.yaml, study.yaml and indicators.yaml to.")
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.option("--name", default=None, help="The study's slug (a-z0-9 - _); default from the file.")
+@click.option("--title", default=None, help="The study's title; default from the title rows.")
+def init(first: Path, more: tuple[Path, ...], out: Path, force: bool, name: str | None,
+         title: str | None) -> None:
+    """Draft a study (codebook, study and indicator files) from a city's exports.
+
+    Every guess is marked 「要確認」 in the files written. Exit code 0 when the draft was
+    written, 1 when a file exists (use --force), 2 when an export cannot be read or has no
+    recognisable header.
+    """
+    import re
+
+    from kyodo_analysis.io.init import describe, draft_study, write_study
+
+    if name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+        raise click.BadParameter("a slug of a-z, 0-9, - and _", param_hint="--name")
+    files = [first, *more]
+    try:
+        draft = draft_study(files, name=name, title=title)
+    except KyodoError as exc:
+        click.echo(f"kyodo: rejected: {exc}", err=True)
+        sys.exit(2)
+    try:
+        written = write_study(draft, out, force=force)
+    except FileExistsError as exc:
+        _fail(f"{exc} exists; use --force to overwrite it")
+    for line in describe(draft):
+        click.echo(line)
+    click.echo("written: " + ", ".join(str(p) for p in written))
+    if draft.todo:
+        click.echo("left to fill in:")
+        for item in draft.todo:
+            click.echo(f"  - {item}")
+
+
 @contextlib.contextmanager
 def _run_log(log_file: Path | None):
     """Log kyodo_analysis's progress to stderr and, when given, to ``log_file`` (UTF-8)."""
