@@ -19,9 +19,10 @@ from kyodo_analysis.demo import spec
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "kyodo_analysis"
-#: Header names of the demo that are also the package's own generic words (a fiscal-year label
-#: prefix, the canonical id column).
-GENERIC = {"id", "FY"}
+#: Header names of the demo that are also the package's own generic words: a fiscal-year label
+#: prefix, the canonical id column, and the Japanese words for respondent attributes that
+#: `kyodo init` must recognise in any city's export (性別, 年齢 ... are vocabulary, not layout).
+GENERIC = {"id", "FY", "性別", "年齢", "職業", "居住年数", "小学校区", "中学校区"}
 #: The era table: 令和 starts in 2019 whatever the study.
 ERA_TABLE = PACKAGE / "calendar.py"
 

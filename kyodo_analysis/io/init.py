@@ -76,8 +76,9 @@ _OBVIOUS = [
 ]
 #: Attributes of the sampling frame carried into the export (抽出区分, 台帳性別): design variables.
 _DESIGN_HINT = re.compile(r"(抽出|台帳|層別|stratum|strata|ウェイト|ウエイト|weight)", re.IGNORECASE)
-_DESIGN_IDS = [(re.compile(r"性別|sex", re.I), "reg_sex"), (re.compile(r"年代|年齢|age", re.I), "reg_age"),
-               (re.compile(r"区|地区|地域|stratum|strata", re.I), "stratum")]
+_DESIGN_IDS = [(re.compile(r"性別|sex", re.I), "frame_sex"),
+               (re.compile(r"年代|年齢|age", re.I), "frame_age"),
+               (re.compile(r"区|地区|地域|stratum|strata", re.I), "frame_area")]
 _DEMOGRAPHIC_HINT = re.compile(r"(性別|年代|年齢|職業|居住年数|在住年数|地区|校区|居住地|家族構成|"
                                r"世帯|住まい)")
 _NUMERIC_HINT = re.compile(r"(年齢|人数|歳|年数|回数|金額|時間|（年）|\(年\)|（人）|\(人\)|（回）|"
@@ -1437,7 +1438,7 @@ def indicators_yaml(draft: StudyDraft, plan_file: str | Path | None = None) -> s
     """An empty indicator list with a commented template laid out by the plan's policies."""
     plan = _load_plan(plan_file)
     q = next((x for x in draft.questions if x.type in {"single", "likert"} and x.codes), None)
-    qid = q.id if q else "q1"
+    qid = q.id if q else "<設問ID>"
     levels = sorted(q.codes)[:2] if q else [1, 2]
     year = min((w.fiscal_year for w in draft.waves if w.fiscal_year), default=None)
     out = [
