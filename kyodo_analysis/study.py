@@ -98,13 +98,21 @@ class Study:
         return (self.root / self.config.get("store", "kyodo.duckdb")).resolve()
 
     def read_wave(self, fiscal_year: int, *, strict: bool = False) -> ValidationResult:
-        """Read and validate one wave's raw file (nothing is stored)."""
+        """Read and validate one wave's raw file (nothing is stored), joined to the wave's
+        sampling list (発送名簿) when study.yaml gives one."""
+        from kyodo_analysis.io.sampling import read_sampling_list, sampling_list_spec
+
         w = self.wave(fiscal_year)
         cb = self.codebook
         raw = read_table(w.file, format=w.format, encoding=w.encoding, sheet=w.sheet,
                          header_row=w.header_row, text_columns=cb.text_headers(),
                          known_headers=set(cb.header_aliases()))
-        return validate(raw, cb, fiscal_year=fiscal_year, strict=strict)
+        entry = next((e for e in self.config["waves"]
+                      if int(e["fiscal_year"]) == fiscal_year), None)
+        spec = sampling_list_spec(self.config.get("sampling_list"), entry, self.root,
+                                  source=str(self.path))
+        sampling = read_sampling_list(spec.pop("path"), cb, **spec) if spec else None
+        return validate(raw, cb, fiscal_year=fiscal_year, strict=strict, sampling_list=sampling)
 
     def import_waves(self, store_path: str | Path | None = None, *,
                      replace: bool = False) -> list[ImportOutcome]:
