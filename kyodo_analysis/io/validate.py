@@ -402,7 +402,8 @@ def parse_column(series: pd.Series, q: Question, kind: str):
             try:
                 vals[i] = np.datetime64(parse_date(uniques[i]), "D")
             except ValueError:
-                if fold_label(text) not in lookup:  # a missing label (無回答) is just missing
+                # A missing code or label (9, 無回答) is just missing.
+                if fold_label(text) not in lookup and parse_number(text) not in q.missing:
                     rules[i] = "not_a_date"
             continue
         number = parse_number(text)
