@@ -309,3 +309,10 @@ def test_store_round_trip_of_derived_and_date_columns(tmp_path):
     assert back["answered"].tolist()[0] == pd.Timestamp("2025-07-12")
     assert pd.isna(back["answered"].iloc[1])
     assert back["q2"].dtype == "Int64"
+
+
+def test_ids_typed_as_numbers_and_text_in_one_excel_column():
+    from kyodo_analysis.io.normalise import normalise_strings
+
+    mixed = pd.Series([1, "０００２", None, 3.0, " A-4 "], dtype=object)
+    assert normalise_strings(mixed).tolist() == ["1", "0002", "", "3", "A-4"]

@@ -146,7 +146,12 @@ def normalise_strings(values: pd.Series) -> np.ndarray:
     if values.dtype.kind in "iuf":  # numbers: reuse the per-value rules (few distinct values)
         codes, uniques = factorize(values)
         return np.array([normalise_cell(u) for u in uniques] + [""], dtype=object)[codes]
-    arr = pa.array(values.to_numpy(dtype=object, na_value=None), type=pa.string(),
-                   from_pandas=True)
+    try:
+        arr = pa.array(values.to_numpy(dtype=object, na_value=None), type=pa.string(),
+                       from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        # Mixed cells (an Excel id column holding numbers and text): value by value.
+        codes, uniques = factorize(values)
+        return np.array([normalise_cell(u) for u in uniques] + [""], dtype=object)[codes]
     folded = pc.utf8_trim_whitespace(pc.utf8_normalize(arr, form="NFKC"))
     return folded.fill_null("").to_numpy(zero_copy_only=False).astype(object)
