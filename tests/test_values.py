@@ -143,6 +143,13 @@ def test_bins_are_closed_intervals_with_open_ends(tmp_path):
     assert "age_group" in result.quarantine.loc[0, "message"]
 
 
+def test_ages_written_with_their_unit(tmp_path):
+    result = run(tmp_path, [{"年齢": a} for a in ["45歳", "３０才", "70 歳", "歳", "45年生まれ"]])
+    assert rules_by_row(result) == {5: "not_a_code", 6: "not_a_code"}
+    assert result.accepted["age"].tolist() == [45.0, 30.0, 70.0]
+    assert result.accepted["age_group"].tolist() == [3, 2, 6]
+
+
 def test_map_by_source_labels_and_codes(tmp_path):
     result = run(tmp_path, [{"年代": c} for c in ["1", "20歳代", "3", "40歳以上", "", "無回答"]])
     assert result.n_quarantined == 0

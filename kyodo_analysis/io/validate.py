@@ -81,6 +81,8 @@ QUARANTINE_COLUMNS = ["file", "row", "column", "value", "rule", "message"]
 # 「・」 and spaces also separate answers, but may sit inside a label: see _split_answers.
 _DELIMS = re.compile(r"[,、;/|]+")
 _WEAK_DELIMS = re.compile(r"([・\s]+)")
+# A number written with its unit in a numeric question (「45歳」「３回」「12.5%」).
+_UNIT_RE = re.compile(r"^(.*?\d)\s*(歳|才|人|回|件|円|年|か月|ヶ月|カ月|日|時間|分|%)$")
 
 
 @dataclass(frozen=True)
@@ -414,6 +416,8 @@ def parse_column(series: pd.Series, q: Question, kind: str):
                 rules[i] = "mr_value"
             continue
         if kind == "number":
+            if number is None and (m := _UNIT_RE.match(text)):
+                number = parse_number(m.group(1))  # 「45歳」「3回」: the number and its unit
             if number is None:
                 folded = fold_label(text)
                 if folded in lookup and lookup[folded] in q.missing:
