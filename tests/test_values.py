@@ -106,6 +106,14 @@ def test_single_choice_label_words_and_no_answer(tmp_path):
     assert result.accepted["q1"].tolist() == [1, 2, 9, 8, pd.NA]
 
 
+def test_codes_written_before_their_labels(tmp_path):
+    cells = ["1.知っている", "2：知らない", "(2) 知らない", "１．知っている", "1.知らない", "3.知らない"]
+    result = run(tmp_path, [{"問1": c} for c in cells])
+    # 1.知らない: code and label disagree; 3 is no code: both are left to a person.
+    assert rules_by_row(result) == {6: "not_a_code", 7: "not_a_code"}
+    assert result.accepted["q1"].tolist() == [1, 2, 2, 1]
+
+
 # ----------------------------------------------------------------------------- waves
 
 

@@ -81,6 +81,8 @@ QUARANTINE_COLUMNS = ["file", "row", "column", "value", "rule", "message"]
 # 「・」 and spaces also separate answers, but may sit inside a label: see _split_answers.
 _DELIMS = re.compile(r"[,、;/|]+")
 _WEAK_DELIMS = re.compile(r"([・\s]+)")
+# A code written before its label: 「1.よく知っている」「2：女性」「3)板山」「(4)その他」.
+_CODE_LABEL_RE = re.compile(r"^[(\[]?(\d+)\s*[.:)\]、．]\s*(.+)$")
 # A number written with its unit in a numeric question (「45歳」「３回」「12.5%」).
 _UNIT_RE = re.compile(r"^(.*?\d)\s*(歳|才|人|回|件|円|年|か月|ヶ月|カ月|日|時間|分|%)$")
 
@@ -434,9 +436,9 @@ def parse_column(series: pd.Series, q: Question, kind: str):
         if text.startswith("="):
             rules[i] = "formula"
         elif number is None:
-            folded = fold_label(text)
-            if folded in lookup:
-                vals[i] = lookup[folded]
+            code = _labelled_code(text, lookup)
+            if code is not None:
+                vals[i] = code
             else:
                 rules[i] = "not_a_code"
         elif number.is_integer() and int(number) in allowed:
@@ -508,10 +510,24 @@ def _check_fiscal_year(series: pd.Series, header: str, expected: int | None, rep
                lambda v: f"{header}: 「{v}」は取り込み中の{label}と異なります")
 
 
-def _answer_code(text: str, lookup: dict[str, int], known: set[int]) -> int | None:
+def _labelled_code(text: str, lookup: dict[str, int]) -> int | None:
+    """The code of a label or alias, also written after its code as some exports do
+    (「1.よく知っている」「2：女性」「3)板山」); ``None`` if the text is neither, or if the
+    code and the label disagree."""
     folded = fold_label(text)
     if folded in lookup:
         return lookup[folded]
+    m = _CODE_LABEL_RE.match(text)
+    if m and fold_label(m.group(2)) in lookup:
+        code = lookup[fold_label(m.group(2))]
+        return code if code == int(m.group(1)) else None
+    return None
+
+
+def _answer_code(text: str, lookup: dict[str, int], known: set[int]) -> int | None:
+    code = _labelled_code(text, lookup)
+    if code is not None:
+        return code
     number = None if re.search(r"\s", text.strip()) else parse_number(text)
     if number is not None and number.is_integer() and int(number) in known:
         return int(number)
