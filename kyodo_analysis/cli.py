@@ -353,8 +353,12 @@ def _fiscal_year_option(wave: str | None) -> int | None:
 def validate(file, codebook_file, sheet, header_row, encoding, strict, report_json,
              sampling_list, sampling_id, sampling_column, wave, study_name) -> None:
     """Check a survey file against its codebook without importing it (dry run)."""
+    study = _study_file(study_name)
+    if study_name and study is None:
+        raise click.BadParameter(f"no study file {study_name!r} (a study.yaml)",
+                                 param_hint="--study")
     _, result = _validated(file, codebook_file, sheet, header_row, encoding, strict,
-                           _fiscal_year_option(wave), study=_study_file(study_name),
+                           _fiscal_year_option(wave), study=study,
                            sampling_list=sampling_list, sampling_id=sampling_id,
                            sampling_column=sampling_column)
     _summarise(result, report_json)
