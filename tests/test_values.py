@@ -331,3 +331,20 @@ def test_ids_typed_as_numbers_and_text_in_one_excel_column():
 
     mixed = pd.Series([1, "０００２", None, 3.0, " A-4 "], dtype=object)
     assert normalise_strings(mixed).tolist() == ["1", "0002", "", "3", "A-4"]
+
+
+def test_option_columns_marked_with_circles_or_labels(tmp_path):
+    cb = Codebook.from_dict({
+        "id": {"columns": ["ID"]}, "missing_codes": {9: "無回答"},
+        "questions": [{"id": "q3", "text": "参加", "type": "multiple", "options": [
+            {"code": 1, "label": "自治区・町内会", "columns": ["問3_1"]},
+            {"code": 2, "label": "ボランティア", "columns": ["問3_2"]}]}],
+    })
+    path = tmp_path / "mr.csv"
+    path.write_text("ID,問3_1,問3_2\n1,○,\n2,自治区・町内会,ボランティア\n3,×,●\n4,TRUE,FALSE\n"
+                    "5,ボランティア,\n6,△,1\n", encoding="utf-8")
+    result = validate(read_table(path, text_columns=cb.text_headers()), cb)
+    # Row 6: 「ボランティア」 is the label of the other option; row 7: △ is no mark we know.
+    assert rules_by_row(result) == {6: "mr_value", 7: "mr_value"}
+    got = result.accepted[["q3_1", "q3_2"]].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    assert np.array_equal(got, [[1, np.nan], [1, 1], [0, 1], [1, 0]], equal_nan=True)

@@ -20,9 +20,9 @@ Rules
 ``required``
     A design variable (stratum, register attributes) left blank.
 ``mr_value``, ``mr_exclusive``, ``mr_max``
-    A multiple-response cell that is not 0/1 (or, in delimited layout, names an unknown
-    option); an exclusive option (「参加していない」) chosen with others; more options chosen
-    than ``max_choices``.
+    A multiple-response cell that is not 0/1, a mark (「○」 chosen, 「×」 not) or the option's
+    own label (or, in delimited layout, names an unknown option); an exclusive option
+    (「参加していない」) chosen with others; more options chosen than ``max_choices``.
 ``skip_rule``
     A question answered although its ``asked_if`` condition excludes the respondent, or marked
     非該当 although the condition includes them.
@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from kyodo_analysis.codebook import Codebook, Question
+from kyodo_analysis.codebook import Codebook, Option, Question
 from kyodo_analysis.errors import InputError
 from kyodo_analysis.io.normalise import (
     factorize,
@@ -83,6 +83,9 @@ _DELIMS = re.compile(r"[,、;/|]+")
 _WEAK_DELIMS = re.compile(r"([・\s]+)")
 # A code written before its label: 「1.よく知っている」「2：女性」「3)板山」「(4)その他」.
 _CODE_LABEL_RE = re.compile(r"^[(\[]?(\d+)\s*[.:)\]、．]\s*(.+)$")
+# Marks for a chosen (or not chosen) option in its own column, as typed or exported.
+_MR_MARKS = {"○": 1.0, "◯": 1.0, "●": 1.0, "◎": 1.0, "✓": 1.0, "✔": 1.0, "レ": 1.0,
+             "true": 1.0, "×": 0.0, "✕": 0.0, "false": 0.0}
 # A number written with its unit in a numeric question (「45歳」「３回」「12.5%」).
 _UNIT_RE = re.compile(r"^(.*?\d)\s*(歳|才|人|回|件|円|年|か月|ヶ月|カ月|日|時間|分|%)$")
 
@@ -298,7 +301,8 @@ def validate(raw: RawTable, codebook: Codebook, *, fiscal_year: int | None = Non
         if kind == "mr_delimited":
             _expand_delimited(series, q, header, out, report)
             continue
-        vals_u, rules_u, raw_u, codes = parse_column(series, q, kind)
+        option = q.options[q.option_ids.index(col)] if kind == "mr" else None
+        vals_u, rules_u, raw_u, codes = parse_column(series, q, kind, option=option)
         for r, msg in _RULE_MESSAGES[kind].items():
             hit_u = rules_u == r
             if hit_u.any():
@@ -378,12 +382,12 @@ def validate(raw: RawTable, codebook: Codebook, *, fiscal_year: int | None = Non
     )
 
 
-def parse_column(series: pd.Series, q: Question, kind: str):
+def parse_column(series: pd.Series, q: Question, kind: str, *, option: Option | None = None):
     """Per distinct value of a column: the parsed value, the rule it breaks (or ``None``) and
     its raw text; plus the codes mapping rows to distinct values (the last slot is "blank").
 
-    ``kind`` is ``"code"`` (codes, labels and aliases), ``"number"``, ``"mr"`` (0/1) or
-    ``"date"`` (values as ``datetime64[D]``).
+    ``kind`` is ``"code"`` (codes, labels and aliases), ``"number"``, ``"mr"`` (0/1, a mark
+    such as 「○」, or the ``option``'s own label) or ``"date"`` (values as ``datetime64[D]``).
     """
     codes, uniques = factorize(series)
     lookup = q.lookup()
@@ -412,8 +416,13 @@ def parse_column(series: pd.Series, q: Question, kind: str):
             continue
         number = parse_number(text)
         if kind == "mr":
+            folded = fold_label(text)
             if number in (0.0, 1.0):
                 vals[i] = number
+            elif folded in _MR_MARKS:
+                vals[i] = _MR_MARKS[folded]
+            elif option is not None and folded == fold_label(option.label):
+                vals[i] = 1.0
             else:
                 rules[i] = "mr_value"
             continue
