@@ -274,8 +274,12 @@ def _sampling_spec(study, fiscal_year, sampling_list, sampling_id, sampling_colu
             columns[list_col.strip()] = qid.strip()
         layout["columns"] = columns
     if sampling_list is not None:
+        if not layout.get("id_column") or not layout.get("columns"):
+            raise ConfigError("--sampling-list needs --sampling-id (the list's id column) and "
+                              "--sampling-column LISTCOL=QUESTION (or a --study file's "
+                              "sampling_list layout)")
         return sampling_list_spec(layout, {"sampling_list": str(sampling_list.resolve())},
-                                  Path("."), source="--sampling-list")
+                                  Path("."))
     if study is None or fiscal_year is None:
         if sampling_id or sampling_column:
             raise ConfigError("--sampling-id/--sampling-column need --sampling-list")
