@@ -262,14 +262,14 @@ def reproduce(manifest: Path, out: Path | None, timeout: int | None, jobs: int |
         _fail("the rerun's tables differ from the manifest's")
 
 
-_db_option = click.option("--db", type=click.Path(path_type=Path),
-                          default=project_root() / "data" / "kyodo.duckdb", show_default=True,
-                          help="The DuckDB store file.")
+#: The store ``kyodo import FILE`` writes to when neither --db nor a study file says where.
+DEFAULT_STORE = project_root() / "data" / "kyodo.duckdb"
 
 
 def _ingest_options(func):
     func = click.option("--codebook", "codebook_file", type=click.Path(path_type=Path),
-                        required=True, help="The survey's codebook.yaml.")(func)
+                        default=None,
+                        help="The survey's codebook.yaml (default: the --study file's).")(func)
     func = click.option("--sheet", default=None, help="Excel: sheet name (default the first).")(func)
     func = click.option("--header-row", type=int, default=None,
                         help="Excel: 1-based row holding the headers (default 1).")(func)
@@ -279,22 +279,83 @@ def _ingest_options(func):
                         help="Reject the whole file on any row-level problem.")(func)
     func = click.option("--report-json", type=click.Path(path_type=Path), default=None,
                         help="Write {read, accepted, quarantined, encoding, errors} as JSON.")(func)
+    func = click.option("--sampling-list", type=click.Path(path_type=Path), default=None,
+                        help="The wave's sampling list (発送名簿) to join by respondent id.")(func)
+    func = click.option("--sampling-id", default=None,
+                        help="Id column of the sampling list (e.g. 整理番号).")(func)
+    func = click.option("--sampling-column", multiple=True, metavar="LISTCOL=QUESTION",
+                        help="A sampling-list column and the codebook question it fills, "
+                             "e.g. 中学校区=stratum (repeatable).")(func)
     return func
 
 
-def _validated(file: Path, codebook_file: Path, sheet, header_row, encoding, strict,
-               fiscal_year: int | None = None):
+def _study_file(study: str | None):
+    """The study when ``--study`` names a study.yaml file (else it is just a name)."""
+    from kyodo_analysis.study import Study
+
+    if study and study.lower().endswith((".yaml", ".yml")) and Path(study).is_file():
+        try:
+            return Study.from_yaml(study)
+        except KyodoError as exc:
+            click.echo(f"kyodo: rejected: {exc}", err=True)
+            sys.exit(2)
+    return None
+
+
+def _sampling_spec(study, fiscal_year, sampling_list, sampling_id, sampling_column) -> dict | None:
+    """read_sampling_list arguments from the options, completed from the study file."""
+    from kyodo_analysis.errors import ConfigError
+    from kyodo_analysis.io.sampling import sampling_list_spec
+
+    layout = study.settings.sampling_list if study else None
+    layout = layout.model_dump() if layout else {}
+    if sampling_id:
+        layout["id_column"] = sampling_id
+    if sampling_column:
+        columns = {}
+        for item in sampling_column:
+            list_col, sep, qid = item.partition("=")
+            if not sep or not list_col.strip() or not qid.strip():
+                raise ConfigError(f"--sampling-column wants LISTCOL=QUESTION, got {item!r}")
+            columns[list_col.strip()] = qid.strip()
+        layout["columns"] = columns
+    if sampling_list is not None:
+        if not layout.get("id_column") or not layout.get("columns"):
+            raise ConfigError("--sampling-list needs --sampling-id (the list's id column) and "
+                              "--sampling-column LISTCOL=QUESTION (or a --study file's "
+                              "sampling_list layout)")
+        return sampling_list_spec(layout, {"sampling_list": str(sampling_list.resolve())},
+                                  Path("."))
+    if sampling_id or sampling_column:
+        raise ConfigError("--sampling-id/--sampling-column need --sampling-list")
+    if study is None or fiscal_year is None:
+        return None
+    return study.sampling_spec(fiscal_year)
+
+
+def _validated(file: Path, codebook_file: Path | None, sheet, header_row, encoding, strict,
+               fiscal_year: int | None = None, *, study=None, sampling_list=None,
+               sampling_id=None, sampling_column=()):
     """Read and validate, or exit 2 with a one-line reason (nothing imported)."""
     from kyodo_analysis.codebook import Codebook
     from kyodo_analysis.io.readers import read_table
+    from kyodo_analysis.io.sampling import read_sampling_list
     from kyodo_analysis.io.validate import validate
 
     try:
-        codebook = Codebook.from_yaml(codebook_file)
+        if codebook_file is not None:
+            codebook = Codebook.from_yaml(codebook_file)
+        elif study is not None:
+            codebook = study.codebook
+        else:
+            raise click.UsageError("give --codebook (or --study with a study.yaml file)")
+        spec = _sampling_spec(study, fiscal_year, sampling_list, sampling_id, sampling_column)
         raw = read_table(file, encoding=encoding, sheet=sheet, header_row=header_row,
                          text_columns=codebook.text_headers(),
                          known_headers=set(codebook.header_aliases()))
-        return codebook, validate(raw, codebook, fiscal_year=fiscal_year, strict=strict)
+        sampling = read_sampling_list(spec.pop("path"), codebook, **spec) if spec else None
+        return codebook, validate(raw, codebook, fiscal_year=fiscal_year, strict=strict,
+                                  sampling_list=sampling)
     except KyodoError as exc:
         click.echo(f"kyodo: rejected: {exc}", err=True)
         sys.exit(2)
@@ -306,6 +367,8 @@ def _summarise(result, report_json: Path | None) -> None:
         how += f", delimiter: {result.delimiter!r}"
     click.echo(f"{result.file}: read {result.read}, accepted {result.n_accepted}, "
                f"quarantined {result.n_quarantined} ({how})")
+    if result.sampling_list:
+        click.echo(f"  joined to the sampling list {result.sampling_list}")
     for rule, count in result.summary()["rules"].items():
         click.echo(f"  {rule}: {count}")
     for rec in result.quarantine.head(10).itertuples():
@@ -318,36 +381,75 @@ def _summarise(result, report_json: Path | None) -> None:
         report_json.write_text(result.to_json(), encoding="utf-8")
 
 
+def _fiscal_year_option(wave: str | None) -> int | None:
+    from kyodo_analysis.calendar import parse_fiscal_year
+
+    if wave is None:
+        return None
+    try:
+        return parse_fiscal_year(wave)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--wave") from None
+
+
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @_ingest_options
-def validate(file, codebook_file, sheet, header_row, encoding, strict, report_json) -> None:
+@click.option("--wave", default=None,
+              help="Fiscal year of the wave (checks 調査年度 and the questions' waves).")
+@click.option("--study", "study_name", default=None,
+              help="A study.yaml file: its codebook and sampling list layout are used.")
+def validate(file, codebook_file, sheet, header_row, encoding, strict, report_json,
+             sampling_list, sampling_id, sampling_column, wave, study_name) -> None:
     """Check a survey file against its codebook without importing it (dry run)."""
-    _, result = _validated(file, codebook_file, sheet, header_row, encoding, strict)
+    study = _study_file(study_name)
+    if study_name and study is None:
+        raise click.BadParameter(f"no study file {study_name!r} (a study.yaml)",
+                                 param_hint="--study")
+    _, result = _validated(file, codebook_file, sheet, header_row, encoding, strict,
+                           _fiscal_year_option(wave), study=study,
+                           sampling_list=sampling_list, sampling_id=sampling_id,
+                           sampling_column=sampling_column)
     _summarise(result, report_json)
     sys.exit(1 if result.n_quarantined else 0)
 
 
 @main.command(name="import")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path), required=False)
 @_ingest_options
-@click.option("--wave", required=True, help="Fiscal year of the wave: FY2025, 2025 or 令和7年度.")
+@click.option("--wave", default=None, help="Fiscal year of the wave: FY2025, 2025 or 令和7年度.")
 @click.option("--study", "study_name", default="default", show_default=True,
-              help="Study name the wave belongs to in the store.")
-@_db_option
+              help="Study name the wave belongs to in the store, or a study.yaml file (its name, "
+                   "codebook, store and the wave's sampling list are then used; without FILE "
+                   "every wave of the study is imported).")
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="The DuckDB store file [default: the study's store, else data/kyodo.duckdb].")
 @click.option("--replace", is_flag=True, help="Replace a wave already imported from another file.")
-def import_(file, codebook_file, sheet, header_row, encoding, strict, report_json, wave,
-            study_name, db, replace) -> None:
-    """Validate a survey file and import its accepted rows (and quarantine) into the store."""
-    from kyodo_analysis.calendar import parse_fiscal_year
+def import_(file, codebook_file, sheet, header_row, encoding, strict, report_json, sampling_list,
+            sampling_id, sampling_column, wave, study_name, db, replace) -> None:
+    """Validate a survey file and import its accepted rows (and quarantine) into the store.
+
+    With --study STUDY.yaml and no FILE, every wave of the study is read, validated and
+    imported (unchanged files are skipped). Exit 0 when every row was accepted, 1 when rows
+    were quarantined, 2 when a file was rejected (nothing of it imported).
+    """
     from kyodo_analysis.store import Store
 
-    try:
-        fiscal_year = parse_fiscal_year(wave)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--wave") from None
+    fiscal_year = _fiscal_year_option(wave)
+    study = _study_file(study_name)
+    if file is None:
+        if study is None:
+            raise click.UsageError("give FILE --wave FY, or --study STUDY.yaml to import every wave")
+        _import_study(study, db, replace)
+        return
+    if fiscal_year is None:
+        raise click.UsageError("importing one FILE needs --wave (its fiscal year)")
+    if study is not None:
+        study_name = study.name
+    db = db or (study.store_path if study is not None else DEFAULT_STORE)
     codebook, result = _validated(file, codebook_file, sheet, header_row, encoding, strict,
-                                  fiscal_year)
+                                  fiscal_year, study=study, sampling_list=sampling_list,
+                                  sampling_id=sampling_id, sampling_column=sampling_column)
     _summarise(result, report_json)
     try:
         with Store(db) as store:
@@ -359,6 +461,23 @@ def import_(file, codebook_file, sheet, header_row, encoding, strict, report_jso
     click.echo(f"{outcome.status}: wave FY{fiscal_year} of {study_name!r} in {db} "
                f"(import {outcome.import_id})")
     sys.exit(1 if result.n_quarantined else 0)
+
+
+def _import_study(study, db: Path | None, replace: bool) -> None:
+    """Import every wave of ``study``: one line per wave, then exit 0, 1 or 2."""
+    try:
+        outcomes = study.import_waves(db, replace=replace)
+    except KyodoError as exc:
+        click.echo(f"kyodo: rejected: {exc}", err=True)
+        sys.exit(2)
+    for o in outcomes:
+        click.echo(f"{o.status}: wave FY{o.fiscal_year}: read {o.read}, accepted {o.accepted}, "
+                   f"quarantined {o.quarantined} (import {o.import_id})")
+    click.echo(f"store: {db or study.store_path}")
+    if any(o.quarantined for o in outcomes):
+        click.echo("quarantined rows and their reasons: SELECT * FROM quarantine "
+                   "(or kyodo validate FILE --study ... --wave FY)")
+    sys.exit(1 if any(o.quarantined for o in outcomes) else 0)
 
 
 @main.command()

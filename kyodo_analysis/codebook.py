@@ -4,11 +4,32 @@ A codebook (``codebook.yaml``) lists every question with its Japanese text, type
 and labels, missing codes (無回答, 非該当) and the header names the question has in raw files.
 Loading validates it: a malformed codebook raises :class:`~kyodo_analysis.errors.ConfigError`
 naming the key and the problem.
+
+Keys beyond codes and labels
+----------------------------
+``not_applicable: [8]``
+    Top level (and per question): the missing codes that mean 非該当 (the question was not
+    asked of this respondent). Tabulations leave these rows out of the base; skip-rule checks
+    flag them for respondents the question applied to. ``not_applicable: []`` declares none;
+    a codebook without the key (written before it existed) treats missing codes labelled
+    「非該当」 as such.
+``aliases: {板山: [板山小学校区, 板山小], 2: [いたやま]}``
+    Per question: other spellings of a label (or of a code's label). Cells, labels and aliases
+    are compared after :func:`~kyodo_analysis.io.normalise.fold_label` (NFKC, case folded,
+    every space removed), so 「板山 」 and 「ｲﾀﾔﾏ」 need no alias of their own.
+``waves: [2023, 2024]``
+    Per question: the fiscal years in which it was asked. In other waves its column may be
+    absent (and is ignored if present) and its values are missing.
+``derived:``
+    Top level: variables recoded from a question at validation time and stored like
+    questions: ``bins`` (closed intervals of a numeric source, ``null`` = open end) or ``map``
+    (new code <- source codes or labels).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,11 +38,13 @@ from typing import Literal
 import yaml
 
 from kyodo_analysis.errors import ConfigError
+from kyodo_analysis.io.normalise import fold_label
 
-__all__ = ["Codebook", "Option", "Question", "Scale"]
+__all__ = ["Codebook", "Derivation", "Option", "Question", "Scale"]
 
-QuestionType = Literal["single", "multiple", "likert", "numeric", "text", "demographic", "design"]
-_TYPES = {"single", "multiple", "likert", "numeric", "text", "demographic", "design"}
+QuestionType = Literal["single", "multiple", "likert", "numeric", "text", "demographic", "design",
+                       "date"]
+_TYPES = {"single", "multiple", "likert", "numeric", "text", "demographic", "design", "date"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +67,19 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Derivation:
+    """How a derived variable is computed from its source column.
+
+    ``bins`` holds ``(code, low, high)`` closed intervals (``None`` = open end) of a numeric
+    source; ``mapping`` maps source codes to the new code. Exactly one of them is set.
+    """
+
+    source: str
+    bins: tuple[tuple[int, float | None, float | None], ...] = ()
+    mapping: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Question:
     """One question (or design variable) of the survey."""
 
@@ -60,10 +96,31 @@ class Question:
     layout: Literal["columns", "delimited"] = "columns"
     max_choices: int | None = None
     range: tuple[float, float] | None = None
+    aliases: dict[str, int] = field(default_factory=dict)
+    waves: tuple[int, ...] | None = None
+    not_applicable: tuple[int, ...] = ()
+    derivation: Derivation | None = None
 
     @property
     def is_multiple(self) -> bool:
         return self.type == "multiple"
+
+    @property
+    def is_derived(self) -> bool:
+        return self.derivation is not None
+
+    def asked_in(self, fiscal_year: int | None) -> bool:
+        """Whether the question was asked in ``fiscal_year`` (``None``: unknown, so yes)."""
+        return self.waves is None or fiscal_year is None or fiscal_year in self.waves
+
+    def lookup(self) -> dict[str, int]:
+        """Every spelling a cell may use for a code: folded labels (missing codes included;
+        option labels for a multiple-response question) and aliases -> code."""
+        labels = ({o.code: o.label for o in self.options} if self.is_multiple
+                  else {**self.codes, **self.missing})
+        out = {fold_label(v): k for k, v in labels.items()}
+        out.update(self.aliases)
+        return out
 
     @property
     def option_ids(self) -> list[str]:
@@ -109,6 +166,8 @@ class Codebook:
         aliases["id"] = "id"
         aliases.update({c: "fiscal_year" for c in self.fiscal_year_columns})
         for q in self.questions:
+            if q.is_derived:
+                continue
             if q.is_multiple and q.layout == "delimited":
                 aliases.update({c: q.id for c in q.columns})
                 aliases[q.id] = q.id
@@ -122,9 +181,15 @@ class Codebook:
         return aliases
 
     def text_headers(self) -> set[str]:
-        """Raw header names whose cells are text (id and free text): never parsed as numbers."""
+        """Raw header names whose cells are text (id, free text, dates): never parsed as
+        numbers."""
         return {k for k, v in self.header_aliases().items()
-                if v == "id" or (v in self and self[v].type == "text")}
+                if v == "id" or (v in self and self[v].type in {"text", "date"})}
+
+    @property
+    def derived(self) -> tuple[Question, ...]:
+        """The derived variables (``derived:``), in the order they are computed."""
+        return tuple(q for q in self.questions if q.is_derived)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> Codebook:
@@ -158,6 +223,16 @@ class Codebook:
             scales[name] = Scale(name, codes, _code_map(scores, f"scales.{name}.scores", fail,
                                                          value_type=float) if scores else None)
         global_missing = _code_map(doc.get("missing_codes") or {}, "missing_codes", fail)
+        global_na = (_code_list(doc["not_applicable"], "not_applicable", fail)
+                     if "not_applicable" in doc else None)
+        # A code declared 非該当 must be a missing code somewhere: of the whole codebook or of a
+        # question (a 非該当 code often exists only where a skip rule applies).
+        local_missing = {int(k) for q in (doc.get("questions") or []) if isinstance(q, Mapping)
+                         for k in (q.get("missing") or {}) if str(k).lstrip("-").isdigit()}
+        unknown_na = sorted(set(global_na or ()) - set(global_missing) - local_missing)
+        if unknown_na:
+            raise fail("not_applicable", f"codes {unknown_na} are not missing codes "
+                                         "(missing_codes, or a question's missing)")
         id_spec = doc.get("id") or {}
         id_columns = tuple(id_spec.get("columns") or ())
         raw_questions = doc.get("questions")
@@ -190,6 +265,14 @@ class Codebook:
             clash = set(codes) & set(missing)
             if clash:
                 raise fail(key, f"codes {sorted(clash)} are both substantive and missing codes")
+            if "not_applicable" in q:
+                not_applicable = _code_list(q["not_applicable"], f"{key}.not_applicable", fail)
+                stray = sorted(set(not_applicable) - set(missing))
+                if stray:
+                    raise fail(f"{key}.not_applicable",
+                               f"codes {stray} are not missing codes of {qid!r}")
+            else:
+                not_applicable = _default_not_applicable(global_na, missing)
             options = ()
             if qtype == "multiple":
                 raw_opts = q.get("options")
@@ -217,18 +300,24 @@ class Codebook:
             if asked_if is not None and (not isinstance(asked_if, Mapping)
                                          or set(asked_if) != {"column", "equals"}):
                 raise fail(f"{key}.asked_if", "asked_if needs exactly 'column' and 'equals'")
+            labels = ({o.code: o.label for o in options} if qtype == "multiple"
+                      else {**codes, **missing})
+            aliases = _aliases(q.get("aliases"), labels, f"{key}.aliases", fail)
             questions.append(Question(
                 id=qid, text=str(q.get("text", "")), type=qtype,
                 columns=tuple(q.get("columns") or ()), codes=codes, missing=missing,
                 scores=scale.scores if scale else None, options=options,
                 asked_if=dict(asked_if) if asked_if else None, policy=q.get("policy"),
-                layout=layout, max_choices=max_choices, range=value_range,
+                layout=layout, max_choices=max_choices, range=value_range, aliases=aliases,
+                waves=_waves(q["waves"], f"{key}.waves", fail) if "waves" in q else None,
+                not_applicable=not_applicable,
             ))
+        questions += _derived(doc.get("derived"), questions, global_missing, global_na, fail)
         fy_spec = doc.get("fiscal_year") or {}
         book = cls(title=str(doc.get("codebook", "")), questions=tuple(questions),
                    id_columns=id_columns, scales=scales, source=source,
                    fiscal_year_columns=tuple(fy_spec.get("columns") or ()))
-        columns = set(book.header_aliases().values())
+        columns = set(book.header_aliases().values()) | {q.id for q in book.derived}
         for i, q in enumerate(book.questions):
             if q.asked_if and q.asked_if["column"] not in columns:
                 raise fail(f"questions[{i}] ({q.id}).asked_if",
@@ -245,4 +334,177 @@ def _code_map(value: object, key: str, fail, *, value_type=str) -> dict:
             out[int(k)] = value_type(v)
         except (TypeError, ValueError):
             raise fail(key, f"code {k!r} must be an integer") from None
+    return out
+
+
+def _default_not_applicable(declared: tuple[int, ...] | None,
+                            missing: dict[int, str]) -> tuple[int, ...]:
+    """A question's 非該当 codes without a declaration of its own: the top-level declaration's
+    codes among its missing codes; with no top-level ``not_applicable`` key at all (codebooks
+    written before the key existed), its missing codes labelled 「非該当」."""
+    if declared is None:
+        return tuple(c for c, label in missing.items() if fold_label(label) == "非該当")
+    return tuple(c for c in declared if c in missing)
+
+
+def _code_list(value: object, key: str, fail) -> tuple[int, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        value = [value]
+    try:
+        return tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise fail(key, f"expected a list of integer codes, got {value!r}") from None
+
+
+def _waves(value: object, key: str, fail) -> tuple[int, ...]:
+    from kyodo_analysis.calendar import parse_fiscal_year
+
+    if not isinstance(value, list) or not value:
+        raise fail(key, "waves must be a non-empty list of fiscal years")
+    try:
+        return tuple(sorted({parse_fiscal_year(v) for v in value}))
+    except ValueError as exc:
+        raise fail(key, str(exc)) from None
+
+
+def _resolve(key: object, labels: dict[int, str]) -> int | None:
+    """The code a codebook entry names, by label (folded) or by code; ``None`` if neither."""
+    folded = fold_label(key)
+    by_label = {fold_label(v): k for k, v in labels.items()}
+    if folded in by_label:
+        return by_label[folded]
+    try:
+        code = int(str(key).strip())
+    except ValueError:
+        return None
+    return code if code in labels else None
+
+
+def _aliases(value: object, labels: dict[int, str], key: str, fail) -> dict[str, int]:
+    """Folded spelling -> code; conflicts raise :class:`ConfigError` naming both labels."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise fail(key, "aliases must be a mapping of label (or code): [other spellings]")
+    by_label = {fold_label(v): k for k, v in labels.items()}
+    out: dict[str, int] = {}
+    for target, spellings in value.items():
+        code = _resolve(target, labels)
+        if code is None:
+            raise fail(f"{key}.{target}", f"alias key {target!r} is not a label or code of "
+                       f"the question (labels: {', '.join(labels.values())})")
+        if isinstance(spellings, str):
+            spellings = [spellings]
+        if not isinstance(spellings, list) or not spellings:
+            raise fail(f"{key}.{target}", "expected a list of spellings")
+        for spelling in spellings:
+            folded = fold_label(spelling)
+            if not folded:
+                raise fail(f"{key}.{target}", "an alias cannot be blank")
+            other = by_label.get(folded, out.get(folded))
+            if other is not None and other != code:
+                what = "another label" if folded in by_label else "an alias of another label"
+                raise fail(f"{key}.{target}",
+                           f"alias {spelling!r} of 「{labels[code]}」 is also {what}: "
+                           f"「{labels[other]}」")
+            out[folded] = code
+    return out
+
+
+def _derived(value: object, questions: list[Question], global_missing: dict[int, str],
+             global_na: tuple[int, ...], fail) -> list[Question]:
+    """The ``derived:`` entries as questions carrying their :class:`Derivation`."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise fail("derived", "derived must be a list of variables")
+    known = {q.id: q for q in questions}
+    out: list[Question] = []
+    for i, d in enumerate(value):
+        key = f"derived[{i}]"
+        if not isinstance(d, Mapping) or "id" not in d:
+            raise fail(key, "each derived variable needs an 'id'")
+        did = str(d["id"])
+        key = f"derived[{i}] ({did})"
+        if did in known:
+            raise fail(key, f"derived id {did!r} is already the id of a question")
+        source = known.get(str(d.get("from")))
+        if source is None:
+            raise fail(f"{key}.from", f"unknown source question {d.get('from')!r}")
+        if source.type in {"text", "multiple", "date"}:
+            raise fail(f"{key}.from", f"cannot derive from a {source.type} question")
+        qtype = d.get("type", "demographic")
+        if qtype not in _TYPES - {"text", "multiple", "date", "numeric"}:
+            raise fail(f"{key}.type", f"a derived variable is coded; got type {qtype!r}")
+        codes = _code_map(d.get("codes"), f"{key}.codes", fail)
+        missing = (_code_map(d["missing"], f"{key}.missing", fail) if "missing" in d
+                   else dict(global_missing))
+        if set(codes) & set(missing):
+            raise fail(key, f"codes {sorted(set(codes) & set(missing))} are both substantive "
+                       "and missing codes")
+        if ("bins" in d) == ("map" in d):
+            raise fail(key, "a derived variable needs exactly one of 'bins' or 'map'")
+        if "bins" in d:
+            derivation = Derivation(source.id, bins=_bins(d["bins"], codes, f"{key}.bins", fail))
+        else:
+            derivation = Derivation(source.id, mapping=_mapping(d["map"], codes, source,
+                                                                f"{key}.map", fail))
+        q = Question(id=did, text=str(d.get("text", "")), type=qtype, codes=codes,
+                     missing=missing, not_applicable=_default_not_applicable(global_na, missing),
+                     waves=source.waves, derivation=derivation)
+        known[did] = q
+        out.append(q)
+    return out
+
+
+def _bins(value: object, codes: dict[int, str], key: str, fail):
+    if not isinstance(value, Mapping) or not value:
+        raise fail(key, "bins must be a mapping of code: [low, high]")
+    bins = []
+    for code, interval in value.items():
+        try:
+            code = int(code)
+        except (TypeError, ValueError):
+            raise fail(key, f"code {code!r} must be an integer") from None
+        if code not in codes:
+            raise fail(f"{key}.{code}", f"code {code} is not in the derived variable's codes")
+        if (not isinstance(interval, list) or len(interval) != 2
+                or not all(v is None or isinstance(v, (int, float)) for v in interval)):
+            raise fail(f"{key}.{code}", "a bin is [low, high] (null for an open end)")
+        low, high = (None if v is None else float(v) for v in interval)
+        if low is not None and high is not None and low > high:
+            raise fail(f"{key}.{code}", f"bin [{low:g}, {high:g}] has low > high")
+        bins.append((code, low, high))
+    ordered = sorted(bins, key=lambda b: -float("inf") if b[1] is None else b[1])
+    for (c1, _, h1), (c2, l2, _) in itertools.pairwise(ordered):
+        if h1 is None or l2 is None or h1 >= l2:
+            raise fail(key, f"bins of codes {c1} ({codes[c1]}) and {c2} ({codes[c2]}) overlap")
+    return tuple(bins)
+
+
+def _mapping(value: object, codes: dict[int, str], source: Question, key: str,
+             fail) -> dict[int, int]:
+    if not isinstance(value, Mapping) or not value:
+        raise fail(key, "map must be a mapping of new code: [source codes or labels]")
+    labels = {**source.codes, **source.missing}
+    out: dict[int, int] = {}
+    for code, froms in value.items():
+        try:
+            code = int(code)
+        except (TypeError, ValueError):
+            raise fail(key, f"code {code!r} must be an integer") from None
+        if code not in codes:
+            raise fail(f"{key}.{code}", f"code {code} is not in the derived variable's codes")
+        for f in froms if isinstance(froms, list) else [froms]:
+            src = _resolve(f, labels)
+            if src is None and fold_label(f) in source.aliases:
+                src = source.aliases[fold_label(f)]
+            if src is None:
+                raise fail(f"{key}.{code}", f"{f!r} is not a code or label of {source.id!r}")
+            if src in out and out[src] != code:
+                raise fail(f"{key}.{code}", f"source code {src} ({labels[src]}) is mapped to "
+                           f"both {out[src]} and {code}")
+            out[src] = code
     return out

@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS activity (
     fiscal_year INTEGER NOT NULL, value DOUBLE, PRIMARY KEY (study, series, domain, fiscal_year));
 CREATE TABLE IF NOT EXISTS population (
     study VARCHAR NOT NULL, cell JSON NOT NULL, count DOUBLE NOT NULL);
+ALTER TABLE imports ADD COLUMN IF NOT EXISTS sampling_list_name VARCHAR;
+ALTER TABLE imports ADD COLUMN IF NOT EXISTS sampling_list_sha256 VARCHAR;
 """
 
 
@@ -125,27 +127,39 @@ class Store:
 
     def import_wave(self, result: ValidationResult, *, study: str, fiscal_year: int,
                     codebook: Codebook, replace: bool = False) -> ImportOutcome:
-        """Store a validated wave, its quarantine and provenance in one transaction."""
+        """Store a validated wave, its quarantine and provenance in one transaction.
+
+        The provenance record holds the file's and the codebook's SHA-256 and, when the wave
+        was joined to a sampling list, the list's name and SHA-256; an import is "unchanged"
+        only if all of them are.
+        """
         path = Path(result.file)
         digest = file_sha256(path)
         current = self.con.execute(
-            "SELECT i.import_id, i.sha256, i.codebook_sha256, i.n_read, i.n_accepted, "
-            "i.n_quarantined FROM waves w JOIN imports i USING (import_id) "
-            "WHERE w.study = ? AND w.fiscal_year = ?", [study, fiscal_year]).fetchone()
+            "SELECT i.import_id, i.sha256, i.codebook_sha256, i.sampling_list_sha256, "
+            "i.n_read, i.n_accepted, i.n_quarantined FROM waves w JOIN imports i "
+            "USING (import_id) WHERE w.study = ? AND w.fiscal_year = ?",
+            [study, fiscal_year]).fetchone()
         if current is not None:
-            same = current[1] == digest and current[2] == codebook.sha256
+            same = (current[1] == digest and current[2] == codebook.sha256
+                    and current[3] == result.sampling_list_sha256)
             if same:
-                return ImportOutcome("unchanged", current[0], fiscal_year, *current[3:])
+                return ImportOutcome("unchanged", current[0], fiscal_year, *current[4:])
             if not replace:
                 raise InputError(f"wave FY{fiscal_year} of study {study!r} already holds another "
                                  "import; pass --replace to replace it", file=str(path))
         with self._transaction():
             import_id = self.con.execute("SELECT nextval('import_seq')").fetchone()[0]
             self.con.execute(
-                "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO imports (import_id, study, fiscal_year, file_name, sha256, "
+                "size_bytes, encoding, codebook_sha256, imported_at, n_read, n_accepted, "
+                "n_quarantined, sampling_list_name, sampling_list_sha256) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [import_id, study, fiscal_year, path.name, digest, path.stat().st_size,
                  result.encoding, codebook.sha256, dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                 result.read, result.n_accepted, result.n_quarantined])
+                 result.read, result.n_accepted, result.n_quarantined,
+                 Path(result.sampling_list).name if result.sampling_list else None,
+                 result.sampling_list_sha256])
             if current is not None:
                 self.con.execute("DELETE FROM responses WHERE study = ? AND fiscal_year = ?",
                                  [study, fiscal_year])
@@ -164,8 +178,10 @@ class Store:
         for col, dtype in frame.dtypes.items():
             if col in existing or col in {"_row", "id"}:
                 continue
-            sql_type = "VARCHAR" if str(dtype) == "string" else (
-                "DOUBLE" if str(dtype) == "Float64" else "INTEGER")
+            sql_type = ("VARCHAR" if str(dtype) == "string"
+                        else "DOUBLE" if str(dtype) == "Float64"
+                        else "DATE" if pd.api.types.is_datetime64_any_dtype(dtype)
+                        else "INTEGER")
             self.con.execute(f'ALTER TABLE responses ADD COLUMN "{col}" {sql_type}')
 
     def _insert_responses(self, accepted: pd.DataFrame, study: str, fiscal_year: int,
@@ -238,8 +254,9 @@ class Store:
     def load_wave(self, study: str, fiscal_year: int, codebook: Codebook) -> pd.DataFrame:
         """One wave's accepted responses in the codebook's canonical columns.
 
-        Codes come back as nullable integers (``Int64``), id and free text as strings, in the
-        order the rows had in the source file.
+        Codes come back as nullable integers (``Int64``), id and free text as strings, dates
+        as ``datetime64[ns]`` (NaT for missing), in the order the rows had in the source file.
+        Derived variables (``derived:`` in the codebook) are columns like questions.
         """
         if not self.has_wave(study, fiscal_year):
             raise KyodoError(f"the store {self.path} has no wave FY{fiscal_year} of study "
@@ -254,16 +271,19 @@ class Store:
                     out[col] = frame[col].astype("string").fillna("")
                 elif q.type == "numeric":
                     out[col] = frame[col].astype("Float64")
+                elif q.type == "date":
+                    out[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
                 else:
                     out[col] = frame[col].astype("Float64").astype("Int64")
         return pd.DataFrame(out)
 
-    def wave_sources(self, study: str) -> dict[int, tuple[str, str]]:
-        """For each imported wave of ``study``: (sha256 of its file, sha256 of its codebook)."""
+    def wave_sources(self, study: str) -> dict[int, tuple[str, str, str | None]]:
+        """For each imported wave of ``study``: the sha256 of its file, of its codebook and of
+        its sampling list (``None`` without one)."""
         rows = self.con.execute(
-            "SELECT w.fiscal_year, i.sha256, i.codebook_sha256 FROM waves w "
+            "SELECT w.fiscal_year, i.sha256, i.codebook_sha256, i.sampling_list_sha256 FROM waves w "
             "JOIN imports i USING (import_id) WHERE w.study = ?", [study]).fetchall()
-        return {fy: (sha, cb) for fy, sha, cb in rows}
+        return {fy: (sha, cb, sl) for fy, sha, cb, sl in rows}
 
     def has_wave(self, study: str, fiscal_year: int) -> bool:
         return self.con.execute("SELECT count(*) FROM waves WHERE study = ? AND fiscal_year = ?",

@@ -257,13 +257,31 @@ class Study:
     # survey data
     # ----------------------------------------------------------------------------------
     def read_wave(self, fiscal_year: int, *, strict: bool = False) -> ValidationResult:
-        """Read and validate one wave's raw file (nothing is stored)."""
+        """Read and validate one wave's raw file (nothing is stored), joined to the wave's
+        sampling list (発送名簿) when study.yaml gives one."""
+        from kyodo_analysis.io.sampling import read_sampling_list
+
         w = self.wave(fiscal_year)
         cb = self.codebook
         raw = read_table(w.file, format=w.format, encoding=w.encoding, sheet=w.sheet,
-                         header_row=w.header_row, text_columns=cb.text_headers(),
-                         known_headers=set(cb.header_aliases()))
-        return validate(raw, cb, fiscal_year=w.fiscal_year, strict=strict)
+                         header_row=w.header_row, header_rows=w.header_rows,
+                         text_columns=cb.text_headers(), known_headers=set(cb.header_aliases()))
+        spec = self.sampling_spec(w.fiscal_year)
+        sampling = read_sampling_list(spec.pop("path"), cb, **spec) if spec else None
+        return validate(raw, cb, fiscal_year=w.fiscal_year, strict=strict, sampling_list=sampling)
+
+    def sampling_spec(self, fiscal_year: int) -> dict | None:
+        """Arguments of :func:`~kyodo_analysis.io.sampling.read_sampling_list` (with
+        ``path``) for the wave's sampling list, or ``None`` when the wave has none."""
+        from kyodo_analysis.io.sampling import sampling_list_spec
+
+        w = self.wave(fiscal_year)
+        if w.sampling_list is None:
+            return None
+        layout = self.settings.sampling_list
+        return sampling_list_spec(layout.model_dump() if layout else None,
+                                  {"sampling_list": str(w.sampling_list)}, self.root,
+                                  source=str(self.path))
 
     def import_waves(self, store_path: str | Path | None = None, *,
                      replace: bool = False) -> list[ImportOutcome]:
@@ -289,7 +307,7 @@ class Study:
         """Import the waves the store lacks; refuse to go on with a wave whose file changed.
 
         A wave already in the store but imported from another version of its file (or with
-        another codebook) is an error: analysing the old rows silently would be wrong, and
+        another codebook or sampling list) is an error: analysing the old rows silently would be wrong, and
         replacing them is a decision (``kyodo import ... --replace``).
         """
         from kyodo_analysis.store import Store, file_sha256
@@ -298,12 +316,15 @@ class Study:
             with Store(self.store_path, read_only=True) as store:
                 imported = store.wave_sources(self.name)
             stale = [w for w in self.waves if w.fiscal_year in imported
-                     and imported[w.fiscal_year] != (file_sha256(w.file), self.codebook.sha256)]
+                     and imported[w.fiscal_year] != (
+                         file_sha256(w.file), self.codebook.sha256,
+                         file_sha256(w.sampling_list) if w.sampling_list else None)]
             if stale:
                 w = stale[0]
                 raise ConfigError(
                     f"wave FY{w.fiscal_year} in the store {self.store_path} was imported from "
-                    f"another version of {w.file.name} (or with another codebook); re-import it "
+                    f"another version of {w.file.name} (or with another codebook or sampling "
+                    "list); re-import it "
                     f"with: kyodo import --study {self.path} --replace",
                     file=str(self.path), key="waves")
             if all(w.fiscal_year in imported for w in self.waves):

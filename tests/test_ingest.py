@@ -27,6 +27,7 @@ from kyodo_analysis.codebook import Codebook
 from kyodo_analysis.errors import InputError
 from kyodo_analysis.io.normalise import normalise_cell
 from kyodo_analysis.io.readers import read_table
+from kyodo_analysis.io.sampling import read_sampling_list
 from kyodo_analysis.io.validate import validate
 from kyodo_analysis.store import Store
 
@@ -43,10 +44,16 @@ def test_the_corpus_is_large_enough():
 
 @pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
 def test_bad_input_corpus(case, tmp_path):
-    args = ["validate", str(CORPUS / case["file"]), "--codebook", str(CODEBOOK_FILE),
+    codebook_file = CORPUS / case["codebook"] if "codebook" in case else CODEBOOK_FILE
+    args = ["validate", str(CORPUS / case["file"]), "--codebook", str(codebook_file),
             "--report-json", str(tmp_path / "r.json")]
     if "header_row" in case:
         args += ["--header-row", str(case["header_row"])]
+    sampling = case.get("sampling_list")
+    if sampling:
+        args += ["--sampling-list", str(CORPUS / sampling["file"]), "--sampling-id", sampling["id"]]
+        for column in sampling["columns"]:
+            args += ["--sampling-column", column]
     if "wave" in case:  # the survey-year check needs the wave: use import into a scratch store
         args = ["import", *args[1:], "--wave", str(case["wave"]), "--db", str(tmp_path / "s.db")]
     result = CliRunner().invoke(main, args)
@@ -76,9 +83,16 @@ def test_bad_input_corpus(case, tmp_path):
                 assert first[key] == case[key], (key, first)
         assert first["message"]  # a Japanese-readable message
     if "check" in case:
-        raw = read_table(CORPUS / case["file"], text_columns=CODEBOOK.text_headers(),
-                         known_headers=set(CODEBOOK.header_aliases()))
-        accepted = validate(raw, CODEBOOK).accepted
+        codebook = Codebook.from_yaml(codebook_file)
+        raw = read_table(CORPUS / case["file"], text_columns=codebook.text_headers(),
+                         known_headers=set(codebook.header_aliases()))
+        listed = None
+        if sampling:
+            columns = dict(c.split("=") for c in sampling["columns"])
+            listed = read_sampling_list(CORPUS / sampling["file"], codebook,
+                                        id_column=sampling["id"], columns=columns)
+        accepted = validate(raw, codebook, fiscal_year=case.get("wave"),
+                            sampling_list=listed).accepted
         check = case["check"]
         assert accepted.loc[accepted["_row"] == check["row"], check["column"]].item() == check["value"]
 

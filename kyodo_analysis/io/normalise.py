@@ -5,20 +5,37 @@ ideographic space U+3000) are trimmed, numbers written with thousands separators
 minus signs become numbers. Work is done once per *distinct* value of a column (via
 ``pandas.factorize``), so a million-row column holding a handful of codes costs a handful of
 conversions.
+
+Labels are compared folded (:func:`fold_label`), and dates are read in the forms municipal
+files write them (:func:`parse_date`).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 import unicodedata
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["factorize", "normalise_cell", "normalise_strings", "parse_number"]
+__all__ = ["factorize", "fold_label", "normalise_cell", "normalise_strings", "parse_date",
+           "parse_number"]
 
 _MINUS = str.maketrans({"−": "-", "－": "-", "‐": "-", "―": "-", "–": "-"})
 _NUMBER_RE = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+_SPACE_RE = re.compile(r"\s+")
+# 2025/7/5, 2025-07-05, 2025.7.5, 2025年7月5日 (a time of day after it is ignored)
+_WESTERN_RE = re.compile(r"^(\d{4})\s*(?:[/.\-]|年)\s*(\d{1,2})\s*(?:[/.\-]|月)\s*(\d{1,2})\s*日?"
+                         r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+# 令和7年7月5日, 令和元年5月1日, R7.7.12, R7/7/12, H31.4.30
+_ERA_DATE_RE = re.compile(r"^(令和|平成|昭和|[RHS])\s*(元|\d{1,2})\s*(?:[/.\-]|年)\s*(\d{1,2})\s*"
+                          r"(?:[/.\-]|月)\s*(\d{1,2})\s*日?$", re.IGNORECASE)
+_WEEKDAY_RE = re.compile(r"\s*\([月火水木金土日]\)$")  # 2025年7月5日(土)
+_COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")  # 20250705
+#: Excel serial numbers taken for dates: 1901-01-01 to 2099-12-31.
+EXCEL_SERIAL_RANGE = (367, 73050)
+_EXCEL_EPOCH = _dt.date(1899, 12, 30)
 
 
 def normalise_cell(value: object) -> str:
@@ -38,6 +55,65 @@ def normalise_cell(value: object) -> str:
             return ""
         return str(int(value)) if float(value).is_integer() else repr(float(value))
     return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+def fold_label(value: object) -> str:
+    """A label (or cell) as labels are compared: NFKC, trimmed, case-folded, with every space
+    removed, so that 「板山 」, 「板山　」 and 「板 山」 are the same spelling."""
+    return _SPACE_RE.sub("", normalise_cell(value)).casefold()
+
+
+def parse_date(value: object) -> _dt.date:
+    """A calendar date from a cell as municipal files write it.
+
+    Accepts ``datetime``/``date`` objects (openpyxl's reading of date cells), Excel serial
+    numbers in :data:`EXCEL_SERIAL_RANGE`, 20250705, 2025/7/5, 2025-07-05, 2025.7.5,
+    2025年7月5日 (a time of day or a weekday 「(土)」 after it is ignored), and Japanese-era
+    dates 令和7年7月5日, 令和元年5月1日, R7.7.12, R7/7/12, H31.4.30; full-width digits are
+    folded first.
+
+    Raises
+    ------
+    ValueError
+        The value is blank or not a date (also an impossible one such as 令和7年2月30日).
+    """
+    from kyodo_analysis.calendar import to_western_year
+
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, pd.Timestamp):
+        if pd.isna(value):
+            raise ValueError("blank date")
+        return value.date()
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            raise ValueError("blank date")
+        return pd.Timestamp(value).date()
+    text = _WEEKDAY_RE.sub("", normalise_cell(value).replace("（", "(").replace("）", ")"))
+    if not text:
+        raise ValueError("blank date")
+    try:
+        m = _COMPACT_RE.match(text)
+        if m:
+            return _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        number = parse_number(text)
+        if number is not None:
+            low, high = EXCEL_SERIAL_RANGE
+            if not low <= number <= high:
+                raise ValueError(f"{text} is outside the range of Excel date serials")
+            return _EXCEL_EPOCH + _dt.timedelta(days=int(number))
+        m = _WESTERN_RE.match(text)
+        if m:
+            return _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        m = _ERA_DATE_RE.match(text)
+        if m:
+            n = 1 if m.group(2) == "元" else int(m.group(2))
+            return _dt.date(to_western_year(m.group(1), n), int(m.group(3)), int(m.group(4)))
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"not a date: {value!r} ({exc})") from None
+    raise ValueError(f"not a date: {value!r}")
 
 
 def parse_number(text: str) -> float | None:
@@ -70,7 +146,12 @@ def normalise_strings(values: pd.Series) -> np.ndarray:
     if values.dtype.kind in "iuf":  # numbers: reuse the per-value rules (few distinct values)
         codes, uniques = factorize(values)
         return np.array([normalise_cell(u) for u in uniques] + [""], dtype=object)[codes]
-    arr = pa.array(values.to_numpy(dtype=object, na_value=None), type=pa.string(),
-                   from_pandas=True)
+    try:
+        arr = pa.array(values.to_numpy(dtype=object, na_value=None), type=pa.string(),
+                       from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        # Mixed cells (an Excel id column holding numbers and text): value by value.
+        codes, uniques = factorize(values)
+        return np.array([normalise_cell(u) for u in uniques] + [""], dtype=object)[codes]
     folded = pc.utf8_trim_whitespace(pc.utf8_normalize(arr, form="NFKC"))
     return folded.fill_null("").to_numpy(zero_copy_only=False).astype(object)

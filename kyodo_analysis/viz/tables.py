@@ -23,7 +23,6 @@ __all__ = [
     "weighting_tables",
 ]
 
-NOT_APPLICABLE = "非該当"
 
 
 def _weights(data: pd.DataFrame, weights: str | None) -> np.ndarray:
@@ -39,9 +38,10 @@ def _category_indicators(data: pd.DataFrame, question: Question) -> pd.DataFrame
     """0/1 columns, one per answer category (無回答 last), NaN where the question did not apply.
 
     The one definition of the categories, shared by the plain and the weighted tabulation:
-    for a single-choice question each code, then 無回答 (a missing code or blank); rows coded
-    8 = 非該当 are outside the base. For a multiple-response question each option (a blank
-    counts as not chosen), then 無回答 (every option blank); every row is in the base.
+    for a single-choice question each code, then 無回答 (a missing code or blank); rows with a
+    code the codebook declares 非該当 (``not_applicable``) are outside the base. For a
+    multiple-response question each option (a blank counts as not chosen), then 無回答
+    (every option blank); every row is in the base.
     """
     if question.is_multiple:
         block = data[question.option_ids]
@@ -51,7 +51,7 @@ def _category_indicators(data: pd.DataFrame, question: Question) -> pd.DataFrame
         cols["_na"] = (~answered).astype(float)
         return pd.DataFrame(cols, index=data.index)
     values = data[question.id].to_numpy(dtype=float, na_value=np.nan)
-    applies = ~(values == 8) if question.missing.get(8) == NOT_APPLICABLE else np.ones(len(data), bool)
+    applies = ~np.isin(values, list(question.not_applicable))
     cols = {f"_c{k}": (values == code).astype(float) for k, code in enumerate(question.codes)}
     cols["_na"] = (~np.isin(values, list(question.codes))).astype(float)
     frame = pd.DataFrame(cols, index=data.index)

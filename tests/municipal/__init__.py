@@ -316,7 +316,9 @@ def _write_sav(path: Path, clean: pd.DataFrame) -> dict:
     """An SPSS file: ASCII names, question text as variable labels, 9/99 = 無回答."""
     import pyreadstat
 
-    data = pd.DataFrame({"ID": clean["id"], "KAITOBI": pd.to_datetime(clean["answer_date"])})
+    # dates as date objects: SPSS DATE11 (pyreadstat writes second-resolution datetimes wrongly)
+    data = pd.DataFrame({"ID": clean["id"], "KAITOBI": pd.Series(list(clean["answer_date"]),
+                                                                 dtype=object)})
     labels = {"ID": "整理番号", "KAITOBI": "回答日"}
     value_labels = {}
     for q in QUESTIONS[1:]:
