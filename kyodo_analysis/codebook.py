@@ -37,6 +37,7 @@ from typing import Literal
 
 import yaml
 
+from kyodo_analysis.config.base import check_keys
 from kyodo_analysis.errors import ConfigError
 from kyodo_analysis.io.normalise import fold_label
 
@@ -215,8 +216,12 @@ class Codebook:
 
         if not isinstance(doc, Mapping):
             raise fail("(top level)", "codebook must be a mapping")
+        check_keys(doc, _KEYS["top"], key="", fail=fail)
+        for block in ("id", "fiscal_year"):
+            check_keys(doc.get(block), ["columns"], key=block, fail=fail)
         scales = {}
         for name, body in (doc.get("scales") or {}).items():
+            check_keys(body, _KEYS["scale"], key=f"scales.{name}", fail=fail)
             codes = _code_map(body.get("codes") if isinstance(body, Mapping) else None,
                               f"scales.{name}.codes", fail)
             scores = body.get("scores")
@@ -244,6 +249,7 @@ class Codebook:
             if not isinstance(q, Mapping) or "id" not in q:
                 raise fail(key, "each question needs an 'id'")
             qid = str(q["id"])
+            check_keys(q, _KEYS["question"], key=key, fail=fail)
             key = f"questions[{i}] ({qid})"
             if qid in seen:
                 raise fail(key, f"duplicate question id {qid!r}")
@@ -276,6 +282,8 @@ class Codebook:
             options = ()
             if qtype == "multiple":
                 raw_opts = q.get("options")
+                for j, o in enumerate(raw_opts if isinstance(raw_opts, list) else []):
+                    check_keys(o, _KEYS["option"], key=f"{key}.options[{j}]", fail=fail)
                 if not isinstance(raw_opts, list) or not raw_opts:
                     raise fail(f"{key}.options", "a multiple-response question needs options")
                 options = tuple(
@@ -323,6 +331,19 @@ class Codebook:
                 raise fail(f"questions[{i}] ({q.id}).asked_if",
                            f"condition refers to unknown column {q.asked_if['column']!r}")
         return book
+
+
+#: The keys each block of a codebook may have (anything else is a typo, and an error).
+_KEYS = {
+    "top": ["codebook", "version", "id", "fiscal_year", "missing_codes", "not_applicable",
+            "scales", "questions", "derived"],
+    "scale": ["codes", "scores"],
+    "question": ["id", "columns", "text", "type", "codes", "scale", "missing", "not_applicable",
+                 "aliases", "waves", "options", "layout", "max_choices", "range", "asked_if",
+                 "policy", "sensitive", "comparable_from"],
+    "option": ["code", "label", "columns", "exclusive"],
+    "derived": ["id", "from", "text", "type", "codes", "bins", "map", "missing"],
+}
 
 
 def _code_map(value: object, key: str, fail, *, value_type=str) -> dict:
@@ -426,6 +447,7 @@ def _derived(value: object, questions: list[Question], global_missing: dict[int,
         key = f"derived[{i}]"
         if not isinstance(d, Mapping) or "id" not in d:
             raise fail(key, "each derived variable needs an 'id'")
+        check_keys(d, _KEYS["derived"], key=key, fail=fail)
         did = str(d["id"])
         key = f"derived[{i}] ({did})"
         if did in known:

@@ -191,3 +191,21 @@ def test_date_type_and_text_headers():
     doc["questions"].append({"id": "day", "columns": ["回答日"], "type": "date"})
     cb = Codebook.from_dict(doc)
     assert cb["day"].type == "date" and "回答日" in cb.text_headers()
+
+
+@pytest.mark.parametrize("edit, key, suggestion", [
+    (lambda d: d.update(misssing_codes={}), "misssing_codes", "missing_codes"),
+    (lambda d: d["questions"][0].update(colums=["問1"]), "questions[0].colums", "columns"),
+    (lambda d: d["scales"]["agree"].update(scroes={}), "scales.agree.scroes", "scores"),
+    (lambda d: d["questions"][1]["options"][0].update(exclusiv=True),
+     "questions[1] (q2).options[0].exclusiv", "exclusive"),
+    (lambda d: d["id"].update(column=["ID"]), "id.column", "columns"),
+])
+def test_a_misspelt_key_is_an_error_with_a_suggestion(edit, key, suggestion):
+    """A typo is never silently ignored: the key path and the closest known key are named."""
+    doc = copy.deepcopy(GOOD)
+    edit(doc)
+    with pytest.raises(ConfigError) as err:
+        Codebook.from_dict(doc, source="codebook.yaml")
+    assert err.value.key == key
+    assert f"did you mean {suggestion!r}" in err.value.message and err.value.file == "codebook.yaml"

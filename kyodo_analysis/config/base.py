@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -20,7 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from kyodo_analysis.calendar import parse_fiscal_year
 from kyodo_analysis.errors import ConfigError
 
-__all__ = ["FiscalYear", "Model", "Slug", "parse_document", "read_yaml"]
+__all__ = ["FiscalYear", "Model", "Slug", "check_keys", "parse_document", "read_yaml"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -106,6 +107,24 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
+def unknown_key_message(key: object, allowed: list[str]) -> str:
+    """「unknown key 'x'; did you mean 'y'? (allowed here: ...)」 for a key not in ``allowed``."""
+    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key {key!r}{hint} (allowed here: {', '.join(allowed)})"
+
+
+def check_keys(mapping: Any, allowed: list[str], *, key: str,
+               fail: Callable[[str, str], Exception]) -> None:
+    """Raise ``fail(key path, message)`` for the first key of ``mapping`` outside ``allowed``
+    (for the hand-written validators of the codebook and the indicator registry)."""
+    if not isinstance(mapping, dict):
+        return
+    for k in mapping:
+        if str(k) not in allowed:
+            raise fail(f"{key}.{k}" if key else str(k), unknown_key_message(k, allowed))
+
+
 def parse_document(model: type[M], doc: Any, *, file: str | None) -> M:
     """Validate a parsed YAML document against ``model``; the first problem is a ConfigError.
 
@@ -121,11 +140,8 @@ def parse_document(model: type[M], doc: Any, *, file: str | None) -> M:
         loc = tuple(err["loc"])
         key = _key_path(loc)
         if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(model, loc[:-1])
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown key {loc[-1]!r}{hint} (allowed here: "
-                              f"{', '.join(allowed)})", file=file, key=key) from None
+            raise ConfigError(unknown_key_message(loc[-1], _allowed_keys(model, loc[:-1])),
+                              file=file, key=key) from None
         if err["type"] == "missing":
             raise ConfigError("required key is missing", file=file, key=key) from None
         message = err["msg"].removeprefix("Value error, ")
