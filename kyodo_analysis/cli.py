@@ -3,7 +3,8 @@
 Exit codes: 0 success; 1 the work failed (a notebook failed, bad input or configuration), with a
 one-line reason on stderr; 2 the command line itself was wrong (unknown option, missing value).
 ``kyodo validate`` and ``kyodo import`` follow the ingestion convention instead: 0 every row
-accepted; 1 accepted with quarantined rows; 2 file rejected, nothing imported.
+accepted; 1 accepted with quarantined rows (or the store is busy: try again); 2 file rejected,
+nothing imported.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import click
 
 from kyodo_analysis.demo.spec import DEFAULT_SEED
-from kyodo_analysis.errors import KyodoError
+from kyodo_analysis.errors import KyodoError, StoreBusyError
 from kyodo_analysis.paths import demo_study_file, project_root
 
 DEFAULT_STUDY = demo_study_file()
@@ -455,6 +456,8 @@ def import_(file, codebook_file, sheet, header_row, encoding, strict, report_jso
         with Store(db) as store:
             outcome = store.import_wave(result, study=study_name, fiscal_year=fiscal_year,
                                         codebook=codebook, replace=replace)
+    except StoreBusyError as exc:
+        _fail(str(exc))  # exit 1: nothing is wrong with the file
     except KyodoError as exc:
         click.echo(f"kyodo: rejected: {exc}", err=True)
         sys.exit(2)
@@ -467,6 +470,8 @@ def _import_study(study, db: Path | None, replace: bool) -> None:
     """Import every wave of ``study``: one line per wave, then exit 0, 1 or 2."""
     try:
         outcomes = study.import_waves(db, replace=replace)
+    except StoreBusyError as exc:
+        _fail(str(exc))
     except KyodoError as exc:
         click.echo(f"kyodo: rejected: {exc}", err=True)
         sys.exit(2)

@@ -16,6 +16,7 @@ __all__ = [
     "InputError",
     "KyodoError",
     "ReportError",
+    "StoreBusyError",
     "WeightingError",
 ]
 
@@ -79,6 +80,10 @@ class WeightingError(KyodoError):
 
 class DisclosureError(KyodoError):
     """A table or text cannot be published under the disclosure rules."""
+
+
+class StoreBusyError(KyodoError):
+    """The store is locked by another process (an import or a report in progress)."""
 
 
 class ReportError(KyodoError):

@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from kyodo_analysis.codebook import Codebook
-from kyodo_analysis.errors import InputError, KyodoError
+from kyodo_analysis.errors import InputError, KyodoError, StoreBusyError
 from kyodo_analysis.io.validate import ValidationResult
 
 __all__ = ["ImportOutcome", "Store", "file_sha256"]
@@ -86,6 +86,10 @@ class Store:
             # No progress bar: unattended runs write logs, not terminal animations.
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:
+            if "lock" in str(exc).lower():
+                raise StoreBusyError(f"the store {self.path} is in use by another process "
+                                     "(an import or a report): try again when it has finished"
+                                     ) from None
             raise KyodoError(f"cannot open store {self.path}: {exc}") from None
         try:
             self.con.execute("SET enable_progress_bar = false")

@@ -82,3 +82,21 @@ def test_report_and_reproduce_help():
         assert option in text
     assert run("reproduce", "--help").returncode == 0
     assert run("reproduce").returncode == 2  # the manifest argument is required
+
+
+def test_a_busy_store_is_exit_1_try_again_not_a_rejected_file(demo_dir, tmp_path):
+    """Another process holding the store (an import in progress) is not a bad file."""
+    import duckdb
+
+    store = tmp_path / "busy.duckdb"
+    con = duckdb.connect(str(store))  # this test process holds the write lock
+    try:
+        proc = run("import", str(demo_dir / "raw" / "survey_FY2025.csv"), "--codebook",
+                   str(demo_dir / "codebook.yaml"), "--wave", "FY2025", "--db", str(store))
+    finally:
+        con.close()
+    assert proc.returncode == 1, proc.stderr
+    assert "in use" in proc.stderr and "try again" in proc.stderr and "rejected" not in proc.stderr
+    ok = run("import", str(demo_dir / "raw" / "survey_FY2025.csv"), "--codebook",
+             str(demo_dir / "codebook.yaml"), "--wave", "FY2025", "--db", str(store))
+    assert ok.returncode == 0 and "imported" in ok.stdout
