@@ -150,3 +150,18 @@ def test_kyodo_status_reads_the_store_of_the_study_it_is_given(demo_study):
     assert result.exit_code == 0, result.output
     assert f"study: handa-demo ({demo_study.path})" in result.output
     assert str(demo_study.store_path) in result.output and "2025" in result.output
+
+
+@pytest.mark.parametrize("edit, key", [
+    (lambda d: d.update(study="../../etc"), "study"),
+    (lambda d: d.update(study="/tmp/x"), "study"),
+    (lambda d: d.update(study="a/b"), "study"),
+    (lambda d: d.update(study="..."), "study"),
+    (lambda d: d.update(report={"notebooks": [{"stem": "../../x"}]}), "report.notebooks[0].stem"),
+    (lambda d: d.update(report={"notebooks": [{"stem": "/abs/01"}]}), "report.notebooks[0].stem"),
+])
+def test_names_used_in_paths_cannot_leave_the_output_folder(demo_doc, tmp_path, edit, key):
+    edit(demo_doc)
+    with pytest.raises(ConfigError) as err:
+        load_study_config(_write(tmp_path, demo_doc))
+    assert err.value.key == key

@@ -218,7 +218,10 @@ class DisclosureConfig(Model):
 
 
 class ReportNotebook(Model):
-    stem: str
+    """A notebook of the report set: its file name (without .ipynb) in the notebook folder."""
+
+    stem: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+                      description="file name without .ipynb: letters, digits, '-', '_'")
     title: str | None = None
     scope: Literal["city", "district"] = "city"
 
