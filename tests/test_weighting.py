@@ -108,11 +108,11 @@ def _estimate(d: WeightedDesign, call: str) -> tuple[np.ndarray, np.ndarray, pd.
     elif call == "svyby(~api00, ~awards + sch.wide, d, svymean)":
         r = d.mean("api00", by=["awards", "sch.wide"]).sort_values(["sch.wide", "awards"])
     elif call == "svyciprop(~I(sch.wide == 'Yes'), d, method = 'logit')":
-        r = d.proportion("sch.wide", level="Yes", method="logit")
+        r = d.proportion("sch.wide", success="Yes", method="logit")
     elif call == "svyquantile(~api00, d, c(0.25, 0.5))":
         r = d.quantile("api00", [0.25, 0.5])
     elif call == "svyby(~I(sch.wide == 'Yes'), ~comp.imp, d, svyciprop, vartype = c('se', 'ci'))":
-        r = d.proportion("sch.wide", level="Yes", by="comp.imp", method="logit")
+        r = d.proportion("sch.wide", success="Yes", by="comp.imp", method="logit")
     elif call == "svyglm(api00 ~ ell + meals, d)":
         c = d.glm("api00 ~ ell + meals").coefficients
         return c["estimate"].to_numpy(), c["se"].to_numpy(), c

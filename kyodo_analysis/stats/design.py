@@ -72,6 +72,16 @@ def _as_list(spec: ColumnSpec) -> list[str]:
     return list(spec)
 
 
+class _Missing:
+    """Sentinel for keyword arguments that were not passed."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
+
+
 class _OnesLast(np.ndarray):
     """Marker subclass: the last column is known to be all ones."""
 
@@ -707,14 +717,15 @@ class _BaseDesign:
         self,
         y: str,
         *,
-        level: Any,
+        success: Any = _MISSING,
         method: Literal["logit", "likelihood", "asin", "beta", "mean", "xlogit"] = "logit",
         by: ColumnSpec = None,
         df: float | None = None,
-        conf_level: float = 0.95,
+        level: float = 0.95,
         na_rm: bool = False,
+        conf_level: Any = _MISSING,
     ) -> pd.DataFrame:
-        r"""Proportion of ``y == level`` with an interval as R ``svyciprop``.
+        r"""Proportion of ``y == success`` with an interval as R ``svyciprop``.
 
         The estimate is the weighted mean of the indicator, ``se`` its linearised standard
         error. Intervals (``df`` defaults to the design degrees of freedom, R ``degf``):
@@ -731,24 +742,33 @@ class _BaseDesign:
         Parameters
         ----------
         y : str
-            Column; the proportion is that of rows equal to ``level``.
-        level : scalar
-            Value of ``y`` counted as a success.
+            Column; the proportion is that of rows equal to ``success``.
+        success : scalar
+            Value of ``y`` counted as a success (required).
         method : str
             Interval method (see above).
         by : str or list of str, optional
             Domains.
         df : float, optional
             Degrees of freedom; default each domain's ``degf`` (``numpy.inf``: normal).
-        conf_level : float
-            Confidence level.
+        level : float
+            Confidence level, as everywhere else in the engine.
         na_rm : bool
             Exclude missing ``y`` domain-style.
+        conf_level
+            Removed (it was the confidence level when ``level=`` meant the success value);
+            passing it raises, naming the new keywords. Kept for one release.
 
         Returns
         -------
         pandas.DataFrame
             ``by`` columns, ``estimate, se, ci_low, ci_high, df, n``.
+
+        Raises
+        ------
+        EstimationError
+            ``success=`` missing, ``level=`` not a probability (the old meaning of
+            ``level=``), the removed ``conf_level=``, or an unknown method.
 
         Examples
         --------
@@ -758,16 +778,32 @@ class _BaseDesign:
         >>> design = ka.open_study().design(2025)
         >>> q1 = design.data["q1"]
         >>> d = design.assign(aware=q1.isin([1, 2]).astype(float).where(q1 != 9))
-        >>> ci = d.proportion("aware", level=1.0, method="beta", na_rm=True)
+        >>> ci = d.proportion("aware", success=1.0, method="beta", na_rm=True)
         >>> print(ci[["estimate", "ci_low", "ci_high"]].round(4).to_string(index=False))
          estimate  ci_low  ci_high
            0.5245  0.4994   0.5495
         """
+        if conf_level is not _MISSING:
+            raise EstimationError(
+                "proportion(conf_level=) was removed: the confidence level is now level= "
+                "(as in every other estimator) and the value counted as a success is success=; "
+                f"call proportion({y!r}, success=<value>, level={conf_level!r})"
+            )
+        if success is _MISSING:
+            raise EstimationError(
+                f"proportion({y!r}) needs success=<value of {y!r} counted as a success>; "
+                "level= is the confidence level (it used to be the success value)"
+            )
+        if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
+            raise EstimationError(
+                f"proportion: level={level!r} is not a confidence level in (0, 1); level= is the "
+                "confidence level and the value counted as a success is now success="
+            )
         if y not in self._frame.columns:
             raise EstimationError(f"column {y!r} not in the data")
         s = self._frame[y]
         na = s.isna().to_numpy()
-        ind = np.where(na, np.nan, (s == level).fillna(False).to_numpy(dtype=bool).astype(float))
+        ind = np.where(na, np.nan, (s == success).fillna(False).to_numpy(dtype=bool).astype(float))
         drop = self._check_na([y], [ind], na_rm)
         domains = self._domains(by)
         xx = _with_ones(ind)
@@ -776,7 +812,7 @@ class _BaseDesign:
         p = est[:, 0]
         se = np.sqrt(np.diag(cov))
         use_df = ddf if df is None else np.full(domains.n, float(df))
-        crit = _quantile_crit(conf_level, use_df)
+        crit = _quantile_crit(level, use_df)
         with np.errstate(divide="ignore", invalid="ignore"):
             if method == "mean":
                 lo, hi = p - crit * se, p + crit * se
@@ -795,7 +831,7 @@ class _BaseDesign:
                 lo = np.sin(eta - crit * se_eta) ** 2
                 hi = np.sin(eta + crit * se_eta) ** 2
             elif method == "beta":
-                alpha = 1 - conf_level
+                alpha = 1 - level
                 n_eff = p * (1 - p) / se**2
                 nrows = self._nrow_domain(domains, dom)
                 n_eff = (
@@ -808,7 +844,7 @@ class _BaseDesign:
                 se_eta = (
                     self._logit_se(xx, drop, domains) if self._is_replicate else se / (p * (1 - p))
                 )
-                lo, hi = self._likelihood_ci(ind, drop, domains, p, se_eta, use_df, conf_level)
+                lo, hi = self._likelihood_ci(ind, drop, domains, p, se_eta, use_df, level)
             else:
                 raise EstimationError(f"unknown proportion method {method!r}")
         # degenerate domains (p = 0 or 1, zero variance): the interval collapses to p
