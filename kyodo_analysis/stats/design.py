@@ -34,8 +34,8 @@ NaN).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,12 @@ from kyodo_analysis.stats._linearize import (
     stratum_weights,
     unit_vcov,
 )
+
+if TYPE_CHECKING:
+    from kyodo_analysis.stats.calibrated import WeightedDesign
+    from kyodo_analysis.stats.crosstab import CrosstabResult
+    from kyodo_analysis.stats.glm import SvyGLMResult
+    from kyodo_analysis.stats.replicate import ReplicateDesign
 
 __all__ = ["SurveyDesign", "compare_independent"]
 
@@ -1311,7 +1317,7 @@ class _BaseDesign:
         col: str,
         *,
         statistic: Literal["F", "Chisq", "Wald", "adjWald"] = "F",
-    ) -> Any:
+    ) -> CrosstabResult:
         """Weighted two-way table with a design-based test of independence (R ``svychisq``).
 
         Parameters
@@ -1350,7 +1356,7 @@ class _BaseDesign:
         family: Literal[
             "gaussian", "binomial", "poisson", "quasibinomial", "quasipoisson"
         ] = "gaussian",
-    ) -> Any:
+    ) -> SvyGLMResult:
         """Design-weighted GLM with sandwich variance (R ``svyglm``; Binder 1983).
 
         Parameters
@@ -1650,33 +1656,34 @@ class SurveyDesign(_BaseDesign):
             active = self._w != 0
         return multistage_vcov(self._stages, z, None, 1, lonely_psu=self.lonely_psu, active=active)
 
-    # Weighting: thin delegations to kyodo_analysis.stats.weighting (imported lazily, as
-    # that module builds on this one). Each returns a WeightedDesign.
-    def poststratify(self, by: ColumnSpec, population: Any, **options: Any) -> Any:
+    # Weighting: thin delegations to kyodo_analysis.stats.weighting, which builds on this
+    # module (so it is imported when called, and only named for the type checker above).
+    # Each returns a WeightedDesign.
+    def poststratify(self, population: Any, **options: Any) -> WeightedDesign:
         """Post-stratify to population cell counts; see :func:`.weighting.poststratify`."""
         from kyodo_analysis.stats.weighting import poststratify
 
-        return poststratify(self, by, population, **options)  # type: ignore[arg-type]
+        return poststratify(self, population, **options)
 
-    def rake(self, margins: Any, **options: Any) -> Any:
+    def rake(self, margins: Mapping[str, Any], **options: Any) -> WeightedDesign:
         """Rake to one-way population margins; see :func:`.weighting.rake`."""
         from kyodo_analysis.stats.weighting import rake
 
         return rake(self, margins, **options)
 
-    def calibrate(self, aux: ColumnSpec, totals: Any, **options: Any) -> Any:
+    def calibrate(self, totals: Any, **options: Any) -> WeightedDesign:
         """Calibrate to population totals (GREG); see :func:`.weighting.calibrate`."""
         from kyodo_analysis.stats.weighting import calibrate
 
-        return calibrate(self, aux, totals, **options)  # type: ignore[arg-type]
+        return calibrate(self, totals, **options)
 
-    def trim(self, lower: float | None = None, upper: float | None = None, **options: Any) -> Any:
+    def trim(self, lower: float | None = None, upper: float | None = None, *, strict: bool = False) -> WeightedDesign:
         """Trim weights, sharing the excess; see :func:`.weighting.trim`."""
         from kyodo_analysis.stats.weighting import trim
 
-        return trim(self, lower, upper, **options)
+        return trim(self, lower, upper, strict=strict)
 
-    def to_replicate(self, type: str = "auto", **kwargs: Any) -> Any:
+    def to_replicate(self, type: str = "auto", **kwargs: Any) -> ReplicateDesign:
         """Replicate-weight version of this design (R ``as.svrepdesign``).
 
         Parameters
