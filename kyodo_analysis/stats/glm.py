@@ -75,6 +75,12 @@ def _irls(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted maximum likelihood by Fisher scoring (canonical links); returns beta, mu."""
     inv, link, var, mu_eta = _family(family)
+    keep = pw > 0
+    if not keep.all():
+        # as R's glm.fit, rows with a non-positive weight do not enter the fit (linear
+        # calibration of a replicate whose PSUs were dropped can give negative weights)
+        beta, _ = _irls(x[keep], y[keep], pw[keep], family)
+        return beta, inv(x @ beta)
     if family == "gaussian":
         sw = np.sqrt(pw)
         beta = np.linalg.lstsq(x * sw[:, None], y * sw, rcond=None)[0]

@@ -112,15 +112,18 @@ def _calfun(
             raise WeightingError(f"logit bounds must satisfy lower < 1 < upper, got {lower, upper}")
         a = (upper - lower) / ((upper - 1) * (1 - lower))
 
+        # far from the solution exp() overflows; the Newton step is then halved (as grake)
         def fm1(u: np.ndarray) -> np.ndarray:
-            e = np.exp(a * u)
-            return (lower * (upper - 1) + upper * (1 - lower) * e) / (upper - 1 + (1 - lower) * e) - 1
+            with np.errstate(over="ignore", invalid="ignore"):
+                e = np.exp(a * u)
+                return (lower * (upper - 1) + upper * (1 - lower) * e) / (upper - 1 + (1 - lower) * e) - 1
 
         def df(u: np.ndarray) -> np.ndarray:
-            e = np.exp(a * u)
-            den = upper - 1 + (1 - lower) * e
-            num = lower * (upper - 1) + upper * (1 - lower) * e
-            return upper * (1 - lower) * e * a / den - num * ((1 - lower) * e * a) / den**2
+            with np.errstate(over="ignore", invalid="ignore"):
+                e = np.exp(a * u)
+                den = upper - 1 + (1 - lower) * e
+                num = lower * (upper - 1) + upper * (1 - lower) * e
+                return upper * (1 - lower) * e * a / den - num * ((1 - lower) * e * a) / den**2
 
         return fm1, df
     raise WeightingError(f"unknown calibration method {method!r}; use 'linear', 'raking' or 'logit'")
