@@ -120,49 +120,73 @@ def _quantile_crit(level: float, df: float | np.ndarray | None) -> np.ndarray:
     return np.where(np.isinf(df), stats.norm.ppf(a), stats.t.ppf(a, np.where(df > 0, df, np.nan)))
 
 
-class _Domains:
-    """Factorised domain codes for ``by`` columns (``-1`` marks rows in no domain)."""
+def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, Any]:
+    """Codes of a column over its distinct values in sorted order (``-1``: missing).
 
-    def __init__(self, frame: pd.DataFrame, by: list[str]) -> None:
+    The distinct values are those present (for a categorical, in category order). Integer
+    columns with a compact range are coded by counting, everything else by hashing
+    (``pandas.factorize``).
+    """
+    n = len(col)
+    if pd.api.types.is_integer_dtype(col.dtype) and not isinstance(col.dtype, pd.CategoricalDtype) and not col.hasnans:
+        v = col.to_numpy(dtype=np.int64)
+        lo, hi = (int(v.min()), int(v.max())) if n else (0, 0)
+        if hi - lo <= 4 * n + 1024:
+            counts = np.bincount(v - lo, minlength=hi - lo + 1)
+            present = np.flatnonzero(counts)
+            remap = np.full(hi - lo + 1, -1, dtype=np.int64)
+            remap[present] = np.arange(len(present))
+            # a Series cast also handles nullable extension dtypes (Int64 from a store)
+            return remap[v - lo], pd.Series(present + lo).astype(col.dtype).to_numpy()
+    codes, uniques = pd.factorize(col, sort=True)
+    return codes.astype(np.int64, copy=False), uniques
+
+
+class _Domains:
+    """Domain codes for ``by`` columns (``-1`` marks rows in no domain).
+
+    Built from the design's cached column codes (:meth:`_BaseDesign._column_codes`), so a
+    column is hashed once per design whatever its type.
+    """
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        by: list[str],
+        codes_of: Callable[[str], tuple[np.ndarray, Any]] | None = None,
+    ) -> None:
         self.by = by
-        n = len(frame)
+        n_rows = len(frame)
         if not by:
-            self.codes = np.zeros(n, dtype=np.int64)
+            self.codes = np.zeros(n_rows, dtype=np.int64)
             self.n = 1
             self.table = pd.DataFrame(index=range(1))
             return
         missing = [c for c in by if c not in frame.columns]
         if missing:
             raise EstimationError(f"by column(s) not in the data: {missing}")
-        n_rows = len(frame)
+        if codes_of is None:
+
+            def codes_of(c: str) -> tuple[np.ndarray, Any]:
+                return _sorted_codes(frame[c])
+
+        parts = [codes_of(c) for c in by]
         if len(by) == 1:
-            col = frame[by[0]]
-            if (pd.api.types.is_integer_dtype(col.dtype)
-                    and not isinstance(col.dtype, pd.CategoricalDtype) and not col.hasnans):
-                v = col.to_numpy(dtype=np.int64)
-                lo, hi = (int(v.min()), int(v.max())) if n_rows else (0, 0)
-                if hi - lo <= 4 * n_rows + 1024:
-                    counts = np.bincount(v - lo, minlength=hi - lo + 1)
-                    present = np.flatnonzero(counts)
-                    remap = np.full(hi - lo + 1, -1, dtype=np.int64)
-                    remap[present] = np.arange(len(present))
-                    self.codes = remap[v - lo]
-                    self.n = len(present)
-                    # a Series cast also handles nullable extension dtypes (Int64 from a store)
-                    labels = pd.Series(present + lo).astype(col.dtype)
-                    self.table = pd.DataFrame({by[0]: labels})
-                    return
-        combined = np.zeros(n_rows, dtype=np.int64)
-        bad = np.zeros(n_rows, dtype=bool)
-        uniques_list = []
-        for col in by:
-            codes, uniques = pd.factorize(frame[col], sort=True)
+            codes, uniques = parts[0]
+            self.codes = codes
+            self.n = len(uniques)
+            self.table = pd.DataFrame({by[0]: pd.Series(uniques).astype(frame[by[0]].dtype)})
+            return
+        sizes = [len(u) for _, u in parts]
+        size = int(np.prod(sizes))
+        combined = parts[0][0].copy()
+        bad = combined < 0
+        for (codes, _), k in zip(parts[1:], sizes[1:], strict=True):
+            combined *= k
+            combined += codes
             bad |= codes < 0
-            uniques_list.append(uniques)
-            combined = combined * len(uniques) + codes
-        size = int(np.prod([len(u) for u in uniques_list]))
         if bad.any():
-            combined = np.where(bad, size, combined)
+            combined[bad] = size
         counts = np.bincount(combined, minlength=size + 1)[:size]
         present = np.flatnonzero(counts)
         remap = np.full(size + 1, -1, dtype=np.int64)
@@ -171,9 +195,9 @@ class _Domains:
         self.n = len(present)
         table = {}
         rem = present.copy()
-        for col, uniques in zip(reversed(by), reversed(uniques_list), strict=True):
-            table[col] = np.asarray(uniques)[rem % len(uniques)]
-            rem = rem // len(uniques)
+        for col, (_, uniques), k in zip(reversed(by), reversed(parts), reversed(sizes), strict=True):
+            table[col] = np.asarray(uniques)[rem % k]
+            rem = rem // k
         self.table = pd.DataFrame({col: table[col] for col in by})
         for col in by:
             self.table[col] = self.table[col].astype(frame[col].dtype)
@@ -220,6 +244,11 @@ class _BaseDesign:
         new.__dict__.update(self.__dict__)
         values = {k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in columns.items()}
         new._frame = self._frame.assign(**values)
+        new._codes = {
+            k: v
+            for k, v in self._code_cache().items()
+            if not (k in columns or (isinstance(k, tuple) and any(c in columns for c in k[1:])))
+        }
         return new
 
     @property
@@ -305,8 +334,37 @@ class _BaseDesign:
             drop |= na
         return drop
 
+    # ------------------------------------------------------------ column codes
+    # The data of a design is treated as immutable (assign() makes a new design), so the
+    # codes of a column, and the domains of a tuple of by-columns, are computed once and
+    # shared by every design derived from this one (subsets, weighted designs, replicates).
+    def _code_cache(self) -> dict[object, Any]:
+        cache: dict[object, Any] | None = self.__dict__.get("_codes")
+        if cache is None:
+            cache = {}
+            self._codes = cache
+        return cache
+
+    def _column_codes(self, col: str) -> tuple[np.ndarray, Any]:
+        """Codes of ``col`` over its sorted distinct values (``-1``: missing), cached."""
+        cache = self._code_cache()
+        hit = cache.get(col)
+        if hit is None:
+            if col not in self._frame.columns:
+                raise EstimationError(f"column {col!r} not in the data")
+            hit = _sorted_codes(self._frame[col])
+            cache[col] = hit
+        return hit  # type: ignore[no-any-return]
+
     def _domains(self, by: ColumnSpec) -> _Domains:
-        return _Domains(self._frame, _as_list(by))
+        cols = _as_list(by)
+        cache = self._code_cache()
+        key = ("by", *cols)
+        hit = cache.get(key)
+        if hit is None:
+            hit = _Domains(self._frame, cols, self._column_codes)
+            cache[key] = hit
+        return hit  # type: ignore[no-any-return]
 
     def _domain_totals(
         self, x: np.ndarray, w: np.ndarray, dom: np.ndarray, n_dom: int, *, ones_last: bool = False
@@ -433,9 +491,12 @@ class _BaseDesign:
             and self._is_categorical(self._frame[cols[0]])
         ):
             s = self._frame[cols[0]]
-            cat = s.astype("category")
-            levels = list(cat.cat.categories)
-            codes = cat.cat.codes.to_numpy()
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                levels = list(s.cat.categories)  # every category, observed or not (R factor)
+                codes = s.cat.codes.to_numpy()
+            else:
+                codes, uniques = self._column_codes(cols[0])
+                levels = list(uniques)
             x = (codes[:, None] == np.arange(len(levels))[None, :]).astype(float)
             x[codes < 0] = np.nan
             drop = self._check_na(cols, [x[:, 0]], na_rm)

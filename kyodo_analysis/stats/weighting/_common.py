@@ -49,6 +49,7 @@ def reweight(
     ``svyrep.design``); the variance then comes from the re-weighted replicates.
     """
     if isinstance(design, ReplicateDesign):
+        design._code_cache()  # created here so that every replicate's shell shares it
         full = weigh(_shell(design, design._w))
         rw = np.empty_like(design._rw)
         n_rep = rw.shape[1]
@@ -105,19 +106,30 @@ def as_margin(col: str, spec: Any) -> pd.Series:
     return s
 
 
-def distinct_codes(values: pd.Series) -> tuple[np.ndarray, Any]:
+def check_complete(design: SurveyDesign, col: str, role: str) -> None:
+    """A WeightingError if ``col`` is absent or missing on a row of the design (non-zero weight)."""
+    if col not in design.data.columns:
+        raise WeightingError(f"{role} column {col!r} not in the data")
+    codes, _ = design._column_codes(col)
+    nna = int(np.count_nonzero((codes < 0) & (design._w != 0)))
+    if nna:
+        raise WeightingError(
+            f"{role} column {col!r} has {nna} missing value(s) among the rows of the design; "
+            "impute or drop them before weighting"
+        )
+
+
+def distinct_codes(design: SurveyDesign, col: str) -> tuple[np.ndarray, Any]:
     """Codes of the rows over the column's distinct values (-1: missing) and those values.
 
-    Categorical columns already hold the codes; other columns are hashed once.
+    The design's cached column codes: a column is hashed once per design, whatever its type.
     """
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy(), values.cat.categories
-    return pd.factorize(values, use_na_sentinel=True)
+    return design._column_codes(col)
 
 
-def level_codes(values: pd.Series, levels: pd.Index, col: str, role: str) -> np.ndarray:
-    # factorise the rows once (hashing), then match the few distinct values to the levels
-    row_codes, uniques = pd.factorize(values, use_na_sentinel=True)
+def level_codes(design: SurveyDesign, col: str, levels: pd.Index, role: str) -> np.ndarray:
+    """Codes of the rows over ``levels`` (the design's cached codes matched to the levels)."""
+    row_codes, uniques = design._column_codes(col)
     lookup = pd.Index(levels).get_indexer(pd.Index(np.asarray(uniques, dtype=object)))
     lookup = np.append(lookup, -1)  # NA rows (code -1) stay -1
     codes = lookup[row_codes]

@@ -14,9 +14,9 @@ from kyodo_analysis.stats.calibrated import CollapsedCells, WeightedDesign, Weig
 from kyodo_analysis.stats.design import SurveyDesign
 from kyodo_analysis.stats.replicate import ReplicateDesign
 from kyodo_analysis.stats.weighting._common import (
+    check_complete,
     check_design,
     collapse_adjacent,
-    column,
     combine_codes,
     level_codes,
     reweight,
@@ -163,9 +163,10 @@ def poststratify(
         raise WeightingError("population counts must be finite and non-negative")
     w0 = design._w.astype(float)
     active = w0 != 0
-    series = {c: column(design, c, "post-stratum") for c in by_l}
+    for c in by_l:
+        check_complete(design, c, "post-stratum")
     level_idx: dict[str, pd.Index] = {c: pd.Index(pd.unique(pop[c].to_numpy())) for c in by_l}
-    row_codes = {c: level_codes(series[c], level_idx[c], c, "post-stratum") for c in by_l}
+    row_codes = {c: level_codes(design, c, level_idx[c], "post-stratum") for c in by_l}
     pop_codes = {c: level_idx[c].get_indexer(pop[c].to_numpy()) for c in by_l}
     group_of = {c: np.arange(len(level_idx[c])) for c in by_l}
     group_labels = {c: list(level_idx[c]) for c in by_l}

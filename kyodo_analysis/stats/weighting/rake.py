@@ -15,9 +15,9 @@ from kyodo_analysis.stats.design import SurveyDesign
 from kyodo_analysis.stats.replicate import ReplicateDesign
 from kyodo_analysis.stats.weighting._common import (
     as_margin,
+    check_complete,
     check_design,
     collapse_adjacent,
-    column,
     combine_codes,
     distinct_codes,
     margin_table,
@@ -131,8 +131,8 @@ def rake(
     #    cross-classification of those codes; everything after works on the cell table
     row_codes_l, uniques_l = [], []
     for col in cols:
-        values = column(design, col, "margin")
-        rc, uniq = distinct_codes(values)
+        check_complete(design, col, "margin")
+        rc, uniq = distinct_codes(design, col)
         if (rc < 0).any():  # missing values only on rows outside the design (checked)
             rc = np.where(rc < 0, 0, rc)
             if len(uniq) == 0:
