@@ -125,8 +125,9 @@ def build_stages(
             for j in range(1, min(k + 1, len(strata))):
                 s = combine_codes(s, strata_codes[j])
             ids[k] = combine_codes(s, ids[k])
-    if strata and not nest:
-        # every first-stage unit must lie in exactly one stratum (R: check.strata)
+    if strata and not nest and psu:
+        # every first-stage unit must lie in exactly one stratum (R: check.strata); rows
+        # as units (no psu) lie in one stratum each by construction
         first = first_by_group(ids[0], strata_codes[0], int(ids[0].max()) + 1)
         clash = first[ids[0]] != strata_codes[0]
         if clash.any():
@@ -159,9 +160,8 @@ def build_stages(
             s_row = combine_codes(strata_codes[k], parent_unit_row)
         n_strata = int(s_row.max()) + 1
         unit_stratum = first_by_group(unit, s_row, n_units)
-        # a unit in two strata at the same stage is a nesting error
-        chk = first_by_group(unit, s_row, n_units)[unit]
-        if (chk != s_row).any():
+        # a unit in two strata at the same stage is a nesting error (rows as units: none)
+        if psu and (unit_stratum[unit] != s_row).any():
             raise EstimationError(f"stage {k + 1} units are not nested in strata; pass nest=True")
         n_sampled = np.bincount(unit_stratum, minlength=n_strata).astype(float)
         if k < len(fpc_values):
@@ -181,7 +181,7 @@ def build_stages(
             popsize = np.full(n_strata, np.inf)
         if k == 0 and strata:
             lab_rows = first_by_group(s_row, np.arange(n), n_strata)
-            labels = tuple(frame[strata[0]].to_numpy()[lab_rows].tolist())
+            labels = tuple(frame[strata[0]].take(lab_rows).tolist())
         elif k == 0:
             labels = ("(unstratified)",) * n_strata
         else:
@@ -190,10 +190,10 @@ def build_stages(
             parts = []
             if strata:
                 parts.append(
-                    frame[strata[min(k, len(strata) - 1)]].to_numpy()[lab_rows].astype(str)
+                    frame[strata[min(k, len(strata) - 1)]].take(lab_rows).to_numpy().astype(str)
                 )
             for j in range(k):
-                vals = frame[psu[j]].to_numpy()[lab_rows].astype(str)
+                vals = frame[psu[j]].take(lab_rows).to_numpy().astype(str)
                 parts.append(np.char.add(f"{psu[j]}=", vals))
             joined = parts[0]
             for extra in parts[1:]:

@@ -170,6 +170,7 @@ class _Domains:
             def codes_of(c: str) -> tuple[np.ndarray, Any]:
                 return _sorted_codes(frame[c])
 
+        self._unit: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
         parts = [codes_of(c) for c in by]
         if len(by) == 1:
             codes, uniques = parts[0]
@@ -201,6 +202,25 @@ class _Domains:
         self.table = pd.DataFrame({col: table[col] for col in by})
         for col in by:
             self.table[col] = self.table[col].astype(frame[col].dtype)
+
+    def unit_key(self, unit: np.ndarray, n_dom: int) -> np.ndarray:
+        """``unit * n_dom + domain`` of every row (kept for the last units asked for)."""
+        cached = self.__dict__.get("_unit")
+        if cached is not None and cached[0] is unit:
+            return cached[1]
+        key = unit * n_dom + self.codes if n_dom > 1 else unit
+        self._unit = (unit, key, None)
+        return key
+
+    def unit_counts(self, unit: np.ndarray, n_dom: int, size: int) -> np.ndarray:
+        """Rows per (unit, domain) cell, all rows counted (kept with :meth:`unit_key`)."""
+        key = self.unit_key(unit, n_dom)
+        assert self._unit is not None
+        if self._unit[2] is None:
+            self._unit = (unit, key, np.bincount(key, minlength=size))
+        counts = self._unit[2]
+        assert counts is not None
+        return counts
 
 
 class _BaseDesign:
@@ -1596,18 +1616,24 @@ class SurveyDesign(_BaseDesign):
         p = x.shape[1]
         if n_use == 1 and not self._spec["psu"] and n_dom > 1 and size * p > _DENSE_LIMIT:
             return self._smooth_row_units(x, dom, active, n_dom, g, jac, k, ones_last)
+        # every row in a domain of the by-columns: the (unit, domain) key is kept with them
+        reuse = False
         if dom.min(initial=0) < 0:
             keep = dom >= 0
             key = last.unit[keep] * n_dom + dom[keep]
             wk, xk, actk = w[keep], x[keep], active[keep]
         else:
-            key = last.unit * n_dom + dom if n_dom > 1 else last.unit
+            reuse = dom is domains.codes
+            key = domains.unit_key(last.unit, n_dom) if reuse else last.unit * n_dom + dom
             wk, xk, actk = w, x, active
         u = np.empty((size, p))
         for b in range(p):
             weights = wk if (ones_last and b == p - 1) else wk * xk[:, b]
             u[:, b] = np.bincount(key, weights=weights, minlength=size)
-        cnt = np.bincount(key if actk.all() else key[actk], minlength=size).reshape(n_units, n_dom)
+        if reuse and actk.all():
+            cnt = domains.unit_counts(last.unit, n_dom, size).reshape(n_units, n_dom)
+        else:
+            cnt = np.bincount(key if actk.all() else key[actk], minlength=size).reshape(n_units, n_dom)
         u3 = u.reshape(n_units, n_dom, p)
         totals = u3.sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -111,6 +111,8 @@ def check_complete(design: SurveyDesign, col: str, role: str) -> None:
     if col not in design.data.columns:
         raise WeightingError(f"{role} column {col!r} not in the data")
     codes, _ = design._column_codes(col)
+    if codes.min(initial=0) >= 0:
+        return
     nna = int(np.count_nonzero((codes < 0) & (design._w != 0)))
     if nna:
         raise WeightingError(

@@ -140,7 +140,12 @@ def rake(
         row_codes_l.append(rc)
         uniques_l.append(np.asarray(uniq, dtype=object))
     usizes = [max(len(u), 1) for u in uniques_l]
-    cell, present = combine_codes(row_codes_l, usizes)
+    # the cross-classification depends on the columns only: kept with the design's codes
+    cache = design._code_cache()
+    cells_key = ("cells", *cols)
+    if cells_key not in cache:
+        cache[cells_key] = combine_codes(row_codes_l, usizes)
+    cell, present = cache[cells_key]
     del row_codes_l
     n_cells = len(present)
     cell_ucodes = split_radix(present, usizes)
