@@ -37,7 +37,7 @@ class Stage:
     n_units: int
     unit_stratum: np.ndarray  # (n_units,) stratum code of each unit
     n_strata: int
-    stratum_labels: tuple  # printable label of each stratum (for error messages)
+    stratum_labels: tuple[object, ...]  # printable label of each stratum (for error messages)
     n_sampled: np.ndarray  # (n_strata,) number of sampled units (R's sampsize)
     popsize: np.ndarray  # (n_strata,) population size (inf: with replacement)
     stratum_parent: np.ndarray  # (n_strata,) unit code one stage up (all 0 at stage 1)
@@ -59,8 +59,8 @@ def factorize_columns(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
                 # dense integer labels: an O(n) remap without hashing (codes in sorted order)
                 present = np.bincount(v - lo, minlength=hi - lo + 1) > 0
                 remap = np.cumsum(present) - 1
-                return remap[v - lo].astype(np.int64)
-        return pd.factorize(col, use_na_sentinel=False)[0].astype(np.int64)
+                return np.asarray(remap[v - lo].astype(np.int64))
+        return np.asarray(pd.factorize(col, use_na_sentinel=False)[0].astype(np.int64))
     codes = np.zeros(len(frame), dtype=np.int64)
     for col in columns:
         c, uniques = pd.factorize(frame[col], use_na_sentinel=False)
@@ -72,7 +72,7 @@ def factorize_columns(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 def combine_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Codes of the interaction of two integer code vectors (order of first appearance)."""
     nb = int(b.max()) + 1 if len(b) else 1
-    return pd.factorize(a.astype(np.int64) * nb + b.astype(np.int64))[0].astype(np.int64)
+    return np.asarray(pd.factorize(a.astype(np.int64) * nb + b.astype(np.int64))[0].astype(np.int64))
 
 
 def first_by_group(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -404,7 +404,7 @@ def df_from_presence(stages: list[Stage], present: np.ndarray) -> np.ndarray:
     n_psu = pres.sum(axis=0)
     s_count = _indicator(st.unit_stratum, st.n_strata) @ pres.astype(float)
     n_str = (np.asarray(s_count) > 0).sum(axis=0)
-    return (n_psu - n_str).astype(float)
+    return np.asarray((n_psu - n_str).astype(float))
 
 
 def design_df(
@@ -424,4 +424,4 @@ def design_df(
     # strata present: any present unit of the stratum
     s_count = _indicator(st.unit_stratum, st.n_strata) @ u_present.astype(float)
     n_str = (np.asarray(s_count) > 0).sum(axis=0)
-    return (n_psu - n_str).astype(float)
+    return np.asarray((n_psu - n_str).astype(float))

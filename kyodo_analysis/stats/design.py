@@ -117,7 +117,7 @@ def _quantile_crit(level: float, df: float | np.ndarray | None) -> np.ndarray:
     if df is None:
         return np.asarray(stats.norm.ppf(a))
     df = np.asarray(df, dtype=float)
-    return np.where(np.isinf(df), stats.norm.ppf(a), stats.t.ppf(a, np.where(df > 0, df, np.nan)))
+    return np.asarray(np.where(np.isinf(df), stats.norm.ppf(a), stats.t.ppf(a, np.where(df > 0, df, np.nan))))
 
 
 def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, Any]:
@@ -207,7 +207,7 @@ class _Domains:
         """``unit * n_dom + domain`` of every row (kept for the last units asked for)."""
         cached = self.__dict__.get("_unit")
         if cached is not None and cached[0] is unit:
-            return cached[1]
+            return np.asarray(cached[1])
         key = unit * n_dom + self.codes if n_dom > 1 else unit
         self._unit = (unit, key, None)
         return key
@@ -331,10 +331,10 @@ class _BaseDesign:
             raise EstimationError(f"column {col!r} not in the data")
         s = self._frame[col]
         if pd.api.types.is_bool_dtype(s):
-            return s.astype("float64").to_numpy()
+            return np.asarray(s.astype("float64").to_numpy())
         if not pd.api.types.is_numeric_dtype(s):
             raise EstimationError(f"column {col!r} is not numeric (dtype {s.dtype})")
-        return s.astype("float64").to_numpy(na_value=np.nan)
+        return np.asarray(s.astype("float64").to_numpy(na_value=np.nan))
 
     @staticmethod
     def _is_categorical(s: pd.Series) -> bool:
@@ -374,7 +374,7 @@ class _BaseDesign:
                 raise EstimationError(f"column {col!r} not in the data")
             hit = _sorted_codes(self._frame[col])
             cache[col] = hit
-        return hit  # type: ignore[no-any-return]
+        return hit
 
     def _domains(self, by: ColumnSpec) -> _Domains:
         cols = _as_list(by)
@@ -384,7 +384,7 @@ class _BaseDesign:
         if hit is None:
             hit = _Domains(self._frame, cols, self._column_codes)
             cache[key] = hit
-        return hit  # type: ignore[no-any-return]
+        return hit
 
     def _domain_totals(
         self, x: np.ndarray, w: np.ndarray, dom: np.ndarray, n_dom: int, *, ones_last: bool = False
@@ -438,7 +438,7 @@ class _BaseDesign:
             vsrs = s2 * (wt**2 / nobs)[:, None]
         else:
             vsrs = s2 * (wt**2 * (wt - nobs) / (wt * nobs))[:, None]
-        return var / vsrs.reshape(var.shape)
+        return np.asarray(var / vsrs.reshape(var.shape))
 
     # ------------------------------------------------------------ estimators
     def _smooth(
@@ -533,7 +533,7 @@ class _BaseDesign:
         """g(T) = T[:m] / T[m] and its Jacobian."""
 
         def g(t: np.ndarray) -> np.ndarray:
-            return t[..., :m] / t[..., m : m + 1]
+            return np.asarray(t[..., :m] / t[..., m : m + 1])
 
         def jac(t: np.ndarray) -> np.ndarray:
             n_dom = t.shape[0]
@@ -789,11 +789,11 @@ class _BaseDesign:
         xx = _with_ones(xv**2, xv)
 
         def g(t: np.ndarray) -> np.ndarray:
-            return c[:, None] * (t[..., 0:1] / t[..., 2:3] - (t[..., 1:2] / t[..., 2:3]) ** 2)
+            return np.asarray(c[:, None] * (t[..., 0:1] / t[..., 2:3] - (t[..., 1:2] / t[..., 2:3]) ** 2))
 
         def jac(t: np.ndarray) -> np.ndarray:
             t0, t1, t2 = t[:, 0], t[:, 1], t[:, 2]
-            return (
+            return np.asarray(
                 c[:, None] * np.stack([1 / t2, -2 * t1 / t2**2, -t0 / t2**2 + 2 * t1**2 / t2**3], 1)
             )[:, None, :]
 
@@ -952,7 +952,7 @@ class _BaseDesign:
         """Standard error of ``logit(T1/T0)`` by domain (replicate designs)."""
 
         def g(t: np.ndarray) -> np.ndarray:
-            return np.log(t[..., 0:1] / (t[..., 1:2] - t[..., 0:1]))
+            return np.asarray(np.log(t[..., 0:1] / (t[..., 1:2] - t[..., 0:1])))
 
         def jac(t: np.ndarray) -> np.ndarray:
             a, b = t[:, 0], t[:, 1]
@@ -1017,7 +1017,7 @@ class _BaseDesign:
             target = tq**2 * lam
 
             def dev(eta: float, s1: float = s1, sw: float = sw) -> float:
-                return 2 * (s1 * np.logaddexp(0, -eta) + (sw - s1) * np.logaddexp(0, eta))
+                return float(2 * (s1 * np.logaddexp(0, -eta) + (sw - s1) * np.logaddexp(0, eta)))
 
             eh = np.log(ph / (1 - ph))
             d0 = dev(eh)
@@ -1114,7 +1114,7 @@ class _BaseDesign:
         --------
         >>> design.quantile("income", [0.25, 0.5, 0.75], by="region")  # doctest: +SKIP
         """
-        probs_l = [float(probs)] if np.isscalar(probs) else [float(p) for p in probs]  # type: ignore[arg-type]
+        probs_l = [float(probs)] if isinstance(probs, (int, float)) else [float(p) for p in probs]
         xv = self._numeric(y)
         drop = self._check_na([y], [xv], na_rm)
         domains = self._domains(by)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -46,7 +47,7 @@ class SvyGLMResult:
     n: int
 
 
-def _family(family: str) -> tuple:
+def _family(family: str) -> tuple[Callable[[np.ndarray], np.ndarray], ...]:
     if family == "gaussian":
         return (
             lambda eta: eta,
@@ -57,7 +58,7 @@ def _family(family: str) -> tuple:
     if family in ("binomial", "quasibinomial"):
 
         def inv(eta: np.ndarray) -> np.ndarray:
-            return 1 / (1 + np.exp(-eta))
+            return np.asarray(1 / (1 + np.exp(-eta)))
 
         return (
             inv,
@@ -177,11 +178,11 @@ def svyglm(design: _BaseDesign, formula: str, *, family: Family = "gaussian") ->
             b, _ = _irls(xv[keep], yv[keep], wr[keep] / w0[active0].mean(), family)
             return b
 
-        cov = design._replicate_refit_cov(refit, beta)
+        cov = design._replicate_refit_cov(refit, beta)  # type: ignore[attr-defined]
     else:
         est = np.zeros((len(frame), x.shape[1]))
         est[active] = (x * (pw * (y - mu) * me / var(mu))[:, None]) @ ainv
-        cov = design.scores_vcov(est, active)
+        cov = design.scores_vcov(est, active)  # type: ignore[attr-defined]
     se = np.sqrt(np.diag(cov))
     design_df = float(design._degf(active, np.zeros(len(frame), dtype=np.int64), 1)[0])
     df_res = design_df + 1 - len(beta)

@@ -201,7 +201,7 @@ class ReplicateDesign(_BaseDesign):
     def _combine(self, thetas: np.ndarray, full: np.ndarray) -> np.ndarray:
         centre = full if self.mse else thetas.mean(axis=0)
         dev = thetas - centre
-        return self.scale * (dev * self.rscales[:, None]).T @ dev
+        return np.asarray(self.scale * (dev * self.rscales[:, None]).T @ dev)
 
     def _smooth_vcov(
         self,
@@ -338,7 +338,7 @@ def to_replicate(
             design.data,
             repweights=rep * w[:, None],
             weights=w,
-            type=type,
+            type="Fay" if type == "Fay" else "BRR",
             scale=1 / (r_count * (1 - r_) ** 2),
             rho=r_,
             mse=mse,

@@ -30,9 +30,9 @@ Adding a method: write ``stats/weighting/<name>.py`` with a function
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Protocol, overload
+from typing import Any, overload
 
 from kyodo_analysis.errors import WeightingError
 from kyodo_analysis.stats.calibrated import (
@@ -68,12 +68,9 @@ __all__ = [
 ]
 
 
-class WeightingMethod(Protocol):
-    """``method(design, targets, **options)``: the signature every registered method has."""
-
-    def __call__(
-        self, design: SurveyDesign | ReplicateDesign, targets: Any, /, **options: Any
-    ) -> WeightedDesign | ReplicateDesign: ...
+WeightingMethod = Callable[..., WeightedDesign | ReplicateDesign]
+"""``method(design, targets, **options)``: the signature every registered method has (its
+keyword options differ from method to method)."""
 
 
 def _calibration(method: CalibrationMethod) -> WeightingMethod:

@@ -142,7 +142,7 @@ def level_codes(design: SurveyDesign, col: str, levels: pd.Index, role: str) -> 
             f"{role} {col!r}: level(s) {list(unknown)[:5]!r} occur in the data but not in the "
             f"targets (targets have {list(levels)[:12]!r})"
         )
-    return codes
+    return np.asarray(codes)
 
 
 def collapse_adjacent(
@@ -181,7 +181,7 @@ def combine_codes(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray
     """Cell of each row over the cross-classification, and each present cell's radix code."""
     size = int(np.prod(sizes))
     dtype = np.int32 if size < 2**31 else np.int64
-    combined = np.asarray(codes[0], dtype=dtype).copy()
+    combined: np.ndarray = np.array(codes[0], dtype=dtype)
     for c, s in zip(codes[1:], sizes[1:], strict=True):
         combined *= s
         combined += c

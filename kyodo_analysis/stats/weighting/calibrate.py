@@ -97,7 +97,7 @@ def _calfun(
     if method == "linear":
 
         def fm1(u: np.ndarray) -> np.ndarray:
-            return np.minimum(np.maximum(u + 1, lower), upper) - 1
+            return np.asarray(np.minimum(np.maximum(u + 1, lower), upper) - 1)
 
         def df(u: np.ndarray) -> np.ndarray:
             return ((u < upper - 1) & (u > lower - 1)).astype(float)
