@@ -391,7 +391,13 @@ def weighting_report(design: SurveyDesign) -> WeightingReport:
 
     Examples
     --------
-    >>> weighting_report(raked).summary  # doctest: +SKIP
+    ``raked``: the demo's FY2025 design raked as its study.yaml says (``ka.open_study().design(2025)``).
+
+    >>> s = weighting_report(raked).summary
+    >>> print(s[["weights", "n", "sum", "max_min_ratio", "deff_kish"]].round(3).to_string(index=False))
+    weights    n     sum  max_min_ratio  deff_kish
+     design 1564 98908.0          1.249      1.005
+      final 1564 98908.0          3.035      1.096
     """
     if not isinstance(design, SurveyDesign):
         raise WeightingError(f"weighting_report needs a SurveyDesign, not {type(design).__name__}")

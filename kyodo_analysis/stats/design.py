@@ -290,7 +290,10 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.degf()  # doctest: +SKIP
+        ``design``: the demo's FY2025 design (``ka.open_study().design(2025, weighted=False)``).
+
+        >>> design.degf()
+        1559.0
         """
         active = self._w != 0
         return float(self._degf(active, np.zeros(len(active), dtype=np.int64), 1)[0])
@@ -314,7 +317,12 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> women = design.subset(design.data["sex"] == "F")  # doctest: +SKIP
+        Women (register sex 2) of the demo's FY2025 design:
+
+        >>> women = design.subset(design.data["reg_sex"] == 2)
+        >>> print(women.mean("q3_1", na_rm=True)[["estimate", "se", "n"]].round(4).to_string(index=False))
+         estimate     se   n
+           0.3753 0.0167 829
         """
         if isinstance(mask, str):
             mask = self._frame[mask]
@@ -653,7 +661,16 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.total("enroll", by="stype")  # doctest: +SKIP
+        Residents who took part in a neighbourhood activity (問3-1), by 中学校区 (demo FY2025):
+
+        >>> t = design.total("q3_1", by="stratum", na_rm=True)
+        >>> print(t[["stratum", "estimate", "se"]].round(0).to_string(index=False))
+         stratum  estimate    se
+               1    6241.0 502.0
+               2    6928.0 517.0
+               3    8766.0 594.0
+               4    8231.0 618.0
+               5    5284.0 407.0
         """
         x, drop, levels, domains = self._mean_parts(y, by, na_rm)
         m = x.shape[1]
@@ -703,7 +720,9 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.ratio("api.stu", "enroll")  # doctest: +SKIP
+        >>> print(design.ratio("q3_1", "q3_2", na_rm=True)[["estimate", "se"]].round(4).to_string(index=False))
+         estimate     se
+           2.1982 0.1388
         """
         domains = self._domains(by)
         yv, xv = self._numeric(num), self._numeric(den)
@@ -752,7 +771,9 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.var("api00")  # doctest: +SKIP
+        >>> print(design.var("q3sq")[["estimate", "se"]].round(3).to_string(index=False))
+         estimate   se
+            9.726 0.08
         """
         x, drop, levels, domains = self._mean_parts(y, by, na_rm)
         if levels is not None:
@@ -1112,7 +1133,12 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.quantile("income", [0.25, 0.5, 0.75], by="region")  # doctest: +SKIP
+        >>> q = design.quantile("q3sq", [0.25, 0.5, 0.75])
+        >>> print(q[["estimate", "ci_low", "ci_high"]].to_string(index=False))
+         estimate  ci_low  ci_high
+              2.0     2.0      3.0
+              3.0     3.0      8.0
+              8.0     8.0      9.0
         """
         probs_l = [float(probs)] if isinstance(probs, (int, float)) else [float(p) for p in probs]
         xv = self._numeric(y)
@@ -1222,7 +1248,10 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.contrast("y", {"north": 1, "south": -1}, by="region")  # doctest: +SKIP
+        >>> c = design.contrast("q3_1", {1: 1, 2: -1}, by="stratum", na_rm=True)
+        >>> print(c[["estimate", "se"]].round(4).to_string(index=False))
+         estimate     se
+          -0.0247 0.0393
         """
         cols = _as_list(y)
         x, drop, levels, domains = self._mean_parts(cols, by, na_rm)
@@ -1317,7 +1346,10 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.difference("satisfied", by="sex", levels=("F", "M"))  # doctest: +SKIP
+        >>> d = design.difference("q3_1", by="reg_sex", levels=(2, 1), na_rm=True)
+        >>> print(d[["estimate", "se"]].round(4).to_string(index=False))
+         estimate     se
+           0.0183 0.0246
         """
         return self.contrast(
             y,
@@ -1460,7 +1492,12 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.glm("api00 ~ ell + meals").coefficients  # doctest: +SKIP
+        >>> fit = design.glm("q3_1 ~ C(reg_sex)", family="quasibinomial")
+        >>> print(fit.coefficients[["estimate", "se"]].round(4).to_string())
+                         estimate      se
+        term
+        Intercept         -0.5885  0.0784
+        C(reg_sex)[T.2]    0.0789  0.1060
         """
         from kyodo_analysis.stats.glm import svyglm
 
@@ -1737,7 +1774,13 @@ class SurveyDesign(_BaseDesign):
 
         Examples
         --------
-        >>> v = design.scores_vcov(z)  # doctest: +SKIP
+        The variance of a total is that of the weighted scores ``w_i y_i``:
+
+        >>> import numpy as np
+        >>> z = (design.weights * design.data["q3sq"].to_numpy(dtype=float))[:, None]
+        >>> v = design.scores_vcov(z)
+        >>> bool(np.isclose(np.sqrt(v[0, 0]), design.total("q3sq")["se"].iloc[0]))
+        True
         """
         if active is None:
             active = self._w != 0
@@ -1786,8 +1829,10 @@ class SurveyDesign(_BaseDesign):
 
         Examples
         --------
-        >>> jk = design.to_replicate("JKn")  # doctest: +SKIP
-        >>> jk.mean("api00")  # doctest: +SKIP
+        >>> jk = design.to_replicate("JKn")
+        >>> print(jk.mean("q3_1", na_rm=True)[["estimate", "se"]].round(4).to_string(index=False))
+         estimate     se
+           0.3669 0.0122
         """
         from kyodo_analysis.stats.replicate import to_replicate
 
@@ -1830,7 +1875,9 @@ def compare_independent(
     --------
     >>> a = {"estimate": 0.5, "se": 0.03}
     >>> b = {"estimate": 0.4, "se": 0.04}
-    >>> compare_independent(a, b)  # doctest: +SKIP
+    >>> print(compare_independent(a, b)[["estimate", "se", "z", "p_value"]].round(4).to_string(index=False))
+     estimate   se   z  p_value
+          0.1 0.05 2.0   0.0455
     """
     result_cols = {"estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "t", "z", "p_value"}
     if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):

@@ -139,8 +139,14 @@ def svyglm(design: _BaseDesign, formula: str, *, family: Family = "gaussian") ->
 
     Examples
     --------
-    >>> fit = design.glm("api00 ~ ell + meals")  # doctest: +SKIP
-    >>> fit.coefficients  # doctest: +SKIP
+    ``design``: the demo's FY2025 design. Taking part in a neighbourhood activity by sex:
+
+    >>> fit = svyglm(design, "q3_1 ~ C(reg_sex)", family="quasibinomial")
+    >>> print(fit.coefficients[["estimate", "se"]].round(4).to_string())
+                     estimate      se
+    term
+    Intercept         -0.5885  0.0784
+    C(reg_sex)[T.2]    0.0789  0.1060
     """
     import formulaic
 

@@ -208,7 +208,13 @@ def calibrate(
 
     Examples
     --------
-    >>> cal = calibrate(design, {"stype": {"E": 4421, "H": 755, "M": 1018}, "api99": 3914069})  # doctest: +SKIP
+    ``design``: the demo's FY2025 design; calibrated to a sex split of its frame (98,908):
+
+    >>> d = design.assign(sex=design.data["reg_sex"].map({1: "男性", 2: "女性"}))
+    >>> cal = calibrate(d, {"sex": {"男性": 48000, "女性": 50908}})
+    >>> print(cal.mean("q3_1", na_rm=True)[["estimate", "se"]].round(4).to_string(index=False))
+     estimate     se
+       0.3664 0.0123
     """
     def again(d: Any) -> Any:
         return calibrate(d, totals, aux=aux, method=method, bounds=bounds, max_iter=max_iter, tol=tol)

@@ -146,7 +146,13 @@ def poststratify(
 
     Examples
     --------
-    >>> ps = poststratify(design, {"E": 4421, "H": 755, "M": 1018}, by="stype")  # doctest: +SKIP
+    ``design``: the demo's FY2025 design; post-stratified to a sex split of its frame:
+
+    >>> d = design.assign(sex=design.data["reg_sex"].map({1: "男性", 2: "女性"}))
+    >>> ps = poststratify(d, {"男性": 48000, "女性": 50908}, by="sex")
+    >>> print(ps.mean("q3_1", na_rm=True)[["estimate", "se"]].round(4).to_string(index=False))
+     estimate     se
+       0.3664 0.0123
     """
     def again(d: Any) -> Any:
         return poststratify(d, population, by=by, count=count, min_cell=min_cell, collapse=collapse)

@@ -106,9 +106,15 @@ def rake(
 
     Examples
     --------
-    >>> raked = rake(design, {"sex": {"M": 480, "F": 520},
-    ...                       "age": {"18-39": 300, "40-64": 400, "65+": 300}})  # doctest: +SKIP
-    >>> raked.mean("q1", by="district")  # doctest: +SKIP
+    ``design``: the demo's FY2025 design (register sex 1/2, 中学校区 1-5 as ``stratum``):
+
+    >>> sizes = {1: 18476, 2: 19067, 3: 25109, 4: 24267, 5: 11989}
+    >>> raked = rake(design, {"reg_sex": {1: 48000, 2: 50908}, "stratum": sizes})
+    >>> by_sex = raked.mean("q3_1", by="reg_sex", na_rm=True)
+    >>> print(by_sex[["reg_sex", "estimate", "se"]].round(4).to_string(index=False))
+     reg_sex  estimate     se
+           1    0.3571 0.0180
+           2    0.3753 0.0167
     """
     def again(d: Any) -> Any:
         return rake(d, margins, max_iter=max_iter, tol=tol, min_cell=min_cell, collapse=collapse)
