@@ -537,3 +537,42 @@ def test_poststratify_collapses_sparse_levels() -> None:
     assert list(coll["label"]) == ["y+m"] and list(coll["variable"]) == ["age"]
     young_mid_m = (df["age"].isin(["y", "m"]) & (df["sex"] == "M")).to_numpy()
     assert d.weights[young_mid_m].sum() == pytest.approx(250.0)
+
+
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [
+        ("rake", {}),
+        ("calibrate_linear", {}),
+        ("calibrate_raking", {}),
+        ("calibrate_logit", {"bounds": (0.3, 3.0)}),
+        ("poststratify", {}),
+    ],
+)
+def test_study_style_weighting_by_name(demo_study, method, options) -> None:
+    """What Study.design does with design.weighting: margins from the population file,
+    the method chosen by name, optional trimming (see docs/architecture.md)."""
+    d = demo_study.design(2025, weighted=False)
+    pm = demo_study.population_margins()
+    cb = demo_study.codebook
+    cols = {"stratum": "中学校区", "reg_sex": "性別"}
+    count = pm.columns[-1]
+    columns, margins = {}, {}
+    for col, pop_col in cols.items():
+        target = pm.groupby(pop_col, sort=False)[count].sum()
+        labels = d.data[col].map(cb[col].codes)
+        columns[pop_col] = pd.Categorical(labels, categories=list(target.index))
+        margins[pop_col] = target
+    labelled = d.assign(**columns)
+    if method == "poststratify":
+        targets = pm.groupby(list(cols.values()), sort=False)[count].sum().reset_index()
+        options = {"by": list(cols.values()), "count": count}
+    else:
+        targets = margins
+    w = apply_weighting(labelled, method, targets, trim=(None, 1.5 * labelled.weights.mean() * 1.1), **options)
+    assert [s.method for s in w.weighting_steps][-1] == "trim"
+    first = w.weighting_steps[0]
+    assert first.method == method.split("_")[0]
+    rep = w.weighting_report().margins
+    assert np.isfinite(rep["final"]).all()
+    np.testing.assert_allclose(w.weights.sum(), float(pm[count].sum()), rtol=1e-9)
