@@ -14,6 +14,15 @@ from pathlib import Path
 import pandas as pd
 
 
+def as_read_csv(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` written to CSV and read back with ``pandas.read_csv``: the column types users
+    get from a file (string columns as pandas' string dtype, no categoricals)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "data.csv"
+        df.to_csv(path, index=False, float_format="%.17g")
+        return pd.read_csv(path)
+
+
 def best_of(fn: Callable[[], object], reps: int) -> tuple[float, object]:
     """The fastest of ``reps`` calls of ``fn`` (seconds) and the last result."""
     best, out = float("inf"), None

@@ -11,9 +11,12 @@ weights); four one-way margins: age (7 levels), sex (2), district (10), tenure (
 * R ``survey::rake`` (if ``Rscript`` is present; timed inside R, ``epsilon`` 1e-10 of the
   weight total),
 
-(string columns as generated; kyodo also timed on the same columns as pandas categoricals,
-whose codes need no hashing) and the mean of ``y`` with its SE by 10 domains on the raked design (kyodo vs R ``svyby``),
-checking that kyodo's weights and SEs agree with R's.
+on the data as ``pandas.read_csv`` returns them (string columns; kyodo also on the same
+columns as pandas categoricals), and the mean of ``y`` with its SE by 10 domains on the raked
+design (kyodo vs R ``svyby``), checking that kyodo's weights and SEs agree with R's. kyodo's
+rake is timed on its first call on a new design (the column codes are computed then) and
+on later calls (codes cached). svy and weightipy are not project dependencies: their rows
+are left out when they are not importable.
 
 Run: ``python benchmarks/bench_weighting.py [--rows N] [--no-r] [--no-svy] [--no-weightipy]``
 """
@@ -30,7 +33,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import best_of, run_rscript
+from benchmarks._common import as_read_csv, best_of, run_rscript
 from kyodo_analysis.stats.design import SurveyDesign
 from kyodo_analysis.stats.weighting import rake
 
@@ -68,7 +71,7 @@ def make_data(n: int, seed: int = 20260401) -> tuple[pd.DataFrame, dict[str, dic
     }
     levels = {"age": AGE, "sex": SEX, "district": DISTRICT, "tenure": TENURE}
     margins = {col: {lev: float(total * s) for lev, s in zip(levels[col], shares[col], strict=True)} for col in levels}
-    return df, margins
+    return as_read_csv(df), margins
 
 
 
@@ -152,11 +155,19 @@ def main() -> None:
     rows = []
     raked = None
     for kind, df in [("string", df_str), ("categorical", df_cat)]:
-        d = SurveyDesign(df, weights="w", strata="district")
+        firsts = []
+        for _ in range(3):
+            d = SurveyDesign(df, weights="w", strata="district")
+            t_one, r = best_of(lambda d=d: rake(d, margins, tol=1e-10), 1)
+            firsts.append(t_one)
+        t_first = min(firsts)
         t_rake, r = best_of(lambda d=d: rake(d, margins, tol=1e-10), 3)
         raked = raked if raked is not None else r
         err = max_margin_error(df, r.weights, margins)  # type: ignore[union-attr]
-        rows.append({"columns": kind, "tool": "kyodo rake", "seconds": t_rake, "max_margin_rel_error": err})
+        rows.append(
+            {"columns": kind, "tool": "kyodo rake, first call", "seconds": t_first, "max_margin_rel_error": err}
+        )
+        rows.append({"columns": kind, "tool": "kyodo rake, codes cached", "seconds": t_rake})
         t_all, _ = best_of(lambda df=df: rake(SurveyDesign(df, weights="w", strata="district"), margins, tol=1e-10), 2)
         rows.append({"columns": kind, "tool": "kyodo design build + rake", "seconds": t_all})
         others = []
@@ -172,7 +183,8 @@ def main() -> None:
                     "columns": kind,
                     "tool": name,
                     "seconds": res[0],
-                    "slower_than_kyodo": res[0] / t_rake,
+                    "slower_than_kyodo": res[0] / t_first,
+                    "slower_than_kyodo_cached": res[0] / t_rake,
                     "max_margin_rel_error": max_margin_error(df, res[1], margins),
                 }
             )
@@ -208,8 +220,9 @@ def main() -> None:
             "(R stops at epsilon 1e-10 of the weight total, kyodo at 1e-10 relative per level)"
         )
     print(
-        f"{args.rows:,} rows; margins age 7, sex 2, district 10, tenure 3; kyodo rake best of 3 "
-        "(build + rake best of 2), svy/weightipy one run, R timed inside R (one run)"
+        f"{args.rows:,} rows read with pandas.read_csv; margins age 7, sex 2, district 10, tenure 3; "
+        "kyodo rake first call best of 3 new designs, cached best of 3 (build + rake best of 2), "
+        "svy/weightipy one run, R timed inside R (one run). Goals: svy/kyodo >= 40, weightipy/kyodo >= 10"
     )
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3g}"))

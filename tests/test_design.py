@@ -133,7 +133,7 @@ CASES: dict[str, Callable[[Any], Any]] = {
         lambda d: _sub(d).crosstab("stype", "awards", statistic="Wald")
     ),
     "svyciprop(~I(sch.wide == 'Yes'), subset(d, comp.imp == 'Yes'), method = 'beta')": (
-        lambda d: _sub(d).proportion("sch.wide", level="Yes", method="beta")
+        lambda d: _sub(d).proportion("sch.wide", success="Yes", method="beta")
     ),
     "svyratio(~api.stu, ~api00, d, deff = TRUE)": lambda d: d.ratio("api.stu", "api00", deff=True),
     "svyby(~api00, ~awards, d, svymean, deff = TRUE)": lambda d: d.mean(
@@ -213,12 +213,12 @@ CASES.update(
 )
 for _m in ["logit", "likelihood", "asin", "beta", "mean", "xlogit"]:
     CASES[f"svyciprop(~I(sch.wide == 'Yes'), d, method = '{_m}')"] = lambda d, m=_m: d.proportion(
-        "sch.wide", level="Yes", method=m
+        "sch.wide", success="Yes", method=m
     )
     CASES[
         "svyby(~I(sch.wide == 'Yes'), ~awards, d, svyciprop, vartype = c('se', 'ci'), "
         f"method = '{_m}')"
-    ] = lambda d, m=_m: d.proportion("sch.wide", level="Yes", method=m, by="awards")
+    ] = lambda d, m=_m: d.proportion("sch.wide", success="Yes", method=m, by="awards")
 for _st in ["F", "Chisq", "Wald", "adjWald"]:
     CASES[f"svychisq(~sch.wide + awards, d, statistic = '{_st}')"] = lambda d, s=_st: d.crosstab(
         "sch.wide", "awards", statistic=s
@@ -313,7 +313,7 @@ def test_matches_r(rec: dict[str, Any]) -> None:
         # uses the design-based dispersion and is checked for sanity instead
         row = tab.iloc[0]
         assert row["ci_low"] < row["estimate"] < row["ci_high"]
-        logit = d.proportion("sch.wide", level="Yes", method="logit").iloc[0]
+        logit = d.proportion("sch.wide", success="Yes", method="logit").iloc[0]
         assert row["ci_low"] == pytest.approx(logit["ci_low"], rel=0.05)
         return
     rows = np.ones(len(tab), dtype=bool)
@@ -357,3 +357,26 @@ def test_not_nested_raises() -> None:
         SurveyDesign(df, strata="s", psu="p")
     d = SurveyDesign(df, strata="s", psu="p", nest=True)
     assert d.degf() == 2
+
+
+# ------------------------------------------------------------ proportion keywords
+def test_proportion_level_is_the_confidence_level() -> None:
+    d = make_design("strat")
+    wide = d.proportion("sch.wide", success="Yes", method="mean", df=np.inf)
+    narrow = d.proportion("sch.wide", success="Yes", method="mean", df=np.inf, level=0.90)
+    assert wide["estimate"].iloc[0] == narrow["estimate"].iloc[0]
+    se = wide["se"].iloc[0]
+    p = wide["estimate"].iloc[0]
+    assert narrow["ci_high"].iloc[0] == pytest.approx(p + 1.6448536269514722 * se, rel=1e-12)
+    assert wide["ci_high"].iloc[0] == pytest.approx(p + 1.959963984540054 * se, rel=1e-12)
+
+
+def test_proportion_old_keywords_raise() -> None:
+    d = make_design("strat")
+    # the old trap: level= was the success value, so this used to return 0.0 with (0, 0)
+    with pytest.raises(EstimationError, match="needs success="):
+        d.proportion("sch.wide", level=0.90)
+    with pytest.raises(EstimationError, match=r"level='Yes' is not a confidence level"):
+        d.proportion("sch.wide", success="Yes", level="Yes")
+    with pytest.raises(EstimationError, match=r"conf_level=\) was removed"):
+        d.proportion("sch.wide", success="Yes", conf_level=0.9)

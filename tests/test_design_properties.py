@@ -311,9 +311,9 @@ def _coverage(reps: int, seed: int) -> dict[str, float]:
         d = SurveyDesign(pop.iloc[idx], strata="h", fpc="N")
         m = d.mean("y").iloc[0]
         hits["mean"] += m["ci_low"] <= truth_mean <= m["ci_high"]
-        p = d.proportion("b", level=1).iloc[0]
+        p = d.proportion("b", success=1).iloc[0]
         hits["proportion"] += p["ci_low"] <= truth_prop <= p["ci_high"]
-        pd_ = d.proportion("b", level=1, by="dom").set_index("dom").loc["c"]
+        pd_ = d.proportion("b", success=1, by="dom").set_index("dom").loc["c"]
         hits["domain_proportion"] += pd_["ci_low"] <= truth_dom <= pd_["ci_high"]
     return {k: v / reps for k, v in hits.items()}
 
@@ -386,13 +386,13 @@ def test_row_unit_lean_path_equals_dense(monkeypatch: pytest.MonkeyPatch, lonely
     dense = (
         d.mean("y", by="g", na_rm=True, deff=True),
         d.total("y", by="g", na_rm=True),
-        d.proportion("g", level=3, by="h", method="beta"),
+        d.proportion("g", success=3, by="h", method="beta"),
     )
     monkeypatch.setattr(design_mod, "_DENSE_LIMIT", 0)
     lean = (
         d.mean("y", by="g", na_rm=True, deff=True),
         d.total("y", by="g", na_rm=True),
-        d.proportion("g", level=3, by="h", method="beta"),
+        d.proportion("g", success=3, by="h", method="beta"),
     )
     for a, b in zip(dense, lean, strict=True):
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)

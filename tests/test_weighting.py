@@ -23,6 +23,7 @@ from kyodo_analysis.stats.weighting import (
     WeightedDesign,
     apply_weighting,
     calibrate,
+    get_method,
     poststratify,
     rake,
     trim,
@@ -62,26 +63,26 @@ def _weigh(design: SurveyDesign, rec: dict) -> WeightedDesign:
     name = rec["weighting"]
     tb = [float(x) for x in rec.get("trim_bounds", [])]
     if name == "ps_stype":  # postStratify(d0, ~stype, pop_stype)
-        return poststratify(design, "stype", TARGETS["stype"])
+        return poststratify(design, TARGETS["stype"], by="stype")
     if name == "ps_stype_sw":  # postStratify(d0, ~stype + sch.wide, pop_st_sw)
-        return poststratify(design, ["stype", "sch.wide"], pd.DataFrame(TARGETS["stype_sch.wide"]))
+        return poststratify(design, pd.DataFrame(TARGETS["stype_sch.wide"]), by=["stype", "sch.wide"])
     if name == "rake":  # rake(d0, list(~stype, ~sch.wide, ~awards), ..., epsilon = 1e-14)
         return rake(design, RAKE3, tol=1e-14, max_iter=1000)
     if name == "cal_linear":  # calibrate(d0, ~stype + api99, cal_tot)
-        return calibrate(design, "~stype + api99", CAL)
+        return calibrate(design, CAL, aux="~stype + api99")
     if name == "cal_bounded":  # calibrate(..., bounds = c(0.6, 1.5))
-        return calibrate(design, "~stype + api99", CAL, bounds=(0.6, 1.5), max_iter=200, tol=1e-13)
+        return calibrate(design, CAL, aux="~stype + api99", bounds=(0.6, 1.5), max_iter=200, tol=1e-13)
     if name == "cal_raking":  # calibrate(..., calfun = 'raking')
-        return calibrate(design, "~stype + api99", CAL, method="raking", max_iter=200, tol=1e-13)
+        return calibrate(design, CAL, aux="~stype + api99", method="raking", max_iter=200, tol=1e-13)
     if name == "cal_logit":  # calibrate(..., calfun = 'logit', bounds = c(0.5, 2.5))
-        return calibrate(design, "~stype + api99", CAL, method="logit", bounds=(0.5, 2.5), max_iter=200, tol=1e-13)
+        return calibrate(design, CAL, aux="~stype + api99", method="logit", bounds=(0.5, 2.5), max_iter=200, tol=1e-13)
     if name == "ps_then_rake":  # rake(postStratify(d0, ~stype, ...), list(~sch.wide, ~awards), ...)
-        ps = poststratify(design, "stype", TARGETS["stype"])
+        ps = poststratify(design, TARGETS["stype"], by="stype")
         return rake(ps, {"sch.wide": TARGETS["sch.wide"], "awards": TARGETS["awards"]}, tol=1e-14, max_iter=1000)
     if name == "cal_then_ps":  # postStratify(calibrate(d0, ~stype + api99, cal_tot), ~sch.wide, pop_sw)
-        return poststratify(calibrate(design, "~stype + api99", CAL), "sch.wide", TARGETS["sch.wide"])
+        return poststratify(calibrate(design, CAL, aux="~stype + api99"), TARGETS["sch.wide"], by="sch.wide")
     if name == "ps_trim":  # trimWeights(postStratify(d0, ~stype, pop_stype), lower=, upper=)
-        return trim(poststratify(design, "stype", TARGETS["stype"]), tb[0], tb[1])
+        return trim(poststratify(design, TARGETS["stype"], by="stype"), tb[0], tb[1])
     if name == "rake_trim_strict":  # trimWeights(rake(d0, 2 margins), upper =, strict = TRUE)
         return trim(rake(design, RAKE2, tol=1e-14, max_iter=1000), upper=tb[1], strict=True)
     raise AssertionError(name)
@@ -108,11 +109,11 @@ def _estimate(d: WeightedDesign, call: str) -> tuple[np.ndarray, np.ndarray, pd.
     elif call == "svyby(~api00, ~awards + sch.wide, d, svymean)":
         r = d.mean("api00", by=["awards", "sch.wide"]).sort_values(["sch.wide", "awards"])
     elif call == "svyciprop(~I(sch.wide == 'Yes'), d, method = 'logit')":
-        r = d.proportion("sch.wide", level="Yes", method="logit")
+        r = d.proportion("sch.wide", success="Yes", method="logit")
     elif call == "svyquantile(~api00, d, c(0.25, 0.5))":
         r = d.quantile("api00", [0.25, 0.5])
     elif call == "svyby(~I(sch.wide == 'Yes'), ~comp.imp, d, svyciprop, vartype = c('se', 'ci'))":
-        r = d.proportion("sch.wide", level="Yes", by="comp.imp", method="logit")
+        r = d.proportion("sch.wide", success="Yes", by="comp.imp", method="logit")
     elif call == "svyglm(api00 ~ ell + meals, d)":
         c = d.glm("api00 ~ ell + meals").coefficients
         return c["estimate"].to_numpy(), c["se"].to_numpy(), c
@@ -163,7 +164,7 @@ def _toy() -> pd.DataFrame:
 def test_poststratified_mean_and_se_by_hand() -> None:
     df = _toy()
     pop = {"a": 30.0, "b": 10.0, "c": 20.0}
-    d = poststratify(SurveyDesign(df, weights="w"), "g", pop)
+    d = poststratify(SurveyDesign(df, weights="w"), pop, by="g")
     n_c = df.groupby("g").size()
     w = df["g"].map(lambda c: pop[c] / n_c[c]).to_numpy()
     np.testing.assert_allclose(d.weights, w)
@@ -190,7 +191,7 @@ def test_trim_redistributes_equally_by_hand() -> None:
 
 def test_linear_calibration_by_hand() -> None:
     df = _toy()
-    d = calibrate(SurveyDesign(df, weights="w"), ["y"], {"(Intercept)": 40.0, "y": 200.0})
+    d = calibrate(SurveyDesign(df, weights="w"), {"(Intercept)": 40.0, "y": 200.0}, aux=["y"])
     x = np.column_stack([np.ones(len(df)), df["y"]])
     w0 = df["w"].to_numpy()
     lam = np.linalg.solve(x.T @ (x * w0[:, None]), np.array([40.0, 200.0]) - x.T @ w0)
@@ -220,7 +221,7 @@ def test_poststratified_weights_reproduce_cell_totals(rows: list, scale: float) 
     df = _frame(rows)
     present = df.groupby(["g", "h"]).size().index
     pop = {k: scale * (i + 1) for i, k in enumerate(present)}
-    d = poststratify(SurveyDesign(df, weights="w"), ["g", "h"], pop)
+    d = poststratify(SurveyDesign(df, weights="w"), pop, by=["g", "h"])
     got = pd.Series(d.weights).groupby([df["g"], df["h"]]).sum()
     for k, v in pop.items():
         assert got[k] == pytest.approx(v, rel=1e-12)
@@ -260,8 +261,8 @@ def test_calibration_is_idempotent(rows: list) -> None:
     df = _frame(rows)
     levels = sorted(df["g"].unique())
     totals = {"g": {lev: 50.0 + 10 * i for i, lev in enumerate(levels)}, "y": 900.0}
-    d1 = calibrate(SurveyDesign(df, weights="w"), ["g", "y"], totals)
-    d2 = calibrate(d1, ["g", "y"], totals)
+    d1 = calibrate(SurveyDesign(df, weights="w"), totals, aux=["g", "y"])
+    d2 = calibrate(d1, totals, aux=["g", "y"])
     np.testing.assert_allclose(d2.weights, d1.weights, rtol=1e-9)
 
 
@@ -301,23 +302,30 @@ def test_incompatible_margins_do_not_converge() -> None:
 
 def test_poststratify_errors_name_the_cell() -> None:
     with pytest.raises(WeightingError, match=r"level\(s\) \['M'\]"):
-        poststratify(_strat(), "stype", {"E": 1, "H": 2})
+        poststratify(_strat(), {"E": 1, "H": 2}, by="stype")
     with pytest.raises(WeightingError, match=r"cell \('K',\).*empty sample cell"):
-        poststratify(_strat(), "stype", {**TARGETS["stype"], "K": 3})
+        poststratify(_strat(), {**TARGETS["stype"], "K": 3}, by="stype")
 
 
 def test_calibration_errors() -> None:
     with pytest.raises(WeightingError, match="lack the auxiliary 'api99'"):
-        calibrate(_strat(), ["stype", "api99"], {"stype": TARGETS["stype"]})
+        calibrate(_strat(), {"stype": TARGETS["stype"]}, aux=["stype", "api99"])
     with pytest.raises(WeightingError, match="finite bounds"):
-        calibrate(_strat(), "~stype + api99", CAL, method="logit")
+        calibrate(_strat(), CAL, aux="~stype + api99", method="logit")
     with pytest.raises(WeightingError, match="did not converge"):
-        calibrate(_strat(), "~stype + api99", CAL, bounds=(0.99, 1.01))
+        calibrate(_strat(), CAL, aux="~stype + api99", bounds=(0.99, 1.01))
 
 
-def test_replicate_conversion_refused() -> None:
-    with pytest.raises(WeightingError, match="to_replicate"):
-        poststratify(_strat(), "stype", TARGETS["stype"]).to_replicate("JKn")
+def test_weighted_to_replicate_reweights_every_replicate() -> None:
+    ps = poststratify(_strat(), TARGETS["stype"], by="stype")
+    rep = ps.to_replicate("JKn")
+    np.testing.assert_allclose(rep.weights, ps.weights, rtol=1e-12)
+    # every replicate reproduces the post-stratum counts
+    codes = ps.data["stype"].to_numpy()
+    for r in range(rep.repweights.shape[1]):
+        got = pd.Series(rep.repweights[:, r]).groupby(codes).sum()
+        np.testing.assert_allclose(got.reindex(list(TARGETS["stype"])), list(TARGETS["stype"].values()), rtol=1e-12)
+    assert [s.method for s in rep.weighting_steps] == ["poststratify"]
 
 
 # ------------------------------------------------------------------ collapsing, report
@@ -360,10 +368,21 @@ def test_weighting_report_contents() -> None:
 
 
 def test_registry_and_domains_keep_the_calibration() -> None:
-    assert set(WEIGHTING_METHODS) == {"poststratify", "rake", "calibrate", "trim"}
+    assert set(WEIGHTING_METHODS) == {
+        "poststratify", "rake", "calibrate", "calibrate_linear", "calibrate_raking", "calibrate_logit", "trim"
+    }
     a = apply_weighting(_strat(), "rake", RAKE3, tol=1e-12)
     b = rake(_strat(), RAKE3, tol=1e-12)
     np.testing.assert_allclose(a.weights, b.weights)
+    assert get_method("rake") is rake
+    c = apply_weighting(_strat(), "calibrate_logit", CAL, aux="~stype + api99", bounds=(0.5, 2.5), tol=1e-12)
+    c2 = calibrate(_strat(), CAL, aux="~stype + api99", method="logit", bounds=(0.5, 2.5), tol=1e-12)
+    np.testing.assert_allclose(c.weights, c2.weights)
+    t = apply_weighting(_strat(), "poststratify", pd.DataFrame(TARGETS["stype_sch.wide"]), trim=(None, 40.0))
+    assert [st.method for st in t.weighting_steps] == ["poststratify", "trim"]
+    assert t.weights.max() <= 40.0 + 1e-9
+    with pytest.raises(WeightingError, match="say which columns form the post-strata"):
+        apply_weighting(_strat(), "poststratify", TARGETS["stype"])
     sub = b.subset(b.data["comp.imp"] == "Yes")
     assert isinstance(sub, WeightedDesign)
     by = b.mean("api00", by="comp.imp")
@@ -457,15 +476,15 @@ def test_raking_removes_nonresponse_bias_long() -> None:
 
 def test_methods_on_the_design_delegate() -> None:
     d = _strat()
-    if not hasattr(d, "rake"):  # the delegation lives in design.py (merged separately)
-        pytest.skip("SurveyDesign has no weighting methods in this checkout")
     np.testing.assert_allclose(d.rake(RAKE3, tol=1e-12).weights, rake(d, RAKE3, tol=1e-12).weights)
     np.testing.assert_allclose(
-        d.poststratify("stype", TARGETS["stype"]).weights,
-        poststratify(d, "stype", TARGETS["stype"]).weights,
+        d.poststratify(TARGETS["stype"], by="stype").weights,
+        poststratify(d, TARGETS["stype"], by="stype").weights,
     )
-    np.testing.assert_allclose(d.calibrate("~stype + api99", CAL).weights, calibrate(d, "~stype + api99", CAL).weights)
-    chained = d.poststratify("stype", TARGETS["stype"]).trim(upper=40.0)
+    np.testing.assert_allclose(
+        d.calibrate(CAL, aux="~stype + api99").weights, calibrate(d, CAL, aux="~stype + api99").weights
+    )
+    chained = d.poststratify(TARGETS["stype"], by="stype").trim(upper=40.0)
     assert [s.method for s in chained.weighting_steps] == ["poststratify", "trim"]
 
 
@@ -513,8 +532,47 @@ def test_poststratify_collapses_sparse_levels() -> None:
             "N": [50.0, 50.0, 200.0, 210.0, 150.0, 160.0],
         }
     )
-    d = poststratify(SurveyDesign(df, weights="w"), ["age", "sex"], pop, min_cell=3, collapse=["age"])
+    d = poststratify(SurveyDesign(df, weights="w"), pop, by=["age", "sex"], min_cell=3, collapse=["age"])
     coll = weighting_report(d).collapsed
     assert list(coll["label"]) == ["y+m"] and list(coll["variable"]) == ["age"]
     young_mid_m = (df["age"].isin(["y", "m"]) & (df["sex"] == "M")).to_numpy()
     assert d.weights[young_mid_m].sum() == pytest.approx(250.0)
+
+
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [
+        ("rake", {}),
+        ("calibrate_linear", {}),
+        ("calibrate_raking", {}),
+        ("calibrate_logit", {"bounds": (0.3, 3.0)}),
+        ("poststratify", {}),
+    ],
+)
+def test_study_style_weighting_by_name(demo_study, method, options) -> None:
+    """What Study.design does with design.weighting: margins from the population file,
+    the method chosen by name, optional trimming (see docs/architecture.md)."""
+    d = demo_study.design(2025, weighted=False)
+    pm = demo_study.population_margins()
+    cb = demo_study.codebook
+    cols = {"stratum": "中学校区", "reg_sex": "性別"}
+    count = pm.columns[-1]
+    columns, margins = {}, {}
+    for col, pop_col in cols.items():
+        target = pm.groupby(pop_col, sort=False)[count].sum()
+        labels = d.data[col].map(cb[col].codes)
+        columns[pop_col] = pd.Categorical(labels, categories=list(target.index))
+        margins[pop_col] = target
+    labelled = d.assign(**columns)
+    if method == "poststratify":
+        targets = pm.groupby(list(cols.values()), sort=False)[count].sum().reset_index()
+        options = {"by": list(cols.values()), "count": count}
+    else:
+        targets = margins
+    w = apply_weighting(labelled, method, targets, trim=(None, 1.5 * labelled.weights.mean() * 1.1), **options)
+    assert [s.method for s in w.weighting_steps][-1] == "trim"
+    first = w.weighting_steps[0]
+    assert first.method == method.split("_")[0]
+    rep = w.weighting_report().margins
+    assert np.isfinite(rep["final"]).all()
+    np.testing.assert_allclose(w.weights.sum(), float(pm[count].sum()), rtol=1e-9)

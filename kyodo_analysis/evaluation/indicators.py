@@ -579,7 +579,7 @@ def _survey_wave(study: Any, fiscal_year: int, indicators: Sequence[Indicator],
         col = f"_ind_{ind.id}"
         if not np.isfinite(frame[col].to_numpy()).any():
             continue
-        est = design.proportion(col, level=1.0, na_rm=True, conf_level=level,
+        est = design.proportion(col, success=1.0, na_rm=True, level=level,
                                 by="_domain" if labels is not None else None)
         est = est.rename(columns={"_domain": "domain"}) if labels is not None else \
             est.assign(domain=CITY)

@@ -61,7 +61,7 @@ def _greg_fit(xcell: np.ndarray | None, sums: np.ndarray, w0: np.ndarray) -> np.
         return out
     root = np.sqrt(w0[pos])
     b = np.linalg.lstsq(xcell[pos] * root[:, None], sums[pos] / root[:, None], rcond=None)[0]
-    return xcell @ b
+    return np.asarray(xcell @ b)
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,12 +137,12 @@ def cell_shift(step: CalibrationStep, z: np.ndarray, dom: np.ndarray, n_dom: int
         sums[:, :, a] = np.bincount(key, weights=(z[:, a] * scale)[inside], minlength=n_cells * n_dom).reshape(
             n_cells, n_dom
         )
-    sums = sums.reshape(n_cells, q)
+    sums2 = sums.reshape(n_cells, q)
     if isinstance(step, GregStep):
         w0 = np.bincount(step.cell, weights=step.w_before, minlength=n_cells)
-        return _greg_fit(step.xcell, sums, w0)
+        return _greg_fit(step.xcell, sums2, w0)
     n_cell = np.bincount(step.cell, minlength=n_cells).astype(float)
-    rem = sums
+    rem = sums2
     shift = np.zeros_like(rem)
     for _ in range(RAKING_SWEEPS):
         for codes, n_lev in zip(step.cell_codes, step.n_levels, strict=True):
@@ -188,8 +188,8 @@ def element_vcov(
     zz = np.empty((n_strata, n_dom, k, k))
     for a in range(k):
         for b in range(a, k):
-            v = np.bincount(hd, weights=zi[:, a] * zi[:, b], minlength=n_strata * n_dom)
-            zz[:, :, a, b] = zz[:, :, b, a] = v.reshape(n_strata, n_dom)
+            ab = np.bincount(hd, weights=zi[:, a] * zi[:, b], minlength=n_strata * n_dom)
+            zz[:, :, a, b] = zz[:, :, b, a] = ab.reshape(n_strata, n_dom)
     # sum z_a by (h, d) and sum z_a w by (h, c, d)
     zt = np.empty((n_strata, n_dom, k))
     hcd = (hi * n_cells + ci) * n_dom + di

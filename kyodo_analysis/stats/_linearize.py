@@ -37,7 +37,7 @@ class Stage:
     n_units: int
     unit_stratum: np.ndarray  # (n_units,) stratum code of each unit
     n_strata: int
-    stratum_labels: tuple  # printable label of each stratum (for error messages)
+    stratum_labels: tuple[object, ...]  # printable label of each stratum (for error messages)
     n_sampled: np.ndarray  # (n_strata,) number of sampled units (R's sampsize)
     popsize: np.ndarray  # (n_strata,) population size (inf: with replacement)
     stratum_parent: np.ndarray  # (n_strata,) unit code one stage up (all 0 at stage 1)
@@ -59,8 +59,8 @@ def factorize_columns(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
                 # dense integer labels: an O(n) remap without hashing (codes in sorted order)
                 present = np.bincount(v - lo, minlength=hi - lo + 1) > 0
                 remap = np.cumsum(present) - 1
-                return remap[v - lo].astype(np.int64)
-        return pd.factorize(col, use_na_sentinel=False)[0].astype(np.int64)
+                return np.asarray(remap[v - lo].astype(np.int64))
+        return np.asarray(pd.factorize(col, use_na_sentinel=False)[0].astype(np.int64))
     codes = np.zeros(len(frame), dtype=np.int64)
     for col in columns:
         c, uniques = pd.factorize(frame[col], use_na_sentinel=False)
@@ -72,7 +72,7 @@ def factorize_columns(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
 def combine_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Codes of the interaction of two integer code vectors (order of first appearance)."""
     nb = int(b.max()) + 1 if len(b) else 1
-    return pd.factorize(a.astype(np.int64) * nb + b.astype(np.int64))[0].astype(np.int64)
+    return np.asarray(pd.factorize(a.astype(np.int64) * nb + b.astype(np.int64))[0].astype(np.int64))
 
 
 def first_by_group(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
@@ -125,8 +125,9 @@ def build_stages(
             for j in range(1, min(k + 1, len(strata))):
                 s = combine_codes(s, strata_codes[j])
             ids[k] = combine_codes(s, ids[k])
-    if strata and not nest:
-        # every first-stage unit must lie in exactly one stratum (R: check.strata)
+    if strata and not nest and psu:
+        # every first-stage unit must lie in exactly one stratum (R: check.strata); rows
+        # as units (no psu) lie in one stratum each by construction
         first = first_by_group(ids[0], strata_codes[0], int(ids[0].max()) + 1)
         clash = first[ids[0]] != strata_codes[0]
         if clash.any():
@@ -159,9 +160,8 @@ def build_stages(
             s_row = combine_codes(strata_codes[k], parent_unit_row)
         n_strata = int(s_row.max()) + 1
         unit_stratum = first_by_group(unit, s_row, n_units)
-        # a unit in two strata at the same stage is a nesting error
-        chk = first_by_group(unit, s_row, n_units)[unit]
-        if (chk != s_row).any():
+        # a unit in two strata at the same stage is a nesting error (rows as units: none)
+        if psu and (unit_stratum[unit] != s_row).any():
             raise EstimationError(f"stage {k + 1} units are not nested in strata; pass nest=True")
         n_sampled = np.bincount(unit_stratum, minlength=n_strata).astype(float)
         if k < len(fpc_values):
@@ -181,7 +181,7 @@ def build_stages(
             popsize = np.full(n_strata, np.inf)
         if k == 0 and strata:
             lab_rows = first_by_group(s_row, np.arange(n), n_strata)
-            labels = tuple(frame[strata[0]].to_numpy()[lab_rows].tolist())
+            labels = tuple(frame[strata[0]].take(lab_rows).tolist())
         elif k == 0:
             labels = ("(unstratified)",) * n_strata
         else:
@@ -190,10 +190,10 @@ def build_stages(
             parts = []
             if strata:
                 parts.append(
-                    frame[strata[min(k, len(strata) - 1)]].to_numpy()[lab_rows].astype(str)
+                    frame[strata[min(k, len(strata) - 1)]].take(lab_rows).to_numpy().astype(str)
                 )
             for j in range(k):
-                vals = frame[psu[j]].to_numpy()[lab_rows].astype(str)
+                vals = frame[psu[j]].take(lab_rows).to_numpy().astype(str)
                 parts.append(np.char.add(f"{psu[j]}=", vals))
             joined = parts[0]
             for extra in parts[1:]:
@@ -404,7 +404,7 @@ def df_from_presence(stages: list[Stage], present: np.ndarray) -> np.ndarray:
     n_psu = pres.sum(axis=0)
     s_count = _indicator(st.unit_stratum, st.n_strata) @ pres.astype(float)
     n_str = (np.asarray(s_count) > 0).sum(axis=0)
-    return (n_psu - n_str).astype(float)
+    return np.asarray((n_psu - n_str).astype(float))
 
 
 def design_df(
@@ -424,4 +424,4 @@ def design_df(
     # strata present: any present unit of the stratum
     s_count = _indicator(st.unit_stratum, st.n_strata) @ u_present.astype(float)
     n_str = (np.asarray(s_count) > 0).sum(axis=0)
-    return (n_psu - n_str).astype(float)
+    return np.asarray((n_psu - n_str).astype(float))

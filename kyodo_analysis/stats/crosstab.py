@@ -44,9 +44,15 @@ def _factor(design: _BaseDesign, col: str) -> tuple[np.ndarray, list[object]]:
         raise EstimationError(f"column {col!r} not in the data")
     s = design.data[col]
     active = design._w != 0
-    levels = sorted(pd.unique(s[active & s.notna().to_numpy()]))
-    codes = pd.Categorical(s, categories=levels).codes.astype(np.int64)
-    return codes, list(levels)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        levels = sorted(pd.unique(s[active & s.notna().to_numpy()]))
+        codes = pd.Categorical(s, categories=levels).codes.astype(np.int64)
+        return codes, list(levels)
+    # the design's cached codes (sorted distinct values), restricted to the active rows
+    all_codes, uniques = design._column_codes(col)
+    seen = np.bincount(all_codes[active & (all_codes >= 0)], minlength=len(uniques)) > 0
+    remap = np.append(np.where(seen, np.cumsum(seen) - 1, -1), -1)  # code -1 (missing) -> -1
+    return remap[all_codes], list(np.asarray(uniques)[seen])
 
 
 def crosstab(

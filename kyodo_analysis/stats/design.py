@@ -34,8 +34,8 @@ NaN).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,12 @@ from kyodo_analysis.stats._linearize import (
     unit_vcov,
 )
 
+if TYPE_CHECKING:
+    from kyodo_analysis.stats.calibrated import WeightedDesign
+    from kyodo_analysis.stats.crosstab import CrosstabResult
+    from kyodo_analysis.stats.glm import SvyGLMResult
+    from kyodo_analysis.stats.replicate import ReplicateDesign
+
 __all__ = ["SurveyDesign", "compare_independent"]
 
 ColumnSpec = str | Sequence[str] | None
@@ -70,6 +76,16 @@ def _as_list(spec: ColumnSpec) -> list[str]:
     if isinstance(spec, str):
         return [spec]
     return list(spec)
+
+
+class _Missing:
+    """Sentinel for keyword arguments that were not passed."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
 
 
 class _OnesLast(np.ndarray):
@@ -101,52 +117,77 @@ def _quantile_crit(level: float, df: float | np.ndarray | None) -> np.ndarray:
     if df is None:
         return np.asarray(stats.norm.ppf(a))
     df = np.asarray(df, dtype=float)
-    return np.where(np.isinf(df), stats.norm.ppf(a), stats.t.ppf(a, np.where(df > 0, df, np.nan)))
+    return np.asarray(np.where(np.isinf(df), stats.norm.ppf(a), stats.t.ppf(a, np.where(df > 0, df, np.nan))))
+
+
+def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, Any]:
+    """Codes of a column over its distinct values in sorted order (``-1``: missing).
+
+    The distinct values are those present (for a categorical, in category order). Integer
+    columns with a compact range are coded by counting, everything else by hashing
+    (``pandas.factorize``).
+    """
+    n = len(col)
+    if pd.api.types.is_integer_dtype(col.dtype) and not isinstance(col.dtype, pd.CategoricalDtype) and not col.hasnans:
+        v = col.to_numpy(dtype=np.int64)
+        lo, hi = (int(v.min()), int(v.max())) if n else (0, 0)
+        if hi - lo <= 4 * n + 1024:
+            counts = np.bincount(v - lo, minlength=hi - lo + 1)
+            present = np.flatnonzero(counts)
+            remap = np.full(hi - lo + 1, -1, dtype=np.int64)
+            remap[present] = np.arange(len(present))
+            # a Series cast also handles nullable extension dtypes (Int64 from a store)
+            return remap[v - lo], pd.Series(present + lo).astype(col.dtype).to_numpy()
+    codes, uniques = pd.factorize(col, sort=True)
+    return codes.astype(np.int64, copy=False), uniques
 
 
 class _Domains:
-    """Factorised domain codes for ``by`` columns (``-1`` marks rows in no domain)."""
+    """Domain codes for ``by`` columns (``-1`` marks rows in no domain).
 
-    def __init__(self, frame: pd.DataFrame, by: list[str]) -> None:
+    Built from the design's cached column codes (:meth:`_BaseDesign._column_codes`), so a
+    column is hashed once per design whatever its type.
+    """
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        by: list[str],
+        codes_of: Callable[[str], tuple[np.ndarray, Any]] | None = None,
+    ) -> None:
         self.by = by
-        n = len(frame)
+        n_rows = len(frame)
         if not by:
-            self.codes = np.zeros(n, dtype=np.int64)
+            self.codes = np.zeros(n_rows, dtype=np.int64)
             self.n = 1
             self.table = pd.DataFrame(index=range(1))
             return
         missing = [c for c in by if c not in frame.columns]
         if missing:
             raise EstimationError(f"by column(s) not in the data: {missing}")
-        n_rows = len(frame)
+        if codes_of is None:
+
+            def codes_of(c: str) -> tuple[np.ndarray, Any]:
+                return _sorted_codes(frame[c])
+
+        self._unit: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+        parts = [codes_of(c) for c in by]
         if len(by) == 1:
-            col = frame[by[0]]
-            if (pd.api.types.is_integer_dtype(col.dtype)
-                    and not isinstance(col.dtype, pd.CategoricalDtype) and not col.hasnans):
-                v = col.to_numpy(dtype=np.int64)
-                lo, hi = (int(v.min()), int(v.max())) if n_rows else (0, 0)
-                if hi - lo <= 4 * n_rows + 1024:
-                    counts = np.bincount(v - lo, minlength=hi - lo + 1)
-                    present = np.flatnonzero(counts)
-                    remap = np.full(hi - lo + 1, -1, dtype=np.int64)
-                    remap[present] = np.arange(len(present))
-                    self.codes = remap[v - lo]
-                    self.n = len(present)
-                    # a Series cast also handles nullable extension dtypes (Int64 from a store)
-                    labels = pd.Series(present + lo).astype(col.dtype)
-                    self.table = pd.DataFrame({by[0]: labels})
-                    return
-        combined = np.zeros(n_rows, dtype=np.int64)
-        bad = np.zeros(n_rows, dtype=bool)
-        uniques_list = []
-        for col in by:
-            codes, uniques = pd.factorize(frame[col], sort=True)
+            codes, uniques = parts[0]
+            self.codes = codes
+            self.n = len(uniques)
+            self.table = pd.DataFrame({by[0]: pd.Series(uniques).astype(frame[by[0]].dtype)})
+            return
+        sizes = [len(u) for _, u in parts]
+        size = int(np.prod(sizes))
+        combined = parts[0][0].copy()
+        bad = combined < 0
+        for (codes, _), k in zip(parts[1:], sizes[1:], strict=True):
+            combined *= k
+            combined += codes
             bad |= codes < 0
-            uniques_list.append(uniques)
-            combined = combined * len(uniques) + codes
-        size = int(np.prod([len(u) for u in uniques_list]))
         if bad.any():
-            combined = np.where(bad, size, combined)
+            combined[bad] = size
         counts = np.bincount(combined, minlength=size + 1)[:size]
         present = np.flatnonzero(counts)
         remap = np.full(size + 1, -1, dtype=np.int64)
@@ -155,12 +196,31 @@ class _Domains:
         self.n = len(present)
         table = {}
         rem = present.copy()
-        for col, uniques in zip(reversed(by), reversed(uniques_list), strict=True):
-            table[col] = np.asarray(uniques)[rem % len(uniques)]
-            rem = rem // len(uniques)
+        for col, (_, uniques), k in zip(reversed(by), reversed(parts), reversed(sizes), strict=True):
+            table[col] = np.asarray(uniques)[rem % k]
+            rem = rem // k
         self.table = pd.DataFrame({col: table[col] for col in by})
         for col in by:
             self.table[col] = self.table[col].astype(frame[col].dtype)
+
+    def unit_key(self, unit: np.ndarray, n_dom: int) -> np.ndarray:
+        """``unit * n_dom + domain`` of every row (kept for the last units asked for)."""
+        cached = self.__dict__.get("_unit")
+        if cached is not None and cached[0] is unit:
+            return np.asarray(cached[1])
+        key = unit * n_dom + self.codes if n_dom > 1 else unit
+        self._unit = (unit, key, None)
+        return key
+
+    def unit_counts(self, unit: np.ndarray, n_dom: int, size: int) -> np.ndarray:
+        """Rows per (unit, domain) cell, all rows counted (kept with :meth:`unit_key`)."""
+        key = self.unit_key(unit, n_dom)
+        assert self._unit is not None
+        if self._unit[2] is None:
+            self._unit = (unit, key, np.bincount(key, minlength=size))
+        counts = self._unit[2]
+        assert counts is not None
+        return counts
 
 
 class _BaseDesign:
@@ -204,6 +264,11 @@ class _BaseDesign:
         new.__dict__.update(self.__dict__)
         values = {k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in columns.items()}
         new._frame = self._frame.assign(**values)
+        new._codes = {
+            k: v
+            for k, v in self._code_cache().items()
+            if not (k in columns or (isinstance(k, tuple) and any(c in columns for c in k[1:])))
+        }
         return new
 
     @property
@@ -225,7 +290,10 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.degf()  # doctest: +SKIP
+        ``design``: the demo's FY2025 design (``ka.open_study().design(2025, weighted=False)``).
+
+        >>> design.degf()
+        1559.0
         """
         active = self._w != 0
         return float(self._degf(active, np.zeros(len(active), dtype=np.int64), 1)[0])
@@ -249,7 +317,12 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> women = design.subset(design.data["sex"] == "F")  # doctest: +SKIP
+        Women (register sex 2) of the demo's FY2025 design:
+
+        >>> women = design.subset(design.data["reg_sex"] == 2)
+        >>> print(women.mean("q3_1", na_rm=True)[["estimate", "se", "n"]].round(4).to_string(index=False))
+         estimate     se   n
+           0.3753 0.0167 829
         """
         if isinstance(mask, str):
             mask = self._frame[mask]
@@ -266,10 +339,10 @@ class _BaseDesign:
             raise EstimationError(f"column {col!r} not in the data")
         s = self._frame[col]
         if pd.api.types.is_bool_dtype(s):
-            return s.astype("float64").to_numpy()
+            return np.asarray(s.astype("float64").to_numpy())
         if not pd.api.types.is_numeric_dtype(s):
             raise EstimationError(f"column {col!r} is not numeric (dtype {s.dtype})")
-        return s.astype("float64").to_numpy(na_value=np.nan)
+        return np.asarray(s.astype("float64").to_numpy(na_value=np.nan))
 
     @staticmethod
     def _is_categorical(s: pd.Series) -> bool:
@@ -289,8 +362,37 @@ class _BaseDesign:
             drop |= na
         return drop
 
+    # ------------------------------------------------------------ column codes
+    # The data of a design is treated as immutable (assign() makes a new design), so the
+    # codes of a column, and the domains of a tuple of by-columns, are computed once and
+    # shared by every design derived from this one (subsets, weighted designs, replicates).
+    def _code_cache(self) -> dict[object, Any]:
+        cache: dict[object, Any] | None = self.__dict__.get("_codes")
+        if cache is None:
+            cache = {}
+            self._codes = cache
+        return cache
+
+    def _column_codes(self, col: str) -> tuple[np.ndarray, Any]:
+        """Codes of ``col`` over its sorted distinct values (``-1``: missing), cached."""
+        cache = self._code_cache()
+        hit = cache.get(col)
+        if hit is None:
+            if col not in self._frame.columns:
+                raise EstimationError(f"column {col!r} not in the data")
+            hit = _sorted_codes(self._frame[col])
+            cache[col] = hit
+        return hit
+
     def _domains(self, by: ColumnSpec) -> _Domains:
-        return _Domains(self._frame, _as_list(by))
+        cols = _as_list(by)
+        cache = self._code_cache()
+        key = ("by", *cols)
+        hit = cache.get(key)
+        if hit is None:
+            hit = _Domains(self._frame, cols, self._column_codes)
+            cache[key] = hit
+        return hit
 
     def _domain_totals(
         self, x: np.ndarray, w: np.ndarray, dom: np.ndarray, n_dom: int, *, ones_last: bool = False
@@ -344,7 +446,7 @@ class _BaseDesign:
             vsrs = s2 * (wt**2 / nobs)[:, None]
         else:
             vsrs = s2 * (wt**2 * (wt - nobs) / (wt * nobs))[:, None]
-        return var / vsrs.reshape(var.shape)
+        return np.asarray(var / vsrs.reshape(var.shape))
 
     # ------------------------------------------------------------ estimators
     def _smooth(
@@ -417,9 +519,12 @@ class _BaseDesign:
             and self._is_categorical(self._frame[cols[0]])
         ):
             s = self._frame[cols[0]]
-            cat = s.astype("category")
-            levels = list(cat.cat.categories)
-            codes = cat.cat.codes.to_numpy()
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                levels = list(s.cat.categories)  # every category, observed or not (R factor)
+                codes = s.cat.codes.to_numpy()
+            else:
+                codes, uniques = self._column_codes(cols[0])
+                levels = list(uniques)
             x = (codes[:, None] == np.arange(len(levels))[None, :]).astype(float)
             x[codes < 0] = np.nan
             drop = self._check_na(cols, [x[:, 0]], na_rm)
@@ -436,7 +541,7 @@ class _BaseDesign:
         """g(T) = T[:m] / T[m] and its Jacobian."""
 
         def g(t: np.ndarray) -> np.ndarray:
-            return t[..., :m] / t[..., m : m + 1]
+            return np.asarray(t[..., :m] / t[..., m : m + 1])
 
         def jac(t: np.ndarray) -> np.ndarray:
             n_dom = t.shape[0]
@@ -556,7 +661,16 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.total("enroll", by="stype")  # doctest: +SKIP
+        Residents who took part in a neighbourhood activity (問3-1), by 中学校区 (demo FY2025):
+
+        >>> t = design.total("q3_1", by="stratum", na_rm=True)
+        >>> print(t[["stratum", "estimate", "se"]].round(0).to_string(index=False))
+         stratum  estimate    se
+               1    6241.0 502.0
+               2    6928.0 517.0
+               3    8766.0 594.0
+               4    8231.0 618.0
+               5    5284.0 407.0
         """
         x, drop, levels, domains = self._mean_parts(y, by, na_rm)
         m = x.shape[1]
@@ -606,7 +720,9 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.ratio("api.stu", "enroll")  # doctest: +SKIP
+        >>> print(design.ratio("q3_1", "q3_2", na_rm=True)[["estimate", "se"]].round(4).to_string(index=False))
+         estimate     se
+           2.1982 0.1388
         """
         domains = self._domains(by)
         yv, xv = self._numeric(num), self._numeric(den)
@@ -655,7 +771,9 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.var("api00")  # doctest: +SKIP
+        >>> print(design.var("q3sq")[["estimate", "se"]].round(3).to_string(index=False))
+         estimate   se
+            9.726 0.08
         """
         x, drop, levels, domains = self._mean_parts(y, by, na_rm)
         if levels is not None:
@@ -692,11 +810,11 @@ class _BaseDesign:
         xx = _with_ones(xv**2, xv)
 
         def g(t: np.ndarray) -> np.ndarray:
-            return c[:, None] * (t[..., 0:1] / t[..., 2:3] - (t[..., 1:2] / t[..., 2:3]) ** 2)
+            return np.asarray(c[:, None] * (t[..., 0:1] / t[..., 2:3] - (t[..., 1:2] / t[..., 2:3]) ** 2))
 
         def jac(t: np.ndarray) -> np.ndarray:
             t0, t1, t2 = t[:, 0], t[:, 1], t[:, 2]
-            return (
+            return np.asarray(
                 c[:, None] * np.stack([1 / t2, -2 * t1 / t2**2, -t0 / t2**2 + 2 * t1**2 / t2**3], 1)
             )[:, None, :]
 
@@ -707,14 +825,15 @@ class _BaseDesign:
         self,
         y: str,
         *,
-        level: Any,
+        success: Any = _MISSING,
         method: Literal["logit", "likelihood", "asin", "beta", "mean", "xlogit"] = "logit",
         by: ColumnSpec = None,
         df: float | None = None,
-        conf_level: float = 0.95,
+        level: float = 0.95,
         na_rm: bool = False,
+        conf_level: Any = _MISSING,
     ) -> pd.DataFrame:
-        r"""Proportion of ``y == level`` with an interval as R ``svyciprop``.
+        r"""Proportion of ``y == success`` with an interval as R ``svyciprop``.
 
         The estimate is the weighted mean of the indicator, ``se`` its linearised standard
         error. Intervals (``df`` defaults to the design degrees of freedom, R ``degf``):
@@ -731,24 +850,33 @@ class _BaseDesign:
         Parameters
         ----------
         y : str
-            Column; the proportion is that of rows equal to ``level``.
-        level : scalar
-            Value of ``y`` counted as a success.
+            Column; the proportion is that of rows equal to ``success``.
+        success : scalar
+            Value of ``y`` counted as a success (required).
         method : str
             Interval method (see above).
         by : str or list of str, optional
             Domains.
         df : float, optional
             Degrees of freedom; default each domain's ``degf`` (``numpy.inf``: normal).
-        conf_level : float
-            Confidence level.
+        level : float
+            Confidence level, as everywhere else in the engine.
         na_rm : bool
             Exclude missing ``y`` domain-style.
+        conf_level
+            Removed (it was the confidence level when ``level=`` meant the success value);
+            passing it raises, naming the new keywords. Kept for one release.
 
         Returns
         -------
         pandas.DataFrame
             ``by`` columns, ``estimate, se, ci_low, ci_high, df, n``.
+
+        Raises
+        ------
+        EstimationError
+            ``success=`` missing, ``level=`` not a probability (the old meaning of
+            ``level=``), the removed ``conf_level=``, or an unknown method.
 
         Examples
         --------
@@ -758,16 +886,32 @@ class _BaseDesign:
         >>> design = ka.open_study().design(2025)
         >>> q1 = design.data["q1"]
         >>> d = design.assign(aware=q1.isin([1, 2]).astype(float).where(q1 != 9))
-        >>> ci = d.proportion("aware", level=1.0, method="beta", na_rm=True)
+        >>> ci = d.proportion("aware", success=1.0, method="beta", na_rm=True)
         >>> print(ci[["estimate", "ci_low", "ci_high"]].round(4).to_string(index=False))
          estimate  ci_low  ci_high
            0.5245  0.4994   0.5495
         """
+        if conf_level is not _MISSING:
+            raise EstimationError(
+                "proportion(conf_level=) was removed: the confidence level is now level= "
+                "(as in every other estimator) and the value counted as a success is success=; "
+                f"call proportion({y!r}, success=<value>, level={conf_level!r})"
+            )
+        if success is _MISSING:
+            raise EstimationError(
+                f"proportion({y!r}) needs success=<value of {y!r} counted as a success>; "
+                "level= is the confidence level (it used to be the success value)"
+            )
+        if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
+            raise EstimationError(
+                f"proportion: level={level!r} is not a confidence level in (0, 1); level= is the "
+                "confidence level and the value counted as a success is now success="
+            )
         if y not in self._frame.columns:
             raise EstimationError(f"column {y!r} not in the data")
         s = self._frame[y]
         na = s.isna().to_numpy()
-        ind = np.where(na, np.nan, (s == level).fillna(False).to_numpy(dtype=bool).astype(float))
+        ind = np.where(na, np.nan, (s == success).fillna(False).to_numpy(dtype=bool).astype(float))
         drop = self._check_na([y], [ind], na_rm)
         domains = self._domains(by)
         xx = _with_ones(ind)
@@ -776,7 +920,7 @@ class _BaseDesign:
         p = est[:, 0]
         se = np.sqrt(np.diag(cov))
         use_df = ddf if df is None else np.full(domains.n, float(df))
-        crit = _quantile_crit(conf_level, use_df)
+        crit = _quantile_crit(level, use_df)
         with np.errstate(divide="ignore", invalid="ignore"):
             if method == "mean":
                 lo, hi = p - crit * se, p + crit * se
@@ -795,7 +939,7 @@ class _BaseDesign:
                 lo = np.sin(eta - crit * se_eta) ** 2
                 hi = np.sin(eta + crit * se_eta) ** 2
             elif method == "beta":
-                alpha = 1 - conf_level
+                alpha = 1 - level
                 n_eff = p * (1 - p) / se**2
                 nrows = self._nrow_domain(domains, dom)
                 n_eff = (
@@ -808,7 +952,7 @@ class _BaseDesign:
                 se_eta = (
                     self._logit_se(xx, drop, domains) if self._is_replicate else se / (p * (1 - p))
                 )
-                lo, hi = self._likelihood_ci(ind, drop, domains, p, se_eta, use_df, conf_level)
+                lo, hi = self._likelihood_ci(ind, drop, domains, p, se_eta, use_df, level)
             else:
                 raise EstimationError(f"unknown proportion method {method!r}")
         # degenerate domains (p = 0 or 1, zero variance): the interval collapses to p
@@ -829,7 +973,7 @@ class _BaseDesign:
         """Standard error of ``logit(T1/T0)`` by domain (replicate designs)."""
 
         def g(t: np.ndarray) -> np.ndarray:
-            return np.log(t[..., 0:1] / (t[..., 1:2] - t[..., 0:1]))
+            return np.asarray(np.log(t[..., 0:1] / (t[..., 1:2] - t[..., 0:1])))
 
         def jac(t: np.ndarray) -> np.ndarray:
             a, b = t[:, 0], t[:, 1]
@@ -894,7 +1038,7 @@ class _BaseDesign:
             target = tq**2 * lam
 
             def dev(eta: float, s1: float = s1, sw: float = sw) -> float:
-                return 2 * (s1 * np.logaddexp(0, -eta) + (sw - s1) * np.logaddexp(0, eta))
+                return float(2 * (s1 * np.logaddexp(0, -eta) + (sw - s1) * np.logaddexp(0, eta)))
 
             eh = np.log(ph / (1 - ph))
             d0 = dev(eh)
@@ -989,9 +1133,14 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.quantile("income", [0.25, 0.5, 0.75], by="region")  # doctest: +SKIP
+        >>> q = design.quantile("q3sq", [0.25, 0.5, 0.75])
+        >>> print(q[["estimate", "ci_low", "ci_high"]].to_string(index=False))
+         estimate  ci_low  ci_high
+              2.0     2.0      3.0
+              3.0     3.0      8.0
+              8.0     8.0      9.0
         """
-        probs_l = [float(probs)] if np.isscalar(probs) else [float(p) for p in probs]  # type: ignore[arg-type]
+        probs_l = [float(probs)] if isinstance(probs, (int, float)) else [float(p) for p in probs]
         xv = self._numeric(y)
         drop = self._check_na([y], [xv], na_rm)
         domains = self._domains(by)
@@ -1099,7 +1248,10 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.contrast("y", {"north": 1, "south": -1}, by="region")  # doctest: +SKIP
+        >>> c = design.contrast("q3_1", {1: 1, 2: -1}, by="stratum", na_rm=True)
+        >>> print(c[["estimate", "se"]].round(4).to_string(index=False))
+         estimate     se
+          -0.0247 0.0393
         """
         cols = _as_list(y)
         x, drop, levels, domains = self._mean_parts(cols, by, na_rm)
@@ -1194,7 +1346,10 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.difference("satisfied", by="sex", levels=("F", "M"))  # doctest: +SKIP
+        >>> d = design.difference("q3_1", by="reg_sex", levels=(2, 1), na_rm=True)
+        >>> print(d[["estimate", "se"]].round(4).to_string(index=False))
+         estimate     se
+           0.0183 0.0246
         """
         return self.contrast(
             y,
@@ -1275,7 +1430,7 @@ class _BaseDesign:
         col: str,
         *,
         statistic: Literal["F", "Chisq", "Wald", "adjWald"] = "F",
-    ) -> Any:
+    ) -> CrosstabResult:
         """Weighted two-way table with a design-based test of independence (R ``svychisq``).
 
         Parameters
@@ -1314,7 +1469,7 @@ class _BaseDesign:
         family: Literal[
             "gaussian", "binomial", "poisson", "quasibinomial", "quasipoisson"
         ] = "gaussian",
-    ) -> Any:
+    ) -> SvyGLMResult:
         """Design-weighted GLM with sandwich variance (R ``svyglm``; Binder 1983).
 
         Parameters
@@ -1337,7 +1492,12 @@ class _BaseDesign:
 
         Examples
         --------
-        >>> design.glm("api00 ~ ell + meals").coefficients  # doctest: +SKIP
+        >>> fit = design.glm("q3_1 ~ C(reg_sex)", family="quasibinomial")
+        >>> print(fit.coefficients[["estimate", "se"]].round(4).to_string())
+                         estimate      se
+        term
+        Intercept         -0.5885  0.0784
+        C(reg_sex)[T.2]    0.0789  0.1060
         """
         from kyodo_analysis.stats.glm import svyglm
 
@@ -1493,18 +1653,24 @@ class SurveyDesign(_BaseDesign):
         p = x.shape[1]
         if n_use == 1 and not self._spec["psu"] and n_dom > 1 and size * p > _DENSE_LIMIT:
             return self._smooth_row_units(x, dom, active, n_dom, g, jac, k, ones_last)
+        # every row in a domain of the by-columns: the (unit, domain) key is kept with them
+        reuse = False
         if dom.min(initial=0) < 0:
             keep = dom >= 0
             key = last.unit[keep] * n_dom + dom[keep]
             wk, xk, actk = w[keep], x[keep], active[keep]
         else:
-            key = last.unit * n_dom + dom if n_dom > 1 else last.unit
+            reuse = dom is domains.codes
+            key = domains.unit_key(last.unit, n_dom) if reuse else last.unit * n_dom + dom
             wk, xk, actk = w, x, active
         u = np.empty((size, p))
         for b in range(p):
             weights = wk if (ones_last and b == p - 1) else wk * xk[:, b]
             u[:, b] = np.bincount(key, weights=weights, minlength=size)
-        cnt = np.bincount(key if actk.all() else key[actk], minlength=size).reshape(n_units, n_dom)
+        if reuse and actk.all():
+            cnt = domains.unit_counts(last.unit, n_dom, size).reshape(n_units, n_dom)
+        else:
+            cnt = np.bincount(key if actk.all() else key[actk], minlength=size).reshape(n_units, n_dom)
         u3 = u.reshape(n_units, n_dom, p)
         totals = u3.sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -1608,39 +1774,46 @@ class SurveyDesign(_BaseDesign):
 
         Examples
         --------
-        >>> v = design.scores_vcov(z)  # doctest: +SKIP
+        The variance of a total is that of the weighted scores ``w_i y_i``:
+
+        >>> import numpy as np
+        >>> z = (design.weights * design.data["q3sq"].to_numpy(dtype=float))[:, None]
+        >>> v = design.scores_vcov(z)
+        >>> bool(np.isclose(np.sqrt(v[0, 0]), design.total("q3sq")["se"].iloc[0]))
+        True
         """
         if active is None:
             active = self._w != 0
         return multistage_vcov(self._stages, z, None, 1, lonely_psu=self.lonely_psu, active=active)
 
-    # Weighting: thin delegations to kyodo_analysis.stats.weighting (imported lazily, as
-    # that module builds on this one). Each returns a WeightedDesign.
-    def poststratify(self, by: ColumnSpec, population: Any, **options: Any) -> Any:
+    # Weighting: thin delegations to kyodo_analysis.stats.weighting, which builds on this
+    # module (so it is imported when called, and only named for the type checker above).
+    # Each returns a WeightedDesign.
+    def poststratify(self, population: Any, **options: Any) -> WeightedDesign:
         """Post-stratify to population cell counts; see :func:`.weighting.poststratify`."""
         from kyodo_analysis.stats.weighting import poststratify
 
-        return poststratify(self, by, population, **options)  # type: ignore[arg-type]
+        return poststratify(self, population, **options)
 
-    def rake(self, margins: Any, **options: Any) -> Any:
+    def rake(self, margins: Mapping[str, Any], **options: Any) -> WeightedDesign:
         """Rake to one-way population margins; see :func:`.weighting.rake`."""
         from kyodo_analysis.stats.weighting import rake
 
         return rake(self, margins, **options)
 
-    def calibrate(self, aux: ColumnSpec, totals: Any, **options: Any) -> Any:
+    def calibrate(self, totals: Any, **options: Any) -> WeightedDesign:
         """Calibrate to population totals (GREG); see :func:`.weighting.calibrate`."""
         from kyodo_analysis.stats.weighting import calibrate
 
-        return calibrate(self, aux, totals, **options)  # type: ignore[arg-type]
+        return calibrate(self, totals, **options)
 
-    def trim(self, lower: float | None = None, upper: float | None = None, **options: Any) -> Any:
+    def trim(self, lower: float | None = None, upper: float | None = None, *, strict: bool = False) -> WeightedDesign:
         """Trim weights, sharing the excess; see :func:`.weighting.trim`."""
         from kyodo_analysis.stats.weighting import trim
 
-        return trim(self, lower, upper, **options)
+        return trim(self, lower, upper, strict=strict)
 
-    def to_replicate(self, type: str = "auto", **kwargs: Any) -> Any:
+    def to_replicate(self, type: str = "auto", **kwargs: Any) -> ReplicateDesign:
         """Replicate-weight version of this design (R ``as.svrepdesign``).
 
         Parameters
@@ -1656,8 +1829,10 @@ class SurveyDesign(_BaseDesign):
 
         Examples
         --------
-        >>> jk = design.to_replicate("JKn")  # doctest: +SKIP
-        >>> jk.mean("api00")  # doctest: +SKIP
+        >>> jk = design.to_replicate("JKn")
+        >>> print(jk.mean("q3_1", na_rm=True)[["estimate", "se"]].round(4).to_string(index=False))
+         estimate     se
+           0.3669 0.0122
         """
         from kyodo_analysis.stats.replicate import to_replicate
 
@@ -1700,7 +1875,9 @@ def compare_independent(
     --------
     >>> a = {"estimate": 0.5, "se": 0.03}
     >>> b = {"estimate": 0.4, "se": 0.04}
-    >>> compare_independent(a, b)  # doctest: +SKIP
+    >>> print(compare_independent(a, b)[["estimate", "se", "z", "p_value"]].round(4).to_string(index=False))
+     estimate   se   z  p_value
+          0.1 0.05 2.0   0.0455
     """
     result_cols = {"estimate", "se", "ci_low", "ci_high", "df", "n", "deff", "t", "z", "p_value"}
     if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,7 @@ from kyodo_analysis.errors import EstimationError
 from kyodo_analysis.stats.design import _BaseDesign
 
 if TYPE_CHECKING:
+    from kyodo_analysis.stats.calibrated import WeightingStep
     from kyodo_analysis.stats.design import SurveyDesign
 
 __all__ = ["ReplicateDesign", "to_replicate"]
@@ -56,6 +57,7 @@ class ReplicateDesign(_BaseDesign):
     """
 
     _is_replicate = True
+    _history: tuple[WeightingStep, ...] = ()
 
     def __init__(
         self,
@@ -122,6 +124,48 @@ class ReplicateDesign(_BaseDesign):
         """Replicate weights ``(n, R)`` (combined with the sampling weights)."""
         return self._rw.copy()
 
+    @property
+    def weighting_steps(self) -> tuple[WeightingStep, ...]:
+        """Weighting steps applied to this replicate design (full sample and replicates)."""
+        return self._history
+
+    def _reweighted(self, w: np.ndarray, rw: np.ndarray, step: WeightingStep) -> ReplicateDesign:
+        """A copy with new full-sample and replicate weights after a weighting step."""
+        new = object.__new__(ReplicateDesign)
+        new.__dict__.update(self.__dict__)
+        new._w = np.asarray(w, dtype=float)
+        new._rw = np.asarray(rw, dtype=float)
+        new._full_rank = None
+        new._history = (*self._history, step)
+        return new
+
+    # Weighting: every replicate is re-weighted (R rake/postStratify/calibrate/trimWeights of
+    # a svyrep.design); the functions live in kyodo_analysis.stats.weighting, which builds on
+    # this module, hence the import at call time.
+    def rake(self, margins: Mapping[str, Any], **options: Any) -> ReplicateDesign:
+        """Rake the full sample and every replicate; see :func:`.weighting.rake`."""
+        from kyodo_analysis.stats.weighting import rake
+
+        return rake(self, margins, **options)
+
+    def poststratify(self, population: Any, **options: Any) -> ReplicateDesign:
+        """Post-stratify the full sample and every replicate; see :func:`.weighting.poststratify`."""
+        from kyodo_analysis.stats.weighting import poststratify
+
+        return poststratify(self, population, **options)
+
+    def calibrate(self, totals: Any, **options: Any) -> ReplicateDesign:
+        """Calibrate the full sample and every replicate; see :func:`.weighting.calibrate`."""
+        from kyodo_analysis.stats.weighting import calibrate
+
+        return calibrate(self, totals, **options)
+
+    def trim(self, lower: float | None = None, upper: float | None = None, *, strict: bool = False) -> ReplicateDesign:
+        """Trim the full-sample and every replicate's weights; see :func:`.weighting.trim`."""
+        from kyodo_analysis.stats.weighting import trim
+
+        return trim(self, lower, upper, strict=strict)
+
     def _with_weights(self, w: np.ndarray) -> ReplicateDesign:
         new = object.__new__(ReplicateDesign)
         new.__dict__.update(self.__dict__)
@@ -157,7 +201,7 @@ class ReplicateDesign(_BaseDesign):
     def _combine(self, thetas: np.ndarray, full: np.ndarray) -> np.ndarray:
         centre = full if self.mse else thetas.mean(axis=0)
         dev = thetas - centre
-        return self.scale * (dev * self.rscales[:, None]).T @ dev
+        return np.asarray(self.scale * (dev * self.rscales[:, None]).T @ dev)
 
     def _smooth_vcov(
         self,
@@ -294,7 +338,7 @@ def to_replicate(
             design.data,
             repweights=rep * w[:, None],
             weights=w,
-            type=type,
+            type="Fay" if type == "Fay" else "BRR",
             scale=1 / (r_count * (1 - r_) ** 2),
             rho=r_,
             mse=mse,

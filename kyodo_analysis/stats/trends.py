@@ -270,7 +270,7 @@ def _clean_values(values: Any, name: str) -> np.ndarray:
             f"{name} has missing or infinite values at positions "
             f"{np.flatnonzero(~np.isfinite(arr)).tolist()}"
         )
-    return arr
+    return np.asarray(arr)
 
 
 def _hamed_rao_ratio(values: np.ndarray, alpha: float) -> float:
@@ -395,7 +395,7 @@ def _pairwise_slopes(y: np.ndarray, t: np.ndarray) -> np.ndarray:
     i, j = np.triu_indices(len(y), k=1)
     dt = t[j] - t[i]
     keep = dt != 0
-    return (y[j] - y[i])[keep] / dt[keep]
+    return np.asarray((y[j] - y[i])[keep] / dt[keep])
 
 
 def _sen_point(y: np.ndarray, t: np.ndarray) -> float:
@@ -1254,11 +1254,15 @@ class SurveyTrendResult:
 
 
 def _logit(p: np.ndarray | float) -> np.ndarray | float:
-    return np.log(p) - np.log1p(-np.asarray(p))
+    return np.asarray(np.log(p) - np.log1p(-np.asarray(p)))
+
+
+def _identity(x: np.ndarray | float) -> np.ndarray | float:
+    return x
 
 
 def _expit(x: np.ndarray | float) -> np.ndarray | float:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x)))
+    return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(x))))
 
 
 def survey_trend(
@@ -1445,7 +1449,7 @@ def survey_trend(
         back = _expit
     else:
         se_new = np.full(len(f_years), se_new_p)
-        back = np.asarray
+        back = _identity
     sd_pred = np.sqrt(var_fit + phi * se_new**2)
     sd_fit = np.sqrt(var_fit)
     fc = pd.DataFrame(
