@@ -25,12 +25,16 @@ from kyodo_analysis.config import (
     TableFile,
     load_study_config,
 )
-from kyodo_analysis.errors import ConfigError
+from kyodo_analysis.errors import ConfigError, KyodoError
 from kyodo_analysis.io.readers import read_table
 from kyodo_analysis.io.validate import ValidationResult, validate
 from kyodo_analysis.store import ImportOutcome
 
 __all__ = ["Study", "Wave", "open_study"]
+
+#: study.yaml's ``design.weighting.method`` -> the weighting registry's name.
+_METHOD_NAMES = {"rake": "rake", "poststratify": "poststratify", "linear": "calibrate_linear",
+                 "raking": "calibrate_raking", "logit": "calibrate_logit"}
 
 
 @dataclass(frozen=True)
@@ -375,13 +379,14 @@ class Study:
         population correction (``design.frame_sizes``): a respondent's design weight is
         N_h / n_h, the stratum-level nonresponse adjustment. Without strata the design is a
         simple random sample. With ``design.weighting`` (and ``weighted=True``) the design is
-        then raked to the population margins (``population``): each data column named under
-        ``margins`` (a register attribute known for every sampled person) is matched, through
-        its codebook labels, to a column of the population file. Every estimate from the
-        returned design carries the raking in its standard error (calibration residuals, as
-        R ``survey``).
+        then weighted to the population totals (``population``) by the method study.yaml
+        names (rake, poststratify, linear/raking/logit calibration; optional trimming): each
+        data column named under ``margins`` (a register attribute known for every sampled
+        person) is matched, through its codebook labels, to a column of the population file.
+        Every estimate from the returned design carries the weighting in its standard error
+        (calibration residuals, as R ``survey``).
         """
-        from kyodo_analysis.stats import SurveyDesign, rake
+        from kyodo_analysis.stats import SurveyDesign
 
         spec = self.settings.design
         data = self.load_wave(fiscal_year) if data is None else data
@@ -401,9 +406,23 @@ class Study:
         weighting = spec.weighting if spec else None
         if not (weighted and weighting):
             return design
-        if weighting.method != "rake":
-            raise ConfigError("only method: rake is supported for study weighting",
-                              file=str(self.path), key="design.weighting.method")
+        return self._weight(design, data, weighting)
+
+    def _weight(self, design, data: pd.DataFrame, weighting):
+        """Adjust ``design`` to the population totals by the method study.yaml names.
+
+        Each data column under ``margins`` is matched through its codebook labels to a column
+        of the population file; ``rake`` and the ``calibrate*`` methods take the marginal
+        totals, ``poststratify`` the joint cells of the margin columns. ``trim`` bounds the
+        final weights.
+        """
+        from kyodo_analysis.stats.weighting import apply_weighting, get_method
+
+        method = _METHOD_NAMES[weighting.method]
+        try:
+            get_method(method)
+        except KyodoError as exc:
+            raise ConfigError(str(exc), file=str(self.path), key="design.weighting.method") from None
         population = self.population_margins()
         count = population.columns[-1]
         margins, columns = {}, {}
@@ -417,7 +436,17 @@ class Study:
             name = pop_column if pop_column not in data.columns else f"{pop_column}（台帳）"
             columns[name] = pd.Categorical(values, categories=list(target.index))
             margins[name] = target
-        return rake(design.assign(**columns), margins)
+        options: dict = {}
+        targets: object = margins
+        if method == "poststratify":
+            by = list(margins)
+            cells = population.groupby(list(weighting.margins.values()), sort=False)[count].sum()
+            targets = cells.reset_index().set_axis([*by, count], axis=1)
+            options = {"by": by, "count": count}
+        if weighting.bounds is not None:
+            options["bounds"] = weighting.bounds
+        return apply_weighting(design.assign(**columns), method, targets,
+                               trim=weighting.trim, **options)
 
     # ----------------------------------------------------------------------------------
     # other inputs

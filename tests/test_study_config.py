@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -165,3 +166,40 @@ def test_names_used_in_paths_cannot_leave_the_output_folder(demo_doc, tmp_path, 
     with pytest.raises(ConfigError) as err:
         load_study_config(_write(tmp_path, demo_doc))
     assert err.value.key == key
+
+
+@pytest.mark.parametrize("weighting", [
+    {"method": "rake"},
+    {"method": "poststratify"},
+    {"method": "linear"},
+    {"method": "raking"},
+    {"method": "logit", "bounds": [0.3, 3.0]},
+    {"method": "rake", "trim": [None, 100.0]},
+])
+def test_the_weighting_method_is_chosen_by_name_in_study_yaml(demo_dir, tmp_path, weighting):
+    margins = {"stratum": "中学校区", "reg_sex": "性別", "reg_age": "年代"}
+    study = _copy(demo_dir, tmp_path, lambda d: d["design"].update(
+        weighting={**weighting, "margins": margins}))
+    study.import_waves()
+    d = study.design(2025)
+    pop = study.population_margins()
+    step = d.weighting_steps[0].method
+    assert step == {"linear": "calibrate", "raking": "calibrate", "logit": "calibrate"}.get(
+        weighting["method"], weighting["method"])
+    if "trim" in weighting:
+        assert d.weighting_steps[-1].method == "trim"
+        assert d.weights.max() == pytest.approx(100.0)  # the bound binds: raked weights exceed it
+        return
+    assert d.weights.sum() == pytest.approx(pop["人口"].sum(), rel=1e-9)
+    for col, pop_col in margins.items():  # every margin met (poststratify: the joint cells)
+        got = pd.Series(d.weights, index=d.data.index).groupby(
+            d.data[col].map(study.codebook[col].codes)).sum()
+        want = pop.groupby(pop_col)["人口"].sum()
+        assert got.reindex(want.index).to_numpy() == pytest.approx(want.to_numpy(), rel=1e-6)
+
+
+def test_logit_weighting_needs_bounds(demo_doc, tmp_path):
+    demo_doc["design"]["weighting"]["method"] = "logit"
+    with pytest.raises(ConfigError, match="bounds") as err:
+        load_study_config(_write(tmp_path, demo_doc))
+    assert err.value.key == "design.weighting"

@@ -88,10 +88,18 @@ class WeightingConfig(Model):
     margins: dict[str, str] = Field(
         description="data column (codebook id) -> column of the population file",
         min_length=1)
-    trim: tuple[float, float] | None = Field(
-        None, description="lower and upper bounds of the final weights (trimming), optional")
+    trim: tuple[float | None, float | None] | None = Field(
+        None, description="lower and upper bounds of the final weights (trimming; null for "
+                          "no bound), optional")
     bounds: tuple[float, float] | None = Field(
-        None, description="bounds on g-weights for logit calibration")
+        None, description="bounds on g-weights for logit calibration (required by logit)")
+
+    @model_validator(mode="after")
+    def _logit_needs_bounds(self) -> WeightingConfig:
+        if self.method == "logit" and self.bounds is None:
+            raise ValueError("logit calibration needs bounds: [lower, upper] on the g-weights "
+                             "(e.g. [0.3, 3.0])")
+        return self
 
 
 class DesignConfig(Model):
