@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from kyodo_analysis.errors import EstimationError
-from kyodo_analysis.evaluation.grading import GRADE_LABELS, GradingRule, grade
+from kyodo_analysis.evaluation.grading import GRADE_LABELS, GradingRule, adjust_p, grade
 from kyodo_analysis.evaluation.registry import (
     CITY,
     Indicator,
@@ -153,21 +153,33 @@ def _sort(table: pd.DataFrame, registry: IndicatorRegistry, study: Any,
 
 
 def _compare(cur: pd.DataFrame, ref: pd.DataFrame, level: float) -> pd.DataFrame:
-    """Change cur - ref by (indicator_id, domain): independent samples z test."""
+    """Change cur - ref by (indicator_id, domain): the independent-samples z test of
+    :func:`kyodo_analysis.stats.compare_independent`. An :class:`EstimationError` is kept in
+    the ``error`` column (shown on the page), never turned into a silent missing value."""
     from kyodo_analysis.stats import compare_independent
 
     keys = ["indicator_id", "domain"]
+    cols = [*keys, "change", "change_se", "change_p", "error"]
     if cur.empty or ref.empty:
-        return pd.DataFrame(columns=[*keys, "change", "change_se", "change_p"])
+        return pd.DataFrame(columns=cols)
     a = cur[[*keys, "estimate", "se"]].astype({"domain": object})
     b = ref[[*keys, "estimate", "se"]].astype({"domain": object})
     try:
         got = compare_independent(a, b, level=level)
-    except EstimationError:
-        return pd.DataFrame(columns=[*keys, "change", "change_se", "change_p"])
-    return got.rename(columns={"estimate": "change", "se": "change_se",
-                               "p_value": "change_p"})[[*keys, "change", "change_se",
-                                                        "change_p"]]
+    except EstimationError as exc:
+        return a[keys].assign(change=np.nan, change_se=np.nan, change_p=np.nan,
+                              error=f"変化の検定ができません: {exc}")
+    got = got.rename(columns={"estimate": "change", "se": "change_se", "p_value": "change_p"})
+    got["error"] = ""
+    return got[cols]
+
+
+def _reference_level(vals: pd.DataFrame, years: Sequence[int]) -> pd.Series:
+    """Mean activity count over the reference years, by domain (NaN if a year is missing)."""
+    ref = vals[vals["fiscal_year"].isin(list(years))]
+    if ref.empty or ref["fiscal_year"].nunique() < len(set(years)):
+        return pd.Series(dtype=float)
+    return ref.groupby("domain")["estimate"].mean()
 
 
 def compute_indicators(
@@ -176,43 +188,45 @@ def compute_indicators(
     *,
     registry: IndicatorRegistry | None = None,
     domain: str = CITY,
-    level: float = 0.95,
+    level: float | None = None,
     rule: GradingRule | None = None,
     options: DisplayOptions = DEFAULT_OPTIONS,
 ) -> pd.DataFrame:
-    """Every indicator of the registry for one fiscal year and one domain type.
+    """Every indicator of the registry for one fiscal year and one domain type, graded.
 
     Survey indicators are design-based estimates from ``study.design(fiscal_year)`` (see the
     module docstring for the base); activity indicators are the published counts (summed
-    when an indicator adds several series). Each row is then graded with
-    :func:`~kyodo_analysis.evaluation.grading.grade` against the indicator's baseline and
-    the target of the first target year at or after ``fiscal_year``; for survey indicators
-    the grade uses the significance of the change since the baseline.
+    when an indicator adds several series).
 
-    Changes: ``change_baseline`` is the estimate minus the baseline wave's estimate in the
-    same domain when the baseline year is an earlier survey wave (two independent samples:
-    ``z = d / sqrt(se1^2 + se0^2)``, :func:`kyodo_analysis.stats.compare_independent`), or
-    minus the registry's baseline value otherwise (in the baseline year itself, or when the
-    baseline predates the survey: a one-sample z test with the baseline taken as exact);
-    ``change_previous`` is the change since the latest earlier wave (or year, for
-    activity). Activity counts have no sampling error: their ``*_significant`` columns are
-    missing (not applicable).
+    **One baseline per indicator.** A survey indicator's baseline is, by the rule's
+    ``baseline`` option, the baseline wave's estimate in the same domain with its standard
+    error (``wave``, the default, when the study has a wave in the baseline year) or the
+    registry value taken as exact (``registry``). The same value gives the achievement rate
+    and the test of the change (``baseline_used``, ``baseline_source``); the registry value
+    is kept in ``baseline`` for reference. In the baseline year itself the row is not graded
+    (基準年度). Activity indicators use the registry value.
+
+    **Grades** (:func:`~kyodo_analysis.evaluation.grading.grade`): one evidence rule for
+    every grade; at the city level the family of the survey indicators' change-from-baseline
+    tests is adjusted by the rule's ``multiplicity`` (``change_baseline_p_adj``). Domain rows
+    (districts, attributes) are **not graded**: the plan sets no district targets, so they
+    show the change from the domain's own baseline estimate only.
+
+    **Disrupted baseline years.** When an activity indicator's baseline year is one of the
+    study's ``plan.disrupted_years``, the row carries a warning and an alternative reading
+    against the mean of ``plan.reference_years`` (``reference_baseline``,
+    ``achievement_rate_reference``, ``grade_reference``).
 
     Parameters
     ----------
     study : Study
-        The study (its waves must be imported).
     fiscal_year : int
-        Fiscal year evaluated; survey indicators need a wave in that year.
     registry : IndicatorRegistry, optional
         Defaults to the study's registry (:func:`load_registry`).
     domain : str, default "市全体"
-        "市全体", a district level or attribute name of the study (``districts``,
-        ``attributes`` in study.yaml) or a codebook column id. Domain rows
-        are graded against the city-wide baselines and targets, for reference. Activity
-        indicators appear in a domain table only if their series are published by domain.
-    level : float, default 0.95
-        Confidence level of intervals and tests (significance: ``p < 1 - level``).
+        "市全体", a district level or attribute name of the study, or a codebook column.
+    level : float, optional
+        Confidence level; default the registry rule's ``level`` (0.95).
     rule : GradingRule, optional
         Overrides every indicator's own rule.
     options : DisplayOptions
@@ -221,27 +235,18 @@ def compute_indicators(
     Returns
     -------
     pandas.DataFrame
-        One row per indicator × domain with columns ``indicator_id, name, policy,
-        policy_name, measure, kind, unit, direction, fiscal_year, domain_type, domain,
-        estimate, se, ci_low, ci_high, df, n, base, small_base, baseline_year, baseline,
-        target_year, target, final_target, achievement_rate, grade, grade_label,
-        grade_basis, change_baseline, change_baseline_se, change_baseline_p,
-        change_baseline_significant, previous_year, change_previous, change_previous_se,
-        change_previous_p, change_previous_significant, note``. Percentages are 0–100 and
-        changes in points (ポイント). :func:`to_japanese` renames the columns.
+        One row per indicator × domain (columns in ``_COLUMNS``; :func:`to_japanese`
+        renames them). ``error`` says why a value or test could not be computed.
 
     Raises
     ------
     EstimationError
         For an unknown domain; ConfigError for a fiscal year without a wave when the
         registry has survey indicators.
-
-    Examples
-    --------
-    >>> table = compute_indicators(ka.open_study(), 2025)  # doctest: +SKIP
-    >>> table[["indicator_id", "estimate", "grade"]]  # doctest: +SKIP
     """
     registry = load_registry(study) if registry is None else registry
+    family_rule = rule or registry.rule
+    level = family_rule.level if level is None else level
     if not 0 < level < 1:
         raise EstimationError(f"level must be strictly between 0 and 1, got {level!r}")
     fiscal_year = int(fiscal_year)
@@ -249,6 +254,9 @@ def compute_indicators(
     survey = [i for i in registry if i.kind == "survey"]
     activity_inds = [i for i in registry if i.kind == "activity"]
     waves = [w for w in study.fiscal_years if w <= fiscal_year]
+    plan = getattr(study, "plan", None)
+    disrupted = set(getattr(plan, "disrupted_years", None) or [])
+    reference_years = list(getattr(plan, "reference_years", None) or [])
     parts = []
     if survey:
         cur = _survey_wave(study, fiscal_year, survey, domain, level)
@@ -256,28 +264,41 @@ def compute_indicators(
         cur = cur.assign(previous_year=prev_year)
         if prev_year is not None:
             prev = _survey_wave(study, prev_year, survey, domain, level)
-            cur = cur.merge(_compare(cur, prev, level), on=["indicator_id", "domain"],
-                            how="left").rename(columns={"change": "change_previous",
-                                                        "change_se": "change_previous_se",
-                                                        "change_p": "change_previous_p"})
+            cur = cur.merge(_compare(cur, prev, level).drop(columns="error"),
+                            on=["indicator_id", "domain"], how="left").rename(columns={
+                                "change": "change_previous", "change_se": "change_previous_se",
+                                "change_p": "change_previous_p"})
         base_cache: dict[int, pd.DataFrame] = {}
         changes = []
         for ind in survey:
             rows = cur[cur["indicator_id"] == ind.id]
             by = ind.baseline.fiscal_year
-            if by in study.fiscal_years and by < fiscal_year:
+            use_rule = rule or ind.rule
+            from_wave = use_rule.baseline == "wave" and by in study.fiscal_years \
+                and by <= fiscal_year
+            if from_wave:
                 if by not in base_cache:
-                    base_cache[by] = _survey_wave(study, by, survey, domain, level)
+                    base_cache[by] = (cur if by == fiscal_year else
+                                      _survey_wave(study, by, survey, domain, level))
                 ref = base_cache[by]
                 ref = ref[ref["indicator_id"] == ind.id]
+                source = "wave"
             else:
-                ref = rows[["indicator_id", "domain"]].assign(estimate=ind.baseline.value, se=0.0)
-            changes.append(_compare(rows, ref, level))
-        if changes:
-            ch = pd.concat(changes, ignore_index=True).rename(columns={
-                "change": "change_baseline", "change_se": "change_baseline_se",
-                "change_p": "change_baseline_p"})
-            cur = cur.merge(ch, on=["indicator_id", "domain"], how="left")
+                ref = rows[["indicator_id", "domain"]].assign(estimate=ind.baseline.value,
+                                                              se=0.0)
+                source = "registry"
+            ch = _compare(rows, ref, level)
+            ch = ch.merge(ref[["indicator_id", "domain", "estimate", "se"]].rename(
+                columns={"estimate": "baseline_used", "se": "baseline_se"}),
+                on=["indicator_id", "domain"], how="left")
+            ch["baseline_source"] = source
+            if by == fiscal_year:
+                ch["error"] = ""
+            changes.append(ch)
+        ch = pd.concat(changes, ignore_index=True).rename(columns={
+            "change": "change_baseline", "change_se": "change_baseline_se",
+            "change_p": "change_baseline_p"})
+        cur = cur.merge(ch, on=["indicator_id", "domain"], how="left")
         parts.append(cur)
     if activity_inds:
         act = study.activity()
@@ -297,57 +318,112 @@ def compute_indicators(
             base = vals[vals["fiscal_year"] == ind.baseline.fiscal_year].set_index("domain")[
                 "estimate"]
             if domain == CITY:
-                row["change_baseline"] = row["estimate"] - ind.baseline.value
+                row["baseline_used"] = ind.baseline.value
+                row["baseline_source"] = "registry"
             else:
-                row["change_baseline"] = row["estimate"] - row["domain"].map(base)
+                row["baseline_used"] = row["domain"].map(base)
+                row["baseline_source"] = "data"
+            row["baseline_se"] = 0.0
+            row["change_baseline"] = row["estimate"] - row["baseline_used"]
+            row["error"] = ""
+            if ind.baseline.fiscal_year in disrupted and reference_years:
+                row["reference_baseline"] = row["domain"].map(_reference_level(
+                    vals, reference_years))
             parts.append(row)
     if not parts:
         raise EstimationError(f"no indicator has a value for fiscal year {fiscal_year}")
     out = pd.concat([p.astype({"domain": object}) for p in parts], ignore_index=True)
     for c in ("change_baseline", "change_baseline_se", "change_baseline_p", "change_previous",
-              "change_previous_se", "change_previous_p", "previous_year"):
+              "change_previous_se", "change_previous_p", "previous_year", "baseline_used",
+              "baseline_se", "reference_baseline"):
         if c not in out:
             out[c] = np.nan
+    for c in ("error", "baseline_source"):
+        out[c] = out[c].fillna("") if c in out else ""
     out["change_baseline_se"] = out["change_baseline_se"].astype(float)
     by_id = {i.id: i for i in registry}
     out = _sort(out, registry, study, domain)
     kinds = out["indicator_id"].map(lambda i: by_id[i].kind)
     is_survey = (kinds == "survey").to_numpy()
+    is_base_year = out["indicator_id"].map(
+        lambda i: by_id[i].baseline.fiscal_year == fiscal_year).to_numpy()
+
+    # the family of tests: the survey indicators' changes from baseline in this table
+    p_base = out["change_baseline_p"].astype(float).where(is_survey & ~is_base_year)
+    method = family_rule.multiplicity if domain == CITY else "none"
+    out["change_baseline_p_adj"] = adjust_p(p_base.to_numpy(), method)
 
     def significant(p: pd.Series) -> pd.Series:
         vals = [pd.NA if not s or pd.isna(v) else bool(v < alpha)
                 for s, v in zip(is_survey, p.astype(float), strict=True)]
         return pd.Series(pd.array(vals, dtype="boolean"), index=p.index)
 
-    out["change_baseline_significant"] = significant(out["change_baseline_p"])
+    out["change_baseline_significant"] = significant(out["change_baseline_p_adj"])
     out["change_previous_significant"] = significant(out["change_previous_p"])
 
     graded = []
     for _, r in out.iterrows():
         ind = by_id[r["indicator_id"]]
         t_year, t_val = ind.target_for(fiscal_year)
-        if domain != CITY and ind.unit != "%":
-            graded.append({"target_year": t_year, "target": np.nan, "final_target": np.nan,
-                           "target_used": np.nan, "achievement_rate": np.nan, "grade": "-",
-                           "grade_label": GRADE_LABELS["-"][0],
-                           "grade_basis": "city-wide count target does not apply to a domain"})
-            continue
         use_rule = rule or ind.rule
+        blank = {"target_year": t_year, "target": t_val, "final_target": ind.targets[-1][1],
+                 "target_used": np.nan, "achievement_rate": np.nan, "rate_low": np.nan,
+                 "rate_high": np.nan, "mdc": np.nan, "grade": "-",
+                 "grade_label": GRADE_LABELS["-"][0], "achievement_rate_reference": np.nan,
+                 "grade_reference": ""}
+        if domain != CITY:
+            blank.update(target=np.nan, final_target=np.nan,
+                         grade_basis="地区・属性別の目標は定められていないため評価しません"
+                                     "（その区分の基準値からの変化のみ示します）")
+            graded.append(blank)
+            continue
+        if ind.baseline.fiscal_year == fiscal_year:
+            blank["grade_basis"] = "基準年度のため評価しません"
+            graded.append(blank)
+            continue
+        if r["error"]:
+            blank["grade_basis"] = r["error"]
+            graded.append(blank)
+            continue
         sig = r["change_baseline_significant"]
-        g = grade(float(r["estimate"]), ind.baseline.value, t_val, direction=ind.direction,
-                  rule=use_rule, significant=None if pd.isna(sig) else bool(sig),
-                  year=max(fiscal_year, ind.baseline.fiscal_year),
-                  baseline_year=ind.baseline.fiscal_year, target_year=t_year).iloc[0]
-        graded.append({"target_year": t_year, "target": t_val,
-                       "final_target": ind.targets[-1][1], "target_used": g["target_used"],
-                       "achievement_rate": g["achievement_rate"], "grade": g["grade"],
-                       "grade_label": g["label_ja"], "grade_basis": g["basis"]})
+        kw = {"direction": ind.direction, "rule": use_rule,
+              "year": max(fiscal_year, ind.baseline.fiscal_year),
+              "baseline_year": ind.baseline.fiscal_year, "target_year": t_year}
+        if ind.kind == "survey":
+            kw.update(significant=None if pd.isna(sig) else bool(sig),
+                      change_se=float(r["change_baseline_se"]))
+        g = grade(float(r["estimate"]), float(r["baseline_used"]), t_val, **kw).iloc[0]
+        row = {**blank, "target_used": g["target_used"],
+               "achievement_rate": g["achievement_rate"], "rate_low": g["rate_low"],
+               "rate_high": g["rate_high"], "mdc": g["mdc"], "grade": g["grade"],
+               "grade_label": g["label_ja"], "grade_basis": g["basis"]}
+        if pd.notna(r["reference_baseline"]):
+            alt = grade(float(r["estimate"]), float(r["reference_baseline"]), t_val,
+                        **kw).iloc[0]
+            row.update(achievement_rate_reference=alt["achievement_rate"],
+                       grade_reference=alt["grade"])
+        graded.append(row)
     out = pd.concat([out, pd.DataFrame(graded, index=out.index)], axis=1)
     n = pd.to_numeric(out["n"], errors="coerce")
     out["small_base"] = (n < options.small_base).fillna(False).astype(bool)
     out["base"] = [
         "有効回答（無回答・非該当を除く）" if s else "活動統計（実数）" for s in is_survey]
-    out["note"] = np.where(out["small_base"], f"参考値（n<{options.small_base}）", "")
+    notes = []
+    for _, r in out.iterrows():
+        parts_note = []
+        if r["small_base"]:
+            parts_note.append(f"参考値（n<{options.small_base}）")
+        if pd.notna(r["reference_baseline"]):
+            parts_note.append(
+                f"基準年度{by_id[r['indicator_id']].baseline.fiscal_year}は活動が妨げられた年度です。"
+                f"平常年度（{'・'.join(map(str, reference_years))}）の平均"
+                f"{r['reference_baseline']:.0f}を基準にすると評価は{r['grade_reference']}")
+        if r["error"]:
+            parts_note.append(str(r["error"]))
+        notes.append("／".join(parts_note))
+    out["note"] = notes
+    out["baseline_disrupted"] = out["indicator_id"].map(
+        lambda i: by_id[i].baseline.fiscal_year in disrupted)
     meta = pd.DataFrame([{"name": by_id[i].name, "policy": by_id[i].policy,
                           "policy_name": by_id[i].policy_name, "measure": by_id[i].measure,
                           "measure_name": by_id[i].measure_name, "kind": by_id[i].kind,
@@ -368,10 +444,13 @@ _COLUMNS = [
     "indicator_id", "name", "policy", "policy_name", "measure", "measure_name", "kind",
     "stage", "unit", "direction", "fiscal_year", "domain_type", "domain", "estimate", "se",
     "ci_low", "ci_high", "df", "n", "base", "small_base", "baseline_year", "baseline",
-    "target_year", "target", "final_target", "target_used", "achievement_rate", "grade",
-    "grade_label", "grade_basis", "change_baseline", "change_baseline_se",
-    "change_baseline_p", "change_baseline_significant", "previous_year", "change_previous",
-    "change_previous_se", "change_previous_p", "change_previous_significant", "note",
+    "baseline_source", "baseline_used", "baseline_se", "baseline_disrupted",
+    "reference_baseline", "target_year", "target", "final_target", "target_used",
+    "achievement_rate", "rate_low", "rate_high", "mdc", "grade", "grade_label", "grade_basis",
+    "achievement_rate_reference", "grade_reference", "change_baseline", "change_baseline_se",
+    "change_baseline_p", "change_baseline_p_adj", "change_baseline_significant",
+    "previous_year", "change_previous", "change_previous_se", "change_previous_p",
+    "change_previous_significant", "note", "error",
 ]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kyodo_analysis.errors import EstimationError
+from kyodo_analysis.errors import ConfigError, EstimationError
 from kyodo_analysis.evaluation.compute import indicator_history
 from kyodo_analysis.evaluation.registry import CITY, IndicatorRegistry, load_registry
 
@@ -58,10 +58,14 @@ class IndicatorTrends:
         fc = self.forecasts if target_year is None else \
             self.forecasts[self.forecasts["target_year"] == target_year]
         cols = {"indicator_id": "指標番号", "name": "指標名", "unit": "単位",
-                "latest_year": "直近年度", "latest": "直近値", "target_year": "目標年度",
-                "target": "目標値", "estimate": "予測値", "pi_low": "予測区間（下限）",
-                "pi_high": "予測区間（上限）", "prob_reach": "目標到達確率",
-                "status_label": "進捗", "reason_ja": "判定理由"}
+                "latest_year": "直近年度", "latest": "直近値", "grade_text": "評価（直近年度）",
+                "target_year": "目標年度", "target": "目標値", "estimate": "予測値",
+                "pi_low": "95%予測区間（下限）", "pi_high": "95%予測区間（上限）",
+                "prob_reach": "目標到達確率（傾向モデルによる）", "status_label": "見通し",
+                "reason_ja": "判定理由", "warning": "注意"}
+        for c in cols:
+            if c not in fc:
+                fc = fc.assign(**{c: ""})
         return fc[list(cols)].rename(columns=cols).reset_index(drop=True)
 
 
@@ -197,6 +201,7 @@ def indicator_trends(
     n_sim: int = 20_000,
     seed: int = 0,
     history: pd.DataFrame | None = None,
+    results: pd.DataFrame | None = None,
 ) -> IndicatorTrends:
     """Trend, forecast to each target year, probability of reaching it, and status.
 
@@ -212,9 +217,17 @@ def indicator_trends(
       (:func:`~kyodo_analysis.stats.trends.survey_trend`); the prediction interval and
       ``prob_reach`` are for the survey estimate of the target year.
 
-    The status is :func:`~kyodo_analysis.stats.trends.track_status` of ``prob_reach``
-    (順調 ≥ ``on_track`` > 要注意 ≥ ``off_track`` > 遅れ). A model that cannot be fitted
-    gives a row with ``status`` "-" and the reason.
+    The outlook (見通し) is :func:`~kyodo_analysis.evaluation.status.outlook` of
+    ``prob_reach`` (順調 ≥ ``on_track`` > 要注意 ≥ ``off_track`` > 遅れ), reconciled with
+    the grade of the evaluated year (``results``, computed if not given): the forecasts
+    carry ``grade`` and ``grade_text`` (as on the indicator page) and the reason says where
+    the grade and the outlook point different ways. The probability is conditional on the
+    trend model. A model that cannot be fitted gives a row with ``status`` "-" and the
+    reason.
+
+    Survey indicators with waves in the study's disrupted years (``plan.disrupted_years``)
+    also get an adjusted reading fitted without those waves when three or more remain
+    (``estimate_adj, pi_low_adj, pi_high_adj, prob_reach_adj``).
 
     Parameters
     ----------
@@ -243,13 +256,15 @@ def indicator_trends(
     >>> tr = indicator_trends(ka.open_study(), through=2025)  # doctest: +SKIP
     >>> tr.status_table(target_year=2026)  # doctest: +SKIP
     """
+    from kyodo_analysis.evaluation.compute import compute_indicators
+    from kyodo_analysis.evaluation.formatting import grade_text
+    from kyodo_analysis.evaluation.status import outlook
     from kyodo_analysis.stats.trends import (
         forecast,
         mann_kendall,
         probability_of_reaching,
         sens_slope,
         survey_trend,
-        track_status,
     )
 
     registry = load_registry(study) if registry is None else registry
@@ -260,6 +275,16 @@ def indicator_trends(
     elif through is not None:
         history = history[history["fiscal_year"] <= through]
     history = history[history["domain"] == CITY]
+    evaluated = through if through is not None else (max(study.fiscal_years)
+                                                     if study.fiscal_years else None)
+    if results is None and evaluated is not None:
+        try:
+            results = compute_indicators(study, evaluated, registry=registry, level=level)
+        except (EstimationError, ConfigError):
+            results = None
+    grades = {} if results is None else {
+        r["indicator_id"]: r for _, r in results[results["domain"] == CITY].iterrows()}
+    disrupted = set(covid_years)
     models, fc_rows, fits = [], [], {}
     for ind in registry:
         h = history[history["indicator_id"] == ind.id].dropna(subset=["estimate"])
@@ -298,6 +323,8 @@ def indicator_trends(
                 model.update(method="survey trend (WLS, logit)", mk_tau=mk.tau, mk_p=mk.p,
                              mk_trend=mk.trend, sen_slope=sen.estimate, sen_low=sen.ci_low,
                              sen_high=sen.ci_high)
+                keep = [y for y in p.index if y not in disrupted]
+                adjust = len(keep) >= 3 and len(keep) < len(p)
                 for year, target in ind.targets:
                     res = survey_trend(p, se, forecast_years=[year], target=target / 100,
                                        direction=ind.direction, level=level)
@@ -305,6 +332,15 @@ def indicator_trends(
                     per_year[year] = {k: 100 * float(f[k]) for k in
                                       ("estimate", "ci_low", "ci_high", "pi_low", "pi_high")}
                     per_year[year]["prob_reach"] = float(f["prob_reach"])
+                    if adjust:
+                        adj = survey_trend(p.loc[keep], se.loc[keep], forecast_years=[year],
+                                           target=target / 100, direction=ind.direction,
+                                           level=level).forecasts.iloc[0]
+                        per_year[year].update(
+                            estimate_adj=100 * float(adj["estimate"]),
+                            pi_low_adj=100 * float(adj["pi_low"]),
+                            pi_high_adj=100 * float(adj["pi_high"]),
+                            prob_reach_adj=float(adj["prob_reach"]))
                     fits[ind.id] = res
                 model.update(slope_logit=res.slope, slope_se=res.slope_se, slope_p=res.slope_p,
                              dispersion=res.dispersion)
@@ -312,18 +348,29 @@ def indicator_trends(
             error = str(exc)
         model["error"] = error
         models.append(model)
+        g_row = grades.get(ind.id)
         for year, target in ind.targets:
             got = per_year.get(year)
             row = {**base, "direction": ind.direction, "latest_year": latest_year,
-                   "latest": latest, "target_year": year, "target": target}
+                   "latest": latest, "target_year": year, "target": target,
+                   "grade": "-" if g_row is None else g_row["grade"],
+                   "grade_text": "-" if g_row is None else grade_text(g_row),
+                   "estimate_adj": np.nan, "pi_low_adj": np.nan, "pi_high_adj": np.nan,
+                   "prob_reach_adj": np.nan}
             if got is None:
                 row.update(estimate=np.nan, ci_low=np.nan, ci_high=np.nan, pi_low=np.nan,
                            pi_high=np.nan, prob_reach=np.nan, status="-", status_label="-",
-                           reason=f"予測できません（{error}）", reason_ja="予測できません")
+                           reason=f"予測できません（{error}）",
+                           reason_ja=f"予測できません（{error}）", warning="")
             else:
-                st = track_status(got["prob_reach"], on_track=on_track, off_track=off_track)
-                row.update(got, status=st.status, status_label=st.label_ja, reason=st.reason,
-                           reason_ja=st.reason.split(" / ")[0])
+                current = g_row is not None and int(g_row["target_year"]) == year
+                o = outlook(got["prob_reach"], grade=g_row, is_current_target=current,
+                            pi=(got["pi_low"], got["pi_high"]), target=target, unit=ind.unit,
+                            on_track=on_track, off_track=off_track)
+                if pd.notna(got.get("prob_reach_adj", np.nan)):
+                    o["reason_ja"] += (f"活動が妨げられた年度の調査を除いた傾向では目標到達確率は"
+                                       f"{100 * got['prob_reach_adj']:.0f}%です。")
+                row.update(got, **o)
             fc_rows.append(row)
     return IndicatorTrends(models=pd.DataFrame(models), forecasts=pd.DataFrame(fc_rows),
                            history=history.reset_index(drop=True), fits=fits)
