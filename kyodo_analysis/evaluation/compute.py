@@ -417,7 +417,8 @@ def compute_indicators(
             parts_note.append(
                 f"基準年度{by_id[r['indicator_id']].baseline.fiscal_year}は活動が妨げられた年度です。"
                 f"平常年度（{'・'.join(map(str, reference_years))}）の平均"
-                f"{r['reference_baseline']:.0f}を基準にすると評価は{r['grade_reference']}")
+                f"{r['reference_baseline']:.0f}を基準にすると達成率"
+                f"{100 * r['achievement_rate_reference']:.0f}%・評価{r['grade_reference']}")
         if r["error"]:
             parts_note.append(str(r["error"]))
         notes.append("／".join(parts_note))

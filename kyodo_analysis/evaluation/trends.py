@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm as _norm
 
 from kyodo_analysis.errors import ConfigError, EstimationError
 from kyodo_analysis.evaluation.compute import indicator_history
@@ -342,8 +343,15 @@ def indicator_trends(
                             pi_high_adj=100 * float(adj["pi_high"]),
                             prob_reach_adj=float(adj["prob_reach"]))
                     fits[ind.id] = res
+                # the same WLS fit in points per year at the latest level (delta method):
+                # slope, interval and p-value of one sentence come from one model
+                q = float(p.iloc[-1])
+                k = 100 * q * (1 - q)
+                zc = float(_norm.ppf(0.5 + level / 2))
                 model.update(slope_logit=res.slope, slope_se=res.slope_se, slope_p=res.slope_p,
-                             dispersion=res.dispersion)
+                             dispersion=res.dispersion, slope_points=k * res.slope,
+                             slope_points_low=k * (res.slope - zc * res.slope_se),
+                             slope_points_high=k * (res.slope + zc * res.slope_se))
         except EstimationError as exc:
             error = str(exc)
         model["error"] = error
