@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kyodo_analysis.errors import ConfigError, EstimationError
@@ -230,21 +230,25 @@ class TestGrade:
         assert g["grade"].tolist() == ["A", "B", "D", "S"]
 
     def test_evidence_from_change_se_hand_computed(self) -> None:
-        # baseline 50, target 60, change se 2: z = d / 2, critical 1.96.
-        # 62 (z 6) S; 54 (z 2, rate 0.4) B; 53 (z 1.5, rate CI 0.3 ± 0.392) H;
-        # 50.2 (z 0.1, rate CI 0.02 ± 0.392 reaches outside ±0.1) H.
+        # baseline 50, target 60 (gap 10), change se 2: rate interval r ± 1.959964 * 0.2.
+        # 62: 1.2 ± 0.392 spans A〜S -> H; 54: 0.4 ± 0.392 spans C〜B -> H even though
+        # z = 2 is significant; 53 and 50.2 are not significant -> H.
         g = grade([62.0, 54.0, 53.0, 50.2], 50.0, 60.0, change_se=2.0)
-        assert g["grade"].tolist() == ["S", "B", "H", "H"]
+        assert g["grade"].tolist() == ["H", "H", "H", "H"]
+        assert g["grade_range"].tolist()[:2] == ["A〜S", "C〜B"]
         # MDC = (1.959964 + 0.841621) * 2 = 5.603
         np.testing.assert_allclose(g["mdc"], 5.60317, atol=1e-4)
         np.testing.assert_allclose(g["rate_low"].iloc[2], 0.3 - 1.959964 * 0.2, atol=1e-6)
-        # A small se: 50.2 with se 0.04 -> rate 0.02 ± 0.0078, inside ±0.1, not
-        # significant?  z = 5 -> significant, graded C on its band.
-        assert grade(50.2, 50.0, 60.0, change_se=0.04)["grade"].item() == "C"
-        # not significant and the whole interval inside the band: C 横ばい shown
+        # se 0.5: half-width 0.098. 62 -> [1.102, 1.298] S; 55 -> [0.402, 0.598] B;
+        # 58 -> [0.702, 0.898] B〜A -> H; 46 -> [-0.498, -0.302] D.
+        g = grade([62.0, 55.0, 58.0, 46.0], 50.0, 60.0, change_se=0.5)
+        assert g["grade"].tolist() == ["S", "B", "H", "D"]
+        # not significant but the whole interval inside the ±0.1 band: C 横ばい shown
+        assert grade(50.5, 50.0, 60.0, change_se=0.2)["grade"].item() == "C"
         assert grade(50.05, 50.0, 60.0, change_se=0.3)["grade"].item() == "C"
-        # a significant rise beyond the target is S, a significant fall D
-        assert grade(47.0, 50.0, 60.0, change_se=1.0)["grade"].item() == "D"
+        # the same interval with a significance decision that says "no" (e.g. after a
+        # multiplicity adjustment) is held, for S as for the other grades
+        assert grade(62.0, 50.0, 60.0, change_se=0.5, significant=False)["grade"].item() == "H"
 
     def test_points_preset(self) -> None:
         rule = GradingRule.from_dict({"preset": "points"})
@@ -267,6 +271,7 @@ class TestGrade:
     def test_every_grade_has_labels(self) -> None:
         assert set(GRADE_LABELS) == {"S", "A", "B", "C", "D", "H", "-"}
 
+    @settings(deadline=None)
     @given(baseline=finite, target=finite, direction=st.sampled_from(["higher", "lower"]))
     def test_property_baseline_is_c_and_target_is_s(
         self, baseline: float, target: float, direction: str
@@ -423,3 +428,13 @@ def test_adjust_p_matches_r_p_adjust() -> None:
     np.testing.assert_allclose(adjust_p(p, "bh"), [0.02, 0.04, 0.04, 0.02])
     out = adjust_p([0.01, np.nan, 0.02], "holm")
     assert np.isnan(out[1]) and np.allclose(out[[0, 2]], [0.02, 0.02])
+
+
+def test_point_band_evidence_grades_the_point_once_the_change_is_significant() -> None:
+    rule = GradingRule(band_evidence="point")
+    # 62 ± 3.92 (se 2): significant (z 6), interval spans A〜S; the point band is S.
+    # 53 (z 1.5) is not significant: H under both readings.
+    g = grade([62.0, 54.0, 53.0], 50.0, 60.0, change_se=2.0, rule=rule)
+    assert g["grade"].tolist() == ["S", "B", "H"]
+    strict = grade([62.0, 54.0, 53.0], 50.0, 60.0, change_se=2.0)
+    assert strict["grade"].tolist() == ["H", "H", "H"]

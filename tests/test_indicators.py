@@ -8,8 +8,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 import yaml
+from scipy import stats
 
 from kyodo_analysis.config import PlanConfig
 from kyodo_analysis.errors import ConfigError
@@ -319,7 +319,7 @@ def test_no_district_row_is_graded_against_city_targets(demo_study, registry):
         assert d["target"].isna().all() and d["achievement_rate"].isna().all()
         base = compute_indicators(demo_study, 2021, registry=registry, domain=level)
         key = ["indicator_id", "domain"]
-        m = d[d["kind"] == "survey"].merge(base[key + ["estimate"]], on=key)
+        m = d[d["kind"] == "survey"].merge(base[[*key, "estimate"]], on=key)
         # each district's change is measured from its own baseline-wave estimate
         np.testing.assert_allclose(m["baseline_used"], m["estimate_y"])
         np.testing.assert_allclose(m["change_baseline"], m["estimate_x"] - m["estimate_y"])

@@ -368,7 +368,7 @@ def compute_indicators(
         use_rule = rule or ind.rule
         blank = {"target_year": t_year, "target": t_val, "final_target": ind.targets[-1][1],
                  "target_used": np.nan, "achievement_rate": np.nan, "rate_low": np.nan,
-                 "rate_high": np.nan, "mdc": np.nan, "grade": "-",
+                 "rate_high": np.nan, "mdc": np.nan, "grade": "-", "grade_range": "",
                  "grade_label": GRADE_LABELS["-"][0], "achievement_rate_reference": np.nan,
                  "grade_reference": ""}
         if domain != CITY:
@@ -396,6 +396,7 @@ def compute_indicators(
         row = {**blank, "target_used": g["target_used"],
                "achievement_rate": g["achievement_rate"], "rate_low": g["rate_low"],
                "rate_high": g["rate_high"], "mdc": g["mdc"], "grade": g["grade"],
+               "grade_range": g["grade_range"],
                "grade_label": g["label_ja"], "grade_basis": g["basis"]}
         if pd.notna(r["reference_baseline"]):
             alt = grade(float(r["estimate"]), float(r["reference_baseline"]), t_val,
@@ -447,7 +448,8 @@ _COLUMNS = [
     "ci_low", "ci_high", "df", "n", "base", "small_base", "baseline_year", "baseline",
     "baseline_source", "baseline_used", "baseline_se", "baseline_disrupted",
     "reference_baseline", "target_year", "target", "final_target", "target_used",
-    "achievement_rate", "rate_low", "rate_high", "mdc", "grade", "grade_label", "grade_basis",
+    "achievement_rate", "rate_low", "rate_high", "mdc", "grade", "grade_range", "grade_label",
+    "grade_basis",
     "achievement_rate_reference", "grade_reference", "change_baseline", "change_baseline_se",
     "change_baseline_p", "change_baseline_p_adj", "change_baseline_significant",
     "previous_year", "change_previous", "change_previous_se", "change_previous_p",

@@ -33,7 +33,7 @@ JA_COLUMNS: dict[str, str] = {
     "change_previous_significant": "前回からの有意な変化", "note": "注記",
     "baseline_source": "基準値の種類", "baseline_used": "評価に用いた基準値",
     "baseline_se": "基準値の標準誤差", "baseline_disrupted": "基準年度が平常でない",
-    "reference_baseline": "平常年度の平均（参考基準値）", "rate_low": "達成率（下限）",
+    "reference_baseline": "平常年度の平均（参考基準値）", "grade_range": "判定保留の範囲", "rate_low": "達成率（下限）",
     "rate_high": "達成率（上限）", "mdc": "最小検出変化",
     "achievement_rate_reference": "参考基準値での達成率", "grade_reference": "参考基準値での評価",
     "change_baseline_p_adj": "基準値からの変化（調整後p値）", "error": "計算できなかった理由",
@@ -70,7 +70,13 @@ def grade_text(row: Mapping[str, Any]) -> str:
     if g == "H":
         unit = "ポイント" if row.get("unit") == "%" else str(row.get("unit") or "")
         mdc = row.get("mdc")
-        extra = f"（最小検出変化 {mdc:.1f}{unit}）" if mdc is not None and pd.notna(mdc) else ""
+        parts = []
+        rng = row.get("grade_range")
+        if isinstance(rng, str) and rng:
+            parts.append(f"{rng}の範囲")
+        if mdc is not None and pd.notna(mdc):
+            parts.append(f"最小検出変化 {mdc:.1f}{unit}")
+        extra = f"（{'、'.join(parts)}）" if parts else ""
         return f"H {label}{extra}"
     if g == "-":
         return f"－ {label}"

@@ -420,6 +420,13 @@ class GradingRule:
         standard error (``wave``; the registry value is then shown for reference only) or the
         registry value taken as exact (``registry``). Used for both the rate and the test.
         A survey indicator whose baseline year has no wave uses the registry value.
+    band_evidence : {"interval", "point"}, default "interval"
+        ``interval``: a grade is given only when the whole interval of the achievement rate
+        lies in its band (else H with the range of bands); ``point``: the band of the point
+        estimate once the change is distinguishable from zero (else C when the interval
+        lies in the 横ばい band, H otherwise). Both apply to every grade alike; ``interval``
+        makes fewer claims and the claims it makes agree with the truth far more often
+        (docs/evaluation.md).
 
     Raises
     ------
@@ -444,6 +451,7 @@ class GradingRule:
     power: float = 0.8
     multiplicity: Literal["holm", "bh", "none"] = "holm"
     baseline: Literal["wave", "registry"] = "wave"
+    band_evidence: Literal["interval", "point"] = "interval"
 
     def __post_init__(self) -> None:
         for key in ("s_threshold", "a_threshold", "no_change_band", "level", "power"):
@@ -456,7 +464,8 @@ class GradingRule:
             raise ConfigError(f"must be true or false, got {self.prorate!r}", key="prorate")
         for key, allowed in (("band_unit", ("gap", "points")),
                              ("multiplicity", ("holm", "bh", "none")),
-                             ("baseline", ("wave", "registry"))):
+                             ("baseline", ("wave", "registry")),
+                             ("band_evidence", ("interval", "point"))):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"must be one of {', '.join(allowed)}, got "
                                   f"{getattr(self, key)!r}", key=key)
@@ -542,10 +551,11 @@ class GradingRule:
             f"達成率 ＝（実績値 − 基準値）÷（目標値 − 基準値）。基準値は{base}で、達成率と検定に同じ値を使います。",
             f"区分（達成率）: S 目標達成 {100 * self.s_threshold:g}%以上／A 概ね達成 "
             f"{100 * self.a_threshold:g}%以上／B 改善／C 横ばい（{band}以内）／D 悪化。",
-            f"証拠の基準（すべての区分に同じ）: 市民意識調査の指標は、基準値からの変化が"
-            f"{100 * self.level:g}%水準で統計的に有意なとき（{adj}）に限り、達成率の区分で評価します。",
-            "有意でなく、達成率の信頼区間が横ばいの幅に収まるときは C 横ばい、収まらないときは "
-            f"「判定保留」とし、検出力{100 * self.power:g}%で検出できる最小の変化（最小検出変化）を示します。",
+            f"証拠の基準（すべての区分に同じ）: 市民意識調査の指標は、達成率の{100 * self.level:g}%信頼区間が"
+            "ひとつの区分に収まり、かつ基準値からの変化が統計的に有意なとき（"
+            f"{adj}）に、その区分で評価します（C 横ばいは信頼区間が横ばいの幅に収まることで示します）。",
+            "信頼区間が複数の区分にまたがるときは「H 判定保留」とし、区間が含む区分の範囲（例: B〜S）と、"
+            f"検出力{100 * self.power:g}%で検出できる最小の変化（最小検出変化）を示します。",
             "活動統計は実数（標本誤差なし）のため、達成率の区分をそのまま用います。",
         ]
 
@@ -588,17 +598,18 @@ def grade(
     """Grade indicators with one evidence rule for every grade (see :class:`GradingRule`).
 
     1. The achievement rate ``r = (actual - baseline) / (target_used - baseline)`` and its
-       interval ``r ± z * change_se / |target_used - baseline|``.
+       interval ``r ± z * change_se / |target_used - baseline|`` (``z`` at ``rule.level``).
     2. Evidence: the change ``actual - baseline`` is *distinguishable from zero* when
        ``significant`` is True (e.g. after a multiplicity adjustment), or, if
-       ``significant`` is not given, when ``|change| / change_se > z_{1-(1-level)/2}``.
-       A value without sampling error (``change_se`` missing or 0 and ``significant``
-       missing: administrative counts) is taken as exact.
-    3. With evidence (or exact): the band of ``r`` gives S (``r >= s_threshold``), A
-       (``>= a_threshold``), B (above the 横ばい band), C (inside it) or D (below it).
-    4. Without evidence: C 横ばい if the whole interval of the change lies inside the 横ばい
-       band (no change shown), otherwise **H 判定保留** with the minimum detectable change
-       (:func:`minimum_detectable_change`). This applies to S as much as to A, B and D.
+       ``significant`` is not given, when ``|change| / change_se > z``. A value without
+       sampling error (``change_se`` and ``significant`` missing: administrative counts) is
+       exact and graded on its band.
+    3. The grade is the band (S/A/B/C/D, see the module docstring) that holds the **whole
+       interval** of ``r``, given the evidence of step 2 (C needs no evidence: an interval
+       inside the 横ばい band shows that nothing moved).
+    4. Otherwise **H 判定保留**: the bands the interval spans are kept in ``grade_range``
+       (e.g. ``"B〜S"``) and the minimum detectable change in ``mdc``. The rule is the same
+       for S as for A, B, C and D.
 
     Maintenance targets (the target is already met at baseline): S when the change is
     exact or distinguishable and the target is met, D when distinguishable and missed,
@@ -622,7 +633,7 @@ def grade(
     -------
     pandas.DataFrame
         ``actual, baseline, target, target_used, achievement_rate, rate_low, rate_high,
-        maintenance, significant, mdc, grade, label_ja, label_en, basis``.
+        maintenance, significant, mdc, grade, grade_range, label_ja, label_en, basis``.
 
     Examples
     --------
@@ -630,7 +641,9 @@ def grade(
     ['A', 'C', 'D']
     >>> grade(50.5, 45.0, 50.0, significant=False)["grade"].item()  # no evidence: not S
     'H'
-    >>> grade(50.5, 45.0, 50.0, change_se=1.5)["grade"].item()      # z = 3.7
+    >>> grade(50.5, 45.0, 50.0, change_se=1.5)["grade"].item()      # rate 1.1 ± 0.59
+    'H'
+    >>> grade(53.0, 45.0, 50.0, change_se=1.0)["grade"].item()      # rate 1.6 ± 0.39
     'S'
     """
     rule = GradingRule() if rule is None else rule
@@ -704,24 +717,41 @@ def grade(
 
     grades: list[str] = []
     basis: list[str] = []
-    s_thr, a_thr = rule.s_threshold, rule.a_threshold
+    ranges: list[str] = []
+    s_thr, a_thr, band = rule.s_threshold, rule.a_threshold, rule.no_change_band
+
+    def band_of(x: float, per_rate: float) -> str:
+        """The band of an oriented change ``x`` (rate units for "gap", points otherwise)."""
+        if abs(x) <= band + _EPS:
+            return "C"
+        if x < 0:
+            return "D"
+        r_x = x / per_rate
+        if r_x >= s_thr - _EPS:
+            return "S"
+        if r_x >= a_thr - _EPS:
+            return "A"
+        return "B"
+
     for i in range(n):
         r = rate[i]
         if np.isnan(a[i]) or np.isnan(b[i]) or np.isnan(t[i]):
             grades.append("-")
             basis.append("missing value")
+            ranges.append("")
             continue
-        exact = np.isnan(sig[i])
+        exact = np.isnan(sig[i]) and np.isnan(se[i])
         evident = exact or sig[i] == 1.0
         if rule.band_unit == "gap":
-            band_lo, band_hi = -rule.no_change_band, rule.no_change_band
+            per_rate = 1.0
             pos = r
             lo, hi = rate_low[i], rate_high[i]
         else:  # points, oriented so that positive is better
-            band_lo, band_hi = -rule.no_change_band, rule.no_change_band
+            per_rate = gap[i]
             pos = sign[i] * (a[i] - b[i])
             lo, hi = pos - crit * se[i], pos + crit * se[i]
         mdc_txt = "" if np.isnan(mdc[i]) else f"; minimum detectable change {mdc[i]:.1f}"
+        rng_txt = ""
         if maintenance[i]:
             met = not np.isnan(r)
             if not evident:
@@ -731,27 +761,29 @@ def grade(
                 g, why = "S", "maintenance target met"
             else:
                 g, why = "D", "maintenance target missed"
-        elif not evident:
-            if (not np.isnan(lo) and lo >= band_lo - _EPS and hi <= band_hi + _EPS):
-                g, why = "C", (f"change not significant and its interval lies within the "
-                               f"no-change band ±{rule.no_change_band:g}")
-            else:
-                g, why = "H", (f"rate {r:.2f}, change not distinguishable from zero at "
-                               f"{rule.level:g}" + mdc_txt)
-        elif r >= s_thr - _EPS:
-            g, why = "S", f"rate {r:.2f} >= {s_thr:g}"
-        elif r >= a_thr - _EPS:
-            g, why = "A", f"{a_thr:g} <= rate {r:.2f} < {s_thr:g}"
-        elif pos > band_hi + _EPS:
-            g, why = "B", f"rate {r:.2f} above the no-change band, below {a_thr:g}"
-        elif pos >= band_lo - _EPS:
-            g, why = "C", f"within the no-change band ±{rule.no_change_band:g}"
+        elif np.isnan(se[i]):
+            # no interval: exact values, or only a significance decision was passed
+            g = band_of(pos, per_rate) if evident else "H"
+            why = (f"rate {r:.2f}" + ("" if evident else
+                                      ", change not distinguishable from zero" + mdc_txt))
         else:
-            g, why = "D", f"rate {r:.2f} below the no-change band"
-        if not exact and g != "H" and evident:
-            why += f" (change significant at {rule.level:g})"
+            g_lo, g_hi = band_of(lo, per_rate), band_of(hi, per_rate)
+            if rule.band_evidence == "point" and evident and g_lo != g_hi:
+                g_lo = g_hi = band_of(pos, per_rate)
+            if g_lo == g_hi == "C":
+                g, why = "C", f"interval of the change within the no-change band ±{band:g}"
+            elif g_lo == g_hi and evident:
+                g, why = g_lo, (f"rate {r:.2f}, interval {lo:.2f} to {hi:.2f} within band "
+                                f"{g_lo}; change significant")
+            else:
+                g = "H"
+                rng_txt = g_lo if g_lo == g_hi else f"{g_lo}〜{g_hi}"
+                why = (f"rate {r:.2f}, interval {lo:.2f} to {hi:.2f} spans {rng_txt}"
+                       + ("" if evident else "; change not distinguishable from zero")
+                       + mdc_txt)
         grades.append(g)
         basis.append(why)
+        ranges.append(rng_txt)
 
     out = pd.DataFrame(
         {
@@ -768,6 +800,7 @@ def grade(
             ),
             "mdc": mdc,
             "grade": grades,
+            "grade_range": ranges,
             "label_ja": [GRADE_LABELS[g][0] for g in grades],
             "label_en": [GRADE_LABELS[g][1] for g in grades],
             "basis": basis,
