@@ -29,6 +29,7 @@ from kyodo_analysis.evaluation.trends import (
     activity_trend_summary,
     activity_trend_table,
     indicator_trends,
+    its_table,
 )
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "domain_table",
     "indicator_history",
     "indicator_trends",
+    "its_table",
     "load_registry",
     "to_japanese",
 ]
