@@ -115,7 +115,7 @@ def consistent(row: pd.Series) -> bool:
     rng = row["grade_range"]
     if not isinstance(rng, str) or not rng:
         return True     # held without an interval: no claim is made
-    lo, hi = (rng.split("〜") + [rng])[:2] if "〜" in rng else (rng, rng)
+    lo, hi = rng.split("〜") if "〜" in rng else (rng, rng)
     return _ORDER.index(lo) <= _ORDER.index(row["truth_grade"]) <= _ORDER.index(hi)
 
 
