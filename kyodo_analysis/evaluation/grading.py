@@ -234,7 +234,7 @@ def prorated_target(
     baseline_year: int | Any,
     target_year: int | Any,
 ) -> np.ndarray | float:
-    """Target prorated linearly by fiscal year (按分目標, as in 多摩市's mid-term review).
+    """Target prorated linearly by fiscal year (按分目標) between baseline and target year.
 
     ``baseline + (target - baseline) * (year - baseline_year) / (target_year - baseline_year)``,
     with the fraction capped at 1 (a year at or after the target year gets the full target).
