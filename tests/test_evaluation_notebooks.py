@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from kyodo_analysis.paths import notebook_dir, project_root
+from kyodo_analysis.reporting.publish import collect_tables
 from kyodo_analysis.reporting.runner import execute_notebook
 
 
@@ -25,9 +26,9 @@ def _outputs(path) -> tuple[str, int]:
 
 @pytest.mark.parametrize("name, must_show, min_images", [
     ("02_indicators", ["令和7（2025）年度", "デモデータ", "推進施策I", "達成率", "95%信頼区間",
-                       "年代別"], 6),
-    ("03_trends", ["デモデータ", "目標到達確率", "順調", "伸び率の変化", "産出（アウトプット）"],
-     10),
+                       "年代別", "評価の方法", "判定保留", "最小検出変化", "ホルム法"], 6),
+    ("03_trends", ["デモデータ", "目標到達確率", "順調", "伸び率の変化", "産出（アウトプット）",
+                   "傾向モデル", "評価（直近年度）", "調整後"], 10),
 ])
 def test_evaluation_notebook_executes_on_the_demo(tmp_path, demo_study, name, must_show,
                                                    min_images, monkeypatch):
@@ -45,4 +46,29 @@ def test_evaluation_notebook_executes_on_the_demo(tmp_path, demo_study, name, mu
         assert phrase in text, phrase
     assert "Traceback" not in text
     assert images >= min_images
-    assert any(extra.glob("*.csv")) == (name == "02_indicators")
+    # tables reach tables.xlsx through publish_table, never as loose CSV files
+    assert not any(extra.glob("*.csv"))
+    assert any((extra / "tables").glob("*.json"))
+
+
+def test_02_03_and_the_excel_table_agree_on_every_grade(tmp_path, demo_study, monkeypatch):
+    """The grade of each indicator is the same on 02 (dashboard), 03 (outlook) and in the
+    published evaluation tables that become tables.xlsx."""
+    monkeypatch.setenv("PYTHONPATH", str(project_root()))
+    params = {"study": str(demo_study.path), "fiscal_year": 2025}
+    for name in ("02_indicators", "03_trends"):
+        result = execute_notebook(notebook_dir() / f"{name}.ipynb", tmp_path / f"{name}.ipynb",
+                                  {**params, "output_dir": str(tmp_path / name)})
+        assert result.ok, result.error
+    recs = collect_tables(tmp_path)
+    grades02 = {}
+    for rec in recs:
+        if rec.notebook == "02_indicators" and rec.name.startswith("evaluation_"):
+            t = rec.to_frame()
+            grades02.update(zip(t["指標番号"], t["評価"], strict=True))
+    outlook = [r.to_frame() for r in recs
+               if r.notebook == "03_trends" and r.name.startswith("outlook_")]
+    assert grades02 and outlook
+    for t in outlook:
+        grades03 = dict(zip(t["指標番号"], t["評価（直近年度）"], strict=True))
+        assert grades03 == grades02

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kyodo_analysis.errors import ConfigError, EstimationError
@@ -15,6 +15,7 @@ from kyodo_analysis.evaluation.grading import (
     GRADE_LABELS,
     GradingRule,
     achievement_rate,
+    adjust_p,
     change_is_significant,
     grade,
     grade_frame,
@@ -167,14 +168,14 @@ class TestGrade:
         actual = [62.0, 60.0, 58.0, 55.0, 51.0, 50.0, 49.0, 47.0]
         g = grade(actual, 50.0, 60.0)
         assert g["grade"].tolist() == ["S", "S", "A", "B", "C", "C", "C", "D"]
-        assert g["label_ja"].tolist()[:5] == ["目標達成", "目標達成", "順調", "改善", "横ばい"]
+        assert g["label_ja"].tolist()[:5] == ["目標達成", "目標達成", "概ね達成", "改善", "横ばい"]
         assert g["label_ja"].iloc[-1] == "悪化"
         np.testing.assert_allclose(
             g["achievement_rate"], [1.2, 1.0, 0.8, 0.5, 0.1, 0.0, -0.1, -0.3]
         )
 
     def test_no_change_band_edges_closed(self) -> None:
-        # 長与町-style band: ±10% of |target - baseline| = ±0.01 here. Values that are
+        # Band of ±10% of |target - baseline| = ±0.01 here. Values that are
         # inexact in binary floating point sit exactly on the edge and must be C;
         # just outside the edge they must be B / D.
         g = grade([0.31, 0.29, 0.3101, 0.2899], 0.30, 0.40)
@@ -195,12 +196,13 @@ class TestGrade:
         g = grade([61.0, 59.0, 70.0, 69.0], [62.0, 62.0, 70.0, 70.0], [60.0, 60.0, 70.0, 70.0])
         assert g["grade"].tolist() == ["S", "D", "S", "D"]
         assert g["maintenance"].tolist() == [True, True, True, True]
-        # A miss that is not statistically significant is "no change".
-        g = grade(69.0, 70.0, 70.0, significant=False)
-        assert g["grade"].item() == "C"
+        # A miss (or a keep) that is not distinguishable from the baseline is held.
+        g = grade([69.0, 71.0], 70.0, 70.0, significant=False)
+        assert g["grade"].tolist() == ["H", "H"]
+        assert grade(69.0, 70.0, 70.0, significant=True)["grade"].item() == "D"
 
     def test_prorated_mid_term(self) -> None:
-        # 多摩市-style: FY2021 baseline 40, FY2031 target 60, FY2026 prorated target 50.
+        # Prorated: FY2021 baseline 40, FY2031 target 60, FY2026 prorated target 50.
         rule = GradingRule(prorate=True)
         kw = {"rule": rule, "year": 2026, "baseline_year": 2021, "target_year": 2031}
         g = grade([50.0, 48.0, 45.0, 40.5, 38.0], 40.0, 60.0, **kw)
@@ -216,16 +218,45 @@ class TestGrade:
             grade(50.0, 40.0, 60.0, rule=GradingRule(prorate=True), year=2026,
                   target_year=2031)
 
-    def test_significance_aware(self) -> None:
-        # rates 0.9 (A), 0.5 (B), -0.5 (D), 1.2 (S); not significant -> C except S.
+    def test_one_evidence_rule_for_every_grade_including_s(self) -> None:
+        # rates 0.9 (A), 0.5 (B), -0.5 (D), 1.2 (S); not significant -> held for every
+        # grade, S included (the example: 50.5 vs baseline 45, target 50).
         actual = [59.0, 55.0, 45.0, 62.0]
         g = grade(actual, 50.0, 60.0, significant=[False, False, False, False])
-        assert g["grade"].tolist() == ["C", "C", "C", "S"]
+        assert g["grade"].tolist() == ["H", "H", "H", "H"]
+        assert grade(50.5, 45.0, 50.0, significant=False)["grade"].item() == "H"
+        assert grade(49.5, 45.0, 50.0, significant=False)["grade"].item() == "H"
         g = grade(actual, 50.0, 60.0, significant=[True, None, np.nan, True])
         assert g["grade"].tolist() == ["A", "B", "D", "S"]
-        strict = GradingRule(significance_applies_to_s=True)
-        g = grade(actual, 50.0, 60.0, significant=False, rule=strict)
-        assert g["grade"].tolist() == ["C", "C", "C", "C"]
+
+    def test_evidence_from_change_se_hand_computed(self) -> None:
+        # baseline 50, target 60 (gap 10), change se 2: rate interval r ± 1.959964 * 0.2.
+        # 62: 1.2 ± 0.392 spans A〜S -> H; 54: 0.4 ± 0.392 spans C〜B -> H even though
+        # z = 2 is significant; 53 and 50.2 are not significant -> H.
+        g = grade([62.0, 54.0, 53.0, 50.2], 50.0, 60.0, change_se=2.0)
+        assert g["grade"].tolist() == ["H", "H", "H", "H"]
+        assert g["grade_range"].tolist()[:2] == ["A〜S", "C〜B"]
+        # MDC = (1.959964 + 0.841621) * 2 = 5.603
+        np.testing.assert_allclose(g["mdc"], 5.60317, atol=1e-4)
+        np.testing.assert_allclose(g["rate_low"].iloc[2], 0.3 - 1.959964 * 0.2, atol=1e-6)
+        # se 0.5: half-width 0.098. 62 -> [1.102, 1.298] S; 55 -> [0.402, 0.598] B;
+        # 58 -> [0.702, 0.898] B〜A -> H; 46 -> [-0.498, -0.302] D.
+        g = grade([62.0, 55.0, 58.0, 46.0], 50.0, 60.0, change_se=0.5)
+        assert g["grade"].tolist() == ["S", "B", "H", "D"]
+        # not significant but the whole interval inside the ±0.1 band: C 横ばい shown
+        assert grade(50.5, 50.0, 60.0, change_se=0.2)["grade"].item() == "C"
+        assert grade(50.05, 50.0, 60.0, change_se=0.3)["grade"].item() == "C"
+        # the same interval with a significance decision that says "no" (e.g. after a
+        # multiplicity adjustment) is held, for S as for the other grades
+        assert grade(62.0, 50.0, 60.0, change_se=0.5, significant=False)["grade"].item() == "H"
+
+    def test_points_preset(self) -> None:
+        rule = GradingRule.from_dict({"preset": "points"})
+        assert rule.band_unit == "points" and rule.no_change_band == 1.0
+        # exact values: +0.9 points is C, +1.1 points B (gap 10)
+        assert grade([50.9, 51.1], 50.0, 60.0, rule=rule)["grade"].tolist() == ["C", "B"]
+        with pytest.raises(ConfigError, match="preset"):
+            GradingRule.from_dict({"preset": "osaka"})
 
     def test_bad_significant(self) -> None:
         with pytest.raises(EstimationError, match="significant"):
@@ -238,8 +269,9 @@ class TestGrade:
         assert g.loc["y", "grade"] == "B"
 
     def test_every_grade_has_labels(self) -> None:
-        assert set(GRADE_LABELS) == {"S", "A", "B", "C", "D", "-"}
+        assert set(GRADE_LABELS) == {"S", "A", "B", "C", "D", "H", "-"}
 
+    @settings(deadline=None)
     @given(baseline=finite, target=finite, direction=st.sampled_from(["higher", "lower"]))
     def test_property_baseline_is_c_and_target_is_s(
         self, baseline: float, target: float, direction: str
@@ -284,7 +316,7 @@ class TestChangeIsSignificant:
     def test_feeds_grade(self) -> None:
         sig = change_is_significant([0.42, 0.45], 0.015, 0.40, 0.015)
         g = grade([0.42, 0.45], 0.40, 0.45, significant=sig)
-        assert g["grade"].tolist() == ["C", "S"]   # 0.42 would be B on the point value
+        assert g["grade"].tolist() == ["H", "S"]   # 0.42 would be B on the point value
 
     def test_invalid(self) -> None:
         with pytest.raises(EstimationError, match="actual_se"):
@@ -317,8 +349,8 @@ class TestGradeFrame:
         out = grade_frame(self.table(), "value", "base", "goal", direction="direction",
                           significant="sig")
         assert list(out.index) == ["I1", "I2", "I3"]
-        # I1 rate 0.8 -> A; I2 rate 0.05 -> C; I3 rate 0.5 but not significant -> C
-        assert out["grade"].tolist() == ["A", "C", "C"]
+        # I1 rate 0.8 -> A; I2 rate 0.05 -> C; I3 rate 0.5 but not significant -> H (held)
+        assert out["grade"].tolist() == ["A", "C", "H"]
         assert {"indicator", "achievement_rate", "label_ja", "basis"} <= set(out.columns)
 
     def test_prorated_with_year_columns(self) -> None:
@@ -361,7 +393,9 @@ class TestGradingRule:
             ({"no_change_band": 0.8}, "no_change_band"),  # not below a_threshold
             ({"no_change_band": float("nan")}, "no_change_band"),
             ({"prorate": "yes"}, "prorate"),
-            ({"significance_applies_to_s": 1}, "significance_applies_to_s"),
+            ({"prorate": 1}, "prorate"),
+            ({"multiplicity": "bonf"}, "multiplicity"),
+            ({"baseline": "mean"}, "baseline"),
         ],
     )
     def test_invalid_rule_names_key(self, config: dict, key: str) -> None:
@@ -383,3 +417,24 @@ class TestGradingRule:
     def test_grade_rejects_non_rule(self) -> None:
         with pytest.raises(ConfigError, match="GradingRule"):
             grade(1.0, 0.0, 2.0, rule={"a_threshold": 0.5})  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ multiplicity
+def test_adjust_p_matches_r_p_adjust() -> None:
+    # R: p.adjust(c(0.01, 0.04, 0.03, 0.005), "holm") -> 0.030 0.060 0.060 0.020
+    #    p.adjust(c(0.01, 0.04, 0.03, 0.005), "BH")   -> 0.020 0.040 0.040 0.020
+    p = [0.01, 0.04, 0.03, 0.005]
+    np.testing.assert_allclose(adjust_p(p, "holm"), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(adjust_p(p, "bh"), [0.02, 0.04, 0.04, 0.02])
+    out = adjust_p([0.01, np.nan, 0.02], "holm")
+    assert np.isnan(out[1]) and np.allclose(out[[0, 2]], [0.02, 0.02])
+
+
+def test_point_band_evidence_grades_the_point_once_the_change_is_significant() -> None:
+    rule = GradingRule(band_evidence="point")
+    # 62 ± 3.92 (se 2): significant (z 6), interval spans A〜S; the point band is S.
+    # 53 (z 1.5) is not significant: H under both readings.
+    g = grade([62.0, 54.0, 53.0], 50.0, 60.0, change_se=2.0, rule=rule)
+    assert g["grade"].tolist() == ["S", "B", "H"]
+    strict = grade([62.0, 54.0, 53.0], 50.0, 60.0, change_se=2.0)
+    assert strict["grade"].tolist() == ["H", "H", "H"]

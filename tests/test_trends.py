@@ -18,15 +18,14 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from kyodo_analysis.errors import EstimationError
+from kyodo_analysis.evaluation.status import STATUS_LABELS, track_status
 from kyodo_analysis.stats.trends import (
-    STATUS_LABELS,
     CountTrendFit,
     forecast,
     mann_kendall,
     probability_of_reaching,
     sens_slope,
     survey_trend,
-    track_status,
 )
 
 YEARS = np.arange(2012, 2026)          # observed FY2012-FY2025

@@ -42,8 +42,12 @@ def _trend_text(model: pd.Series | None) -> str:
         sig = "有意" if model["plan_p"] < 0.05 else "有意差なし"
         return (f"計画開始後 水準×{model['level_change_rr']:.2f}・伸び×"
                 f"{model['slope_change_rr']:.2f}/年（{sig}, p={model['plan_p']:.3f}）")
-    sig = "有意" if model["slope_p"] < 0.05 else "有意差なし"
-    return f"年{model['sen_slope']:+.1f}ポイント（傾向{sig}, p={model['slope_p']:.3f}）"
+    if pd.isna(model.get("slope_points")):
+        return "-"
+    sig = "有意" if model["slope_p"] < 0.05 else "判別できない"
+    # slope, interval and p-value all from the same weighted trend fit
+    return (f"年{model['slope_points']:+.1f}ポイント（95%信頼区間 {model['slope_points_low']:+.1f}"
+            f"～{model['slope_points_high']:+.1f}、傾向{sig}, p={model['slope_p']:.3f}）")
 
 
 def logic_model(results: pd.DataFrame, trends: Any = None, *,

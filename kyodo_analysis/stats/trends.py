@@ -8,7 +8,8 @@ level and slope change at the start of the Citizen Challenge Collaboration Plan
 Non-parametric trend statistics are :func:`mann_kendall` and :func:`sens_slope`.
 Survey indicators (one proportion per wave, with its design-based standard error) are
 trended with inverse-variance weighted least squares in :func:`survey_trend`.
-:func:`track_status` turns a probability of reaching a target into 順調 / 要注意 / 遅れ.
+:func:`kyodo_analysis.evaluation.status.track_status` turns a probability of reaching a target
+into 順調 / 要注意 / 遅れ (a reading for the committee, not statistics).
 
 References
 ----------
@@ -45,31 +46,22 @@ from kyodo_analysis.calendar import parse_fiscal_year
 from kyodo_analysis.errors import EstimationError
 
 __all__ = [
-    "STATUS_LABELS",
     "CountTrendFit",
     "MannKendallResult",
     "RateRatio",
     "SenSlopeResult",
     "SurveyTrendResult",
-    "TrackStatus",
     "fit_count_trend",
     "forecast",
     "mann_kendall",
     "probability_of_reaching",
     "sens_slope",
     "survey_trend",
-    "track_status",
 ]
 
 Direction = Literal["higher", "lower"]
 SeedLike = int | np.random.Generator | None
 
-#: Status code -> (Japanese label, English label).
-STATUS_LABELS: dict[str, tuple[str, str]] = {
-    "on track": ("順調", "on track"),
-    "at risk": ("要注意", "at risk"),
-    "off track": ("遅れ", "off track"),
-}
 
 _TERMS_ALL = ("intercept", "trend", "covid", "level_change", "slope_change")
 
@@ -1070,113 +1062,6 @@ def probability_of_reaching(
     _, counts = _simulate(fit, yrs, int(n_sim), _rng(seed))
     hit = counts[:, 0] >= target if direction == "higher" else counts[:, 0] <= target
     return float(np.mean(hit))
-
-
-# ======================================================================================
-# status
-# ======================================================================================
-@dataclass(frozen=True)
-class TrackStatus:
-    """Progress status from a probability of reaching the target.
-
-    Attributes
-    ----------
-    status : str
-        "on track", "at risk" or "off track".
-    label_ja, label_en : str
-        順調 / 要注意 / 遅れ and the English label.
-    probability : float
-        The probability that was classified.
-    reason : str
-        One sentence in Japanese followed by the same sentence in English.
-    """
-
-    status: str
-    label_ja: str
-    label_en: str
-    probability: float
-    reason: str
-
-    def to_frame(self) -> pd.DataFrame:
-        """One-row table."""
-        return pd.DataFrame([self.__dict__])
-
-
-def track_status(
-    prob_reach: float,
-    *,
-    on_track: float = 0.7,
-    off_track: float = 0.3,
-) -> TrackStatus:
-    """Classify progress: 順調 (on track) / 要注意 (at risk) / 遅れ (off track).
-
-    ``prob_reach >= on_track`` is on track, ``prob_reach < off_track`` is off track and
-    anything in between is at risk. Defaults: 0.7 and 0.3, i.e. on track when reaching
-    the target is at least about twice as likely as missing it, off track when missing is
-    more than about twice as likely as reaching.
-
-    Parameters
-    ----------
-    prob_reach : float
-        Probability of reaching the target, e.g. from :func:`probability_of_reaching` or
-        :func:`survey_trend`. Apply to a Series with ``Series.map(track_status)``.
-    on_track, off_track : float, default 0.7 and 0.3
-        Thresholds with ``0 < off_track <= on_track < 1`` (equal thresholds remove the
-        at-risk band).
-
-    Returns
-    -------
-    TrackStatus
-
-    Raises
-    ------
-    EstimationError
-        If ``prob_reach`` is not in [0, 1] or the thresholds are not ordered.
-
-    Examples
-    --------
-    >>> track_status(0.82).label_ja
-    '順調'
-    >>> track_status(0.5).status
-    'at risk'
-    """
-    if isinstance(prob_reach, bool) or not isinstance(prob_reach, (int, float, np.number)):
-        raise EstimationError(f"prob_reach must be a probability, got {prob_reach!r}")
-    p = float(prob_reach)
-    if not 0.0 <= p <= 1.0:
-        raise EstimationError(f"prob_reach must be between 0 and 1, got {prob_reach!r}")
-    for name, value in (("on_track", on_track), ("off_track", off_track)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-            raise EstimationError(f"{name} must be strictly between 0 and 1, got {value!r}")
-    if off_track > on_track:
-        raise EstimationError(
-            f"off_track must not exceed on_track, got off_track={off_track!r} and "
-            f"on_track={on_track!r}"
-        )
-    pct = f"{100 * p:.0f}%"
-    if p >= on_track:
-        status = "on track"
-        ja = f"目標到達確率は{pct}で基準{on_track:.0%}以上のため順調と判定しました。"
-        en = f"The probability of reaching the target is {pct}, at or above {on_track:.0%}."
-    elif p < off_track:
-        status = "off track"
-        ja = f"目標到達確率は{pct}で基準{off_track:.0%}未満のため遅れと判定しました。"
-        en = f"The probability of reaching the target is {pct}, below {off_track:.0%}."
-    else:
-        status = "at risk"
-        ja = (
-            f"目標到達確率は{pct}で{off_track:.0%}以上{on_track:.0%}未満のため"
-            "要注意と判定しました。"
-        )
-        en = (
-            f"The probability of reaching the target is {pct}, between "
-            f"{off_track:.0%} and {on_track:.0%}."
-        )
-    ja_label, en_label = STATUS_LABELS[status]
-    return TrackStatus(
-        status=status, label_ja=ja_label, label_en=en_label, probability=p,
-        reason=f"{ja} / {en}",
-    )
 
 
 # ======================================================================================
