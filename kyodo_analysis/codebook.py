@@ -16,6 +16,7 @@ from typing import Literal
 
 import yaml
 
+from kyodo_analysis.calendar import parse_fiscal_year
 from kyodo_analysis.errors import ConfigError
 
 __all__ = ["Codebook", "Option", "Question", "Scale"]
@@ -60,6 +61,8 @@ class Question:
     layout: Literal["columns", "delimited"] = "columns"
     max_choices: int | None = None
     range: tuple[float, float] | None = None
+    sensitive: bool = False
+    comparable_from: int | None = None
 
     @property
     def is_multiple(self) -> bool:
@@ -223,6 +226,9 @@ class Codebook:
                 scores=scale.scores if scale else None, options=options,
                 asked_if=dict(asked_if) if asked_if else None, policy=q.get("policy"),
                 layout=layout, max_choices=max_choices, range=value_range,
+                sensitive=bool(q.get("sensitive", False)),
+                comparable_from=(parse_fiscal_year(q["comparable_from"])
+                                 if q.get("comparable_from") is not None else None),
             ))
         fy_spec = doc.get("fiscal_year") or {}
         book = cls(title=str(doc.get("codebook", "")), questions=tuple(questions),

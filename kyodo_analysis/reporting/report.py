@@ -38,6 +38,7 @@ from kyodo_analysis.reporting.batch import default_jobs, run_batch
 from kyodo_analysis.reporting.publish import (
     audit_pages,
     audit_tables,
+    TABLES_DIR,
     collect_tables,
     write_tables_xlsx,
 )
@@ -192,9 +193,11 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
         titles = {r.id: r.title for r in runs}
         records = collect_tables(build / OUTPUTS, order=[r.id for r in runs])
         xlsx = write_tables_xlsx(records, build / "tables.xlsx", notebook_titles=titles)
-        findings = tuple(audit_tables(records, xlsx=xlsx, threshold=study.suppression_threshold))
+        findings = tuple(audit_tables(records, xlsx=xlsx, threshold=study.suppression_threshold,
+                                      study=study))
         pages = [r.html for r in results if r.html is not None and Path(r.html).is_file()]
         shown = tuple(audit_pages(pages, threshold=study.suppression_threshold))
+        shown += tuple(withhold_unaudited(build / OUTPUTS))
         if strict_pages:
             findings += shown
             shown = ()
@@ -244,6 +247,26 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
     return ReportResult(target, target / "index.html", final, findings, run_id,
                         target / "manifest.json", target / "tables.xlsx",
                         moved, shown)
+
+
+def withhold_unaudited(outputs: Path) -> list[AuditFinding]:
+    """Remove from the run folder every file a notebook wrote besides its table records.
+
+    Only what went through the audit is published: a CSV or image a notebook wrote into its
+    ``output_dir`` never reached :func:`publish_table`, so it is withheld (deleted from the
+    build) and named in the index, where the notebook's author sees what to publish instead.
+    """
+    found = []
+    if not outputs.is_dir():
+        return found
+    for path in sorted(outputs.rglob("*")):
+        if path.is_file() and not (path.suffix == ".json" and path.parent.name == TABLES_DIR):
+            rel = path.relative_to(outputs)
+            path.unlink()
+            found.append(AuditFinding(str(rel), "unaudited file", None, None,
+                                      "withheld: files are published only through "
+                                      "publish_table / publish_view"))
+    return found
 
 
 def _relocate(r: NotebookResult, build: Path, target: Path) -> NotebookResult:
