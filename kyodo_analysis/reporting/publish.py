@@ -41,6 +41,7 @@ __all__ = [
     "audit_links",
     "audit_pages",
     "audit_tables",
+    "cell_conflicts",
     "collect_tables",
     "publish_table",
     "publish_tabulation",
@@ -545,3 +546,31 @@ def audit_pages(pages: Sequence[Path], *, threshold: int) -> list[AuditFinding]:
                                                      i - 1, header[j] if j < len(header) else None,
                                                      f"unmasked {found[0]!r}"))
     return findings
+
+
+def cell_conflicts(records: Sequence[TableRecord], *, xlsx: Path | None = None
+                   ) -> dict[str, set[object]]:
+    """Cells that estimate the same thing (same key) but are published with different values.
+
+    Every table of :func:`publish_view` names what each cell estimates (question, domain,
+    answer, measure); the values are read from the published cells (the workbook's, with
+    ``xlsx``). Hidden cells (「x」) are left out. Returns ``{key: {values}}`` for each key with
+    more than one value; empty when every cell agrees across pages and sheets.
+    """
+    sheets = read_tables_xlsx(xlsx) if xlsx is not None else {}
+    seen: dict[str, set[object]] = {}
+    for r in records:
+        columns, rows = list(r.columns), [list(x) for x in r.rows]
+        if r.key in sheets:
+            frame = sheets[r.key]
+            columns = [str(c) for c in frame.columns]
+            rows = [[_xlsx_cell(v) for v in row] for row in frame.itertuples(index=False)]
+        for i, col, key in r.keys:
+            try:
+                v = rows[int(i)][columns.index(col)]
+            except (ValueError, IndexError):
+                continue
+            if v is None or _is_hidden(v):
+                continue
+            seen.setdefault(str(key), set()).add(float(v) if isinstance(v, int | float) else v)
+    return {k: v for k, v in seen.items() if len(v) > 1}

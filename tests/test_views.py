@@ -1,0 +1,142 @@
+"""Views: one tabulation path, one interval, group protection, same cell same value."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from kyodo_analysis.evaluation.disclosure import differencing_findings, hidden_groups
+from kyodo_analysis.options import DisplayOptions
+from kyodo_analysis.reporting.publish import (
+    audit_tables,
+    cell_conflicts,
+    collect_tables,
+    publish_view,
+)
+from kyodo_analysis.views import comparison, crosstabs, tables
+
+
+@pytest.fixture(scope="module")
+def ctx(demo_study):
+    s = demo_study
+    return s, s.design(max(s.fiscal_years)), DisplayOptions.for_study(s)
+
+
+def test_the_interval_is_r_svyciprop_logit(ctx):
+    s, design, opts = ctx
+    q = s.codebook[s.headline.questions[0]]
+    t = tables.tabulate(design, q, options=opts)
+    code = int(t["code"].iloc[0])
+    ref = design.assign(_y=(design.data[q.id] == code).astype(float)).proportion(
+        "_y", level=1.0, method="logit")  # rename: proportion(success=1.0) in the new engine API
+    assert t["percent"].iloc[0] == pytest.approx(100 * ref["estimate"].iloc[0], rel=1e-9)
+    assert t["ci_low"].iloc[0] == pytest.approx(100 * ref["ci_low"].iloc[0], rel=1e-6)
+    assert t["ci_high"].iloc[0] == pytest.approx(100 * ref["ci_high"].iloc[0], rel=1e-6)
+
+
+def test_interval_methods_and_zero_width():
+    lo, hi = tables.interval([0.0, 0.5], [0.0, 0.05], [np.inf, np.inf], method="wald")
+    assert lo[0] == hi[0] == 0.0
+    assert lo[1] == pytest.approx(0.5 - 1.959964 * 0.05, rel=1e-5)
+    with pytest.raises(Exception):
+        tables.interval([0.5], [0.1], [10], method="nope")
+
+
+def test_study_yaml_chooses_the_interval(demo_study):
+    opts = DisplayOptions.for_study(demo_study)
+    assert (opts.interval, opts.level, opts.min_base) == ("logit", 0.95, demo_study.suppression_threshold)
+
+
+def test_district_page_and_crosstab_publish_the_same_numbers(ctx):
+    s, design, opts = ctx
+    level = s.district_levels[0].name
+    q = s.codebook[s.headline.questions[0]]
+    x = crosstabs.crosstab(design, s, q, level, options=opts, marks=False)
+    for district in s.districts(level):
+        pt = comparison.district_table(design, s, q, level=level, district=district, options=opts)
+        row = x.table[x.table["区分"] == district].iloc[0]
+        for label in x.table.columns[2:]:
+            page_value = pt.table.loc[pt.table["回答"] == label, f"{district} %"].iloc[0]
+            assert page_value == row[label]
+
+
+def test_no_answer_never_hides_a_substantive_category(ctx):
+    s, design, opts = ctx
+    level = s.district_levels[0].name
+    q = s.codebook[s.headline.questions[0]]
+    x = crosstabs.crosstab(design, s, q, level, options=opts, marks=False)
+    shown = x.table.iloc[1:]
+    # top level of register districts: every district is big enough, nothing is hidden
+    assert not (shown == "x").any().any()
+    no_answer = shown["無回答"].astype(float)
+    assert (no_answer < 5).any()  # small 無回答 shares stay visible beside everything else
+
+
+def test_hidden_groups_rules():
+    assert hidden_groups({"a": 40, "b": 9}, min_base=10) == {"b"}
+    # the city minus the shown groups leaves 3 people (blank attribute): hide the smallest
+    assert hidden_groups({"a": 40, "b": 30}, min_base=10, partitions=[(73, ["a", "b"])]) == {"b"}
+    assert hidden_groups({"a": 40, "b": 30}, min_base=10, partitions=[(70, ["a", "b"])]) == set()
+
+
+def test_nested_levels_leave_no_small_residual(ctx):
+    s, design, opts = ctx
+    nested = [lv for lv in s.district_levels if lv.parent]
+    if not nested:
+        pytest.skip("no nested district level")
+    lv = nested[0]
+    q = s.codebook[s.headline.questions[0]]
+    child = crosstabs.crosstab(design, s, q, lv.name, options=opts, marks=False)
+    parent = crosstabs.crosstab(design, s, q, lv.parent, options=opts, marks=False)
+    groups = []
+    for x, name in ((child, "c"), (parent, "p")):
+        for g in x.groups:
+            groups.append({"table": name, "question": q.id, "dimension": g["dimension"],
+                           "group": g["group"], "parent_dimension": g["parent_dimension"],
+                           "parent": g["parent"], "base": x.table.iloc[g["row"], 1]})
+    assert differencing_findings(groups, min_base=opts.min_base) == []
+    # the attack finds what protection prevented: show every child again
+    bases, _ = crosstabs._bases(design, s, q, lv.name)
+    leaked = [{**g, "base": bases[g["group"]]} if g["table"] == "c" and g["dimension"] else g
+              for g in groups]
+    assert any(f.rule in ("differencing", "small group")
+               for f in differencing_findings(leaked, min_base=opts.min_base))
+
+
+def _record(tmp_path, name, table, **kw):
+    publish_view(table, name, output_dir=tmp_path / "nb", title=name, **kw)
+
+
+def test_same_cell_different_value_is_caught(tmp_path):
+    import pandas as pd
+
+    t = pd.DataFrame({"回答": ["a", "回答者数（n）"], "%": [10.0, 100]})
+    _record(tmp_path, "one", t, keys=[[0, "%", "q|市全体|全体|a|%"]])
+    _record(tmp_path, "two", t.assign(**{"%": [10.1, 100]}), keys=[[0, "%", "q|市全体|全体|a|%"]])
+    records = collect_tables(tmp_path)
+    assert set(cell_conflicts(records)) == {"q|市全体|全体|a|%"}
+
+
+def test_the_audit_reads_bases_from_the_published_cells(tmp_path):
+    import pandas as pd
+
+    # a group of 4 published under an undeclared 人数 column, with no group records at all
+    t = pd.DataFrame({"区分": ["全体", "A"], "人数": [120, 4], "はい": [50.0, 25.0]})
+    _record(tmp_path, "t", t, question=None)
+    findings = audit_tables(collect_tables(tmp_path), threshold=10)
+    assert any(f.rule == "small group" for f in findings)
+
+
+def test_records_carry_groups_and_keys(tmp_path, ctx):
+    s, design, opts = ctx
+    q = s.codebook[s.headline.questions[0]]
+    shown = tables.tabulation_table(tables.tabulate(design, q, options=opts), opts)
+    groups, keys = comparison.tabulation_keys(q, shown, opts)
+    publish_view(shown, q.id, output_dir=tmp_path / "nb", title="t", study=s, question=q.id,
+                 groups=groups, keys=keys)
+    doc = json.loads((tmp_path / "nb" / "tables" / f"{q.id}.json").read_text(encoding="utf-8"))
+    assert isinstance(doc["rows"][0][2], float)  # % stored as a number
+    assert doc["groups"][0]["column"] == "n"
+    assert audit_tables(collect_tables(tmp_path), threshold=10, study=s) == []
