@@ -140,8 +140,8 @@ def test_published_tables_are_audited_as_they_appear_in_the_workbook(tmp_path):
     # Tamper with the workbook: put the true count back into a suppressed cell.
     wb = openpyxl.load_workbook(xlsx)
     assert wb.sheetnames == ["目次", "T001"] and wb["目次"]["D2"].value == "問1"
-    assert [c.value for c in wb["T001"][1]] == ["回答", "n", "%"]
-    wb["T001"]["B4"] = 4
+    assert [c.value for c in wb["T001"][4]][:3] == ["回答", "n", "%"]  # header on row 4
+    wb["T001"]["B7"] = 4
     wb.save(xlsx)
     findings = audit_tables(records, xlsx=xlsx, threshold=10)
     assert {f.rule for f in findings} == {"small cell", "secondary suppression"}

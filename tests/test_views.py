@@ -140,3 +140,32 @@ def test_records_carry_groups_and_keys(tmp_path, ctx):
     assert isinstance(doc["rows"][0][2], float)  # % stored as a number
     assert doc["groups"][0]["column"] == "n"
     assert audit_tables(collect_tables(tmp_path), threshold=10, study=s) == []
+
+
+def test_the_workbook_stores_numbers_with_formats_and_links(tmp_path):
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    from kyodo_analysis.reporting.publish import read_tables_xlsx, write_tables_xlsx
+
+    t = pd.DataFrame({"回答": ["=cmd()", "いいえ", "回答者数（n）"], "n": [1200, 34, 1234],
+                      "%": [97.2, 2.8, 100.0], "95%信頼区間 下限": [96.1, 2.0, None],
+                      "95%信頼区間 上限": [98.0, 3.9, None]})
+    _record(tmp_path, "q1", t, notes=["基数は回答者数"], number="表1")
+    records = collect_tables(tmp_path)
+    path = write_tables_xlsx(records, tmp_path / "tables.xlsx", notebook_titles={"nb": "概要"})
+    wb = load_workbook(path)
+    toc, ws = wb["目次"], wb["T001"]
+    assert toc["A2"].hyperlink.location == "'T001'!A1" or "T001" in str(toc["A2"].hyperlink.target or toc["A2"].hyperlink.location)
+    assert ws["A1"].value.startswith("表1")
+    header = [c.value for c in ws[4]]
+    assert header[:3] == ["回答", "n", "%"]
+    assert ws["B5"].value == 1200 and ws["B5"].number_format == "#,##0"
+    assert isinstance(ws["C5"].value, float) and ws["C5"].number_format == "0.0"
+    assert isinstance(ws["D5"].value, float)  # the interval is two numeric columns
+    assert ws["A5"].data_type == "s" and ws["A5"].value == "=cmd()"  # text, not a formula
+    assert ws.freeze_panes == "B5"
+    assert int(ws.page_setup.paperSize) == 9  # A4
+    assert any("基数は回答者数" in str(c.value) for c in ws["A"])
+    back = read_tables_xlsx(path)["nb/q1"]
+    assert back["%"].tolist() == [97.2, 2.8, 100.0]

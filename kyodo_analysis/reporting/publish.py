@@ -307,37 +307,22 @@ def collect_tables(root: Path, *, order: Sequence[str] = ()) -> list[TableRecord
     return records
 
 
-def _sheet_names(records: Sequence[TableRecord]) -> list[str]:
-    return [f"T{i:03d}" for i in range(1, len(records) + 1)]
-
-
 def write_tables_xlsx(records: Sequence[TableRecord], path: Path, *,
-                      notebook_titles: Mapping[str, str] | None = None) -> Path:
-    """Write the published tables to one workbook: a 目次 sheet, then one sheet per table.
+                      notebook_titles: Mapping[str, str] | None = None, study=None,
+                      fiscal_year: int | None = None) -> Path:
+    """Write the published tables to one workbook (:func:`kyodo_analysis.views.excel.write_workbook`):
+    a linked 目次, then one numbered, annotated, print-ready sheet per table."""
+    from kyodo_analysis.views.excel import write_workbook
 
-    Sheets are named ``T001``, ``T002``, ... (Excel limits sheet names to 31 characters);
-    the 目次 lists each sheet's notebook, table name, title and notes.
-    """
-    titles = dict(notebook_titles or {})
-    toc = pd.DataFrame({
-        "シート": _sheet_names(records),
-        "報告書": [titles.get(r.notebook, r.notebook) for r in records],
-        "表ID": [r.key for r in records],
-        "表題": [r.title for r in records],
-        "注記": ["／".join(r.notes) for r in records],
-    })
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        toc.to_excel(xw, sheet_name="目次", index=False)
-        for sheet, r in zip(_sheet_names(records), records, strict=True):
-            r.to_frame().to_excel(xw, sheet_name=sheet, index=False)
-    return path
+    return write_workbook(records, path, study=study, fiscal_year=fiscal_year,
+                          notebook_titles=notebook_titles)
 
 
 def read_tables_xlsx(path: Path) -> dict[str, pd.DataFrame]:
     """Read ``tables.xlsx`` back as ``{"<notebook>/<table>": DataFrame}`` using the 目次."""
-    sheets = pd.read_excel(path, sheet_name=None, dtype=object)
-    toc = sheets.pop("目次")
-    return {key: sheets[sheet] for sheet, key in zip(toc["シート"], toc["表ID"], strict=True)}
+    from kyodo_analysis.views.excel import read_workbook
+
+    return read_workbook(path)
 
 
 def _xlsx_cell(value: object) -> object:

@@ -192,7 +192,8 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
                             progress=progress, on_result=note)
         titles = {r.id: r.title for r in runs}
         records = collect_tables(build / OUTPUTS, order=[r.id for r in runs])
-        xlsx = write_tables_xlsx(records, build / "tables.xlsx", notebook_titles=titles)
+        xlsx = write_tables_xlsx(records, build / "tables.xlsx", notebook_titles=titles,
+                                 study=study, fiscal_year=fiscal_year)
         findings = tuple(audit_tables(records, xlsx=xlsx, threshold=study.suppression_threshold,
                                       study=study))
         pages = [r.html for r in results if r.html is not None and Path(r.html).is_file()]
