@@ -379,8 +379,8 @@ def response_rate_table(fieldwork: pd.DataFrame, fiscal_year: int, *,
         parts += [(by, level, grouped.loc[[level]]) for level in grouped.index]
     rows = [{"区分": kind, "属性": level, "発送数": int(t["sent"].iloc[0]),
              "回収数": int(t["returned"].iloc[0])} for kind, level, t in parts]
-    out = pd.DataFrame(rows)
-    out["回収率（%）"] = [format_percent(100 * r / s, options)
+    out = pd.DataFrame(rows).astype(object)
+    out["回収率（%）"] = [rounded(100 * r / s, options) if s else None
                         for r, s in zip(out["回収数"], out["発送数"], strict=True)]
     return out
 
@@ -457,14 +457,18 @@ def weighting_comparison(design, codebook: Codebook, headline,
         y = _indicator(data, column, codes, valid)
         raw = np.nanmean(y) * 100
         est = design.assign(_y=y).mean("_y", na_rm=True).iloc[0]
+        lo_h, hi_h = ci_headers(options)
+        p_est = float(est["estimate"])
+        lo, hi = interval([p_est], [float(est["se"])], [float(est["df"])],
+                          method=options.interval, level=options.level)
         rows.append({
             "指標": label,
             "n": int(np.sum(~np.isnan(y))),
-            "回答者の単純割合（%）": format_percent(raw, options),
-            "重み付け推定値（%）": format_percent(100 * est["estimate"], options),
-            "95%信頼区間": f"{format_percent(100 * est['ci_low'], options)}～"
-                          f"{format_percent(100 * est['ci_high'], options)}",
-            "差（ポイント）": f"{100 * est['estimate'] - raw:+.{options.decimals}f}",
+            "回答者の単純割合（%）": rounded(raw, options),
+            "重み付け推定値（%）": rounded(100 * p_est, options),
+            lo_h: rounded(100 * float(lo[0]), options),
+            hi_h: rounded(100 * float(hi[0]), options),
+            "差（ポイント）": rounded(100 * p_est - raw, options),
         })
     return pd.DataFrame(rows)
 
@@ -474,23 +478,23 @@ def weighting_tables(report, options: DisplayOptions = DEFAULT_OPTIONS) -> tuple
     s = report.summary
     summary = pd.DataFrame({
         "重み": s["weights"].map({"design": "設計ウェイト（層別）", "final": "最終ウェイト"}).fillna(s["weights"]),
-        "n": s["n"],
-        "最小": s["min"].map("{:.2f}".format),
-        "中央値": s["median"].map("{:.2f}".format),
-        "最大": s["max"].map("{:.2f}".format),
-        "最大/最小": s["max_min_ratio"].map("{:.2f}".format),
-        "Kishの設計効果": s["deff_kish"].map("{:.3f}".format),
+        "n": s["n"].astype(int),
+        "最小": s["min"].round(2),
+        "中央値": s["median"].round(2),
+        "最大": s["max"].round(2),
+        "最大/最小": s["max_min_ratio"].round(2),
+        "Kishの設計効果": s["deff_kish"].round(3),
         "有効標本数": s["n_eff"].round(0).astype(int),
-    })
+    }).astype(object)
     m = report.margins
     margins = pd.DataFrame({
         "変数": m["variable"],
         "区分": m["level"],
-        "n": m["n"],
+        "n": m["n"].astype(int),
         "母集団（目標）": m["target"].round(0).astype(int),
         "重み付け前": m["before"].round(0).astype(int),
         "重み付け後": m["final"].round(0).astype(int),
-    })
+    }).astype(object)
     return summary, margins
 
 
