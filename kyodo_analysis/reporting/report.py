@@ -233,7 +233,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
             json.dumps(manifest, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         (build / "index.html").write_text(
             _index_html(study, fiscal_year, runs, results, findings, run_id, started,
-                        finished, warnings=shown), encoding="utf-8")
+                        finished, warnings=shown, records=records), encoding="utf-8")
         target = fy_dir / run_id
         build.rename(target)
     except BaseException:
@@ -424,10 +424,72 @@ def compare_tables(old: dict[str, str], new: dict[str, str]
 _STATUS_JA = {"ok": "完了", "failed": "失敗", "timeout": "時間切れ", "error": "実行エラー"}
 
 
+#: Table record that 02_indicators publishes with every indicator's grade (shown on the index).
+INDICATOR_GRADES_RECORD = "02_indicators/grades"
+#: Table record of 01_overview with the headline shares (weighted, valid answers).
+HEADLINE_RECORD = "01_overview/weighting_effect"
+
+
+def _jst(stamp: str) -> str:
+    import datetime as dt
+
+    try:
+        t = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    return t.astimezone(dt.timezone(dt.timedelta(hours=9))).strftime("%Y年%m月%d日 %H:%M")
+
+
+def _record_html(record, *, columns: Sequence[str] | None = None) -> str:
+    from kyodo_analysis.views.tables import display_cell
+
+    esc = html.escape
+    cols = [c for c in (columns or record.columns) if c in record.columns]
+    idx = [list(record.columns).index(c) for c in cols]
+    head = "".join(f"<th>{esc(str(c))}</th>" for c in cols)
+    body = "".join(
+        "<tr>" + "".join(
+            f'<td class="{"num" if isinstance(row[j], int | float) else "txt"}">'
+            f"{esc(display_cell(row[j]))}</td>" for j in idx) + "</tr>"
+        for row in record.rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _front_page(study: Study, records: Sequence) -> str:
+    """Headline results and every indicator's grade, read from the published records."""
+    esc = html.escape
+    by_key = {r.key: r for r in records}
+    parts = ["<h2>主な結果</h2>"]
+    head = by_key.get(HEADLINE_RECORD)
+    if head is not None:
+        cols = [c for c in head.columns if c == "指標" or c.startswith("重み付け推定値")
+                or "信頼区間" in c or c == "n"]
+        parts.append(_record_html(head, columns=cols))
+        parts.append('<p class="note">割合は重み付けした推定値、基数は有効回答者数（無回答を除く）。</p>'
+                     if study.weighted else '<p class="note">基数は有効回答者数（無回答を除く）。</p>')
+    else:
+        shown = [by_key[f"01_overview/{q}"] for q in study.headline.questions
+                 if f"01_overview/{q}" in by_key]
+        for r in shown:
+            parts.append(f"<h3>{esc(r.title)}</h3>" + _record_html(r, columns=["回答", "%"]))
+        if not shown:
+            parts.append('<p class="note">主な結果（study.yaml の headline）が指定されていません。</p>')
+    parts.append("<h2>成果指標の評価</h2>")
+    grades = by_key.get(INDICATOR_GRADES_RECORD)
+    if grades is not None:
+        parts.append(_record_html(grades))
+    else:
+        parts.append('<p class="note">成果指標のページには評価表（表ID '
+                     f"{esc(INDICATOR_GRADES_RECORD)}）がありません。</p>")
+    return "\n".join(parts)
+
+
 def _index_html(study: Study, fy: int, runs: Sequence[PlannedRun], results: Sequence[NotebookResult],
                 findings: Sequence[AuditFinding], run_id: str,
-                started: str, finished: str, *, warnings: Sequence[AuditFinding] = ()) -> str:
+                started: str, finished: str, *, warnings: Sequence[AuditFinding] = (),
+                records: Sequence = ()) -> str:
     esc = html.escape
+    front = _front_page(study, records)
     groups: dict[str, list[str]] = {}
     for run, res in zip(runs, results, strict=True):
         status = _STATUS_JA.get(res.status, res.status)
@@ -476,6 +538,7 @@ body {{ font-family: "Hiragino Sans", "Noto Sans JP", "IPAexGothic", "Yu Gothic"
 .ok {{ color: #2e7d32; }} .failed {{ color: #b71c1c; }} .note {{ color: #555; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 footer {{ color: #666; font-size: .85rem; margin-top: 2rem; }}
 </style>
 </head>
@@ -483,11 +546,12 @@ footer {{ color: #666; font-size: .85rem; margin-top: 2rem; }}
 <h1>{esc(study.title)}</h1>
 <p>{fiscal_year_label(fy)}　報告書</p>
 {banner}
+{front}
 {overall}
 <p>集計表（Excel）: <a href="tables.xlsx">tables.xlsx</a>　実行記録: <a href="manifest.json">manifest.json</a></p>
 {chr(10).join(sections)}
 {audit}
-<footer>実行ID {esc(run_id)}　開始 {esc(started)}　終了 {esc(finished)}（UTC）　作成: kyodo_analysis</footer>
+<footer>実行ID {esc(run_id)}　開始 {esc(_jst(started))}　終了 {esc(_jst(finished))}（日本時間）　作成: kyodo_analysis</footer>
 </body>
 </html>
 """
