@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -209,6 +210,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
                         "publish_table): %s", f)
         log.info("published %d tables; disclosure audit %s", len(records),
                  "passed" if not findings else f"FAILED ({len(findings)} findings)")
+        pdf = _print_report(study, fiscal_year, runs, results, build)
         finished = mf.now_iso()
         ok = all(r.ok for r in results) and not findings
         manifest = {
@@ -224,6 +226,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
             "notebooks": [_notebook_entry(run, job, res, build)
                           for run, job, res in zip(runs, job_list, results, strict=True)],
             "tables": {r.key: r.digest() for r in records},
+            "pdf": pdf,
             "audit": {"passed": not findings, "findings": [str(f) for f in findings],
                       "page_warnings": [str(f) for f in shown]},
             "environment": mf.environment(),
@@ -233,7 +236,8 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
             json.dumps(manifest, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         (build / "index.html").write_text(
             _index_html(study, fiscal_year, runs, results, findings, run_id, started,
-                        finished, warnings=shown, records=records), encoding="utf-8")
+                        finished, warnings=shown, records=records,
+                        pdf=bool(pdf.get("file"))), encoding="utf-8")
         target = fy_dir / run_id
         build.rename(target)
     except BaseException:
@@ -248,6 +252,38 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
     return ReportResult(target, target / "index.html", final, findings, run_id,
                         target / "manifest.json", target / "tables.xlsx",
                         moved, shown)
+
+
+def _print_report(study: Study, fy: int, runs: Sequence[PlannedRun],
+                  results: Sequence[NotebookResult], build: Path) -> dict:
+    """Print the city-level report to ``report.pdf`` (headless Chromium); a missing Chromium
+    or a failed print is recorded in the manifest, never a failed run."""
+    import time
+
+    from kyodo_analysis.views import pdf as pdf_view
+
+    if pdf_view.chromium() is None:
+        log.warning("report.pdf not made: no headless Chromium on this machine")
+        return {"file": None, "reason": "no headless Chromium"}
+    chapters = [(run.title, Path(res.ipynb)) for run, res in zip(runs, results, strict=True)
+                if run.group == "市全体" and res.ok and res.ipynb and Path(res.ipynb).is_file()]
+    source = build / "report_print.html"
+    source.write_text(pdf_view.report_html(chapters, title=study.title,
+                                           subtitle=f"{fiscal_year_label(fy)}　報告書",
+                                           notice=study.notice if study.demo else None),
+                      encoding="utf-8")
+    start = time.monotonic()
+    try:
+        out = pdf_view.print_pdf(source, build / "report.pdf")
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        log.error("report.pdf not made: %s", exc)
+        return {"file": None, "reason": str(exc)}
+    finally:
+        source.unlink(missing_ok=True)
+    seconds = round(time.monotonic() - start, 1)
+    log.info("report.pdf printed in %.1f s", seconds)
+    return {"file": "report.pdf", "sha256": mf.sha256_file(out), "seconds": seconds,
+            "chapters": [t for t, _ in chapters]}
 
 
 def withhold_unaudited(outputs: Path) -> list[AuditFinding]:
@@ -487,7 +523,7 @@ def _front_page(study: Study, records: Sequence) -> str:
 def _index_html(study: Study, fy: int, runs: Sequence[PlannedRun], results: Sequence[NotebookResult],
                 findings: Sequence[AuditFinding], run_id: str,
                 started: str, finished: str, *, warnings: Sequence[AuditFinding] = (),
-                records: Sequence = ()) -> str:
+                records: Sequence = (), pdf: bool = False) -> str:
     esc = html.escape
     front = _front_page(study, records)
     groups: dict[str, list[str]] = {}
@@ -548,7 +584,7 @@ footer {{ color: #666; font-size: .85rem; margin-top: 2rem; }}
 {banner}
 {front}
 {overall}
-<p>集計表（Excel）: <a href="tables.xlsx">tables.xlsx</a>　実行記録: <a href="manifest.json">manifest.json</a></p>
+<p>{'報告書（PDF）: <a href="report.pdf">report.pdf</a>　' if pdf else ''}集計表（Excel）: <a href="tables.xlsx">tables.xlsx</a>　実行記録: <a href="manifest.json">manifest.json</a></p>
 {chr(10).join(sections)}
 {audit}
 <footer>実行ID {esc(run_id)}　開始 {esc(_jst(started))}　終了 {esc(_jst(finished))}（日本時間）　作成: kyodo_analysis</footer>
