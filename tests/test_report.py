@@ -202,7 +202,7 @@ def test_the_demo_report_set(full_run, demo_study):
     assert seconds < 180
     ids = [n.name for n in result.notebooks]
     assert ids[0] == "01_overview" and len([i for i in ids if i.startswith("04_district-")]) == 18
-    assert "05_comparison" in ids
+    assert "05_comparison" in ids and "06_crosstabs" in ids
     # Every page publishes its count tables through disclosure control: no page warnings.
     assert result.warnings == ()
     for n in result.notebooks:
@@ -212,11 +212,11 @@ def test_the_demo_report_set(full_run, demo_study):
     assert "有脇（小学校区）" in district_page and "data:image/png;base64" in district_page
     assert "デモデータ" in district_page
     tables = read_tables_xlsx(result.tables)
-    # 01_overview: 20 questions; 04_district: q1-q4 for 18 districts; 05_comparison: 2 x 4
-    assert len(tables) == 20 + 18 * 4 + 2 * 4 and "04_district-1-1/q1" in tables
-    assert "05_comparison/q4_l2" in tables
+    assert "04_district-1-1/q1" in tables and "06_crosstabs/q1_d1" in tables
+    assert "05_comparison/q1" in tables and "01_overview/response_rates" in tables
     q1 = tables["04_district-1-1/q1"]
-    assert list(q1.columns) == ["回答", "地区 n", "地区 %", "市全体 n", "市全体 %"]
+    assert list(q1.columns)[:2] == ["回答", "青山 %"] and isinstance(q1.iloc[0, 1], float)
+    assert not [p for p in result.directory.rglob("*.csv")]  # unaudited files are withheld
     manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
     inputs = {i["path"] for i in manifest["inputs"]}
     assert {"study.yaml", "codebook.yaml", "population_margins.csv", "activity_statistics.csv",
@@ -301,6 +301,38 @@ def _devtools(user_dir: Path, url: str) -> tuple[list[str], dict]:
 
 
 @pytest.mark.slow
+def test_the_same_cell_has_the_same_value_everywhere(full_run):
+    """Every (question, domain, answer, measure) published on several pages and sheets has
+    one value; and the differencing attack on every published group base recovers nobody."""
+    from kyodo_analysis.evaluation.disclosure import differencing_findings
+    from kyodo_analysis.reporting.publish import _audit_groups, cell_conflicts, collect_tables
+
+    result, _ = full_run
+    records = collect_tables(result.directory / "outputs")
+    assert cell_conflicts(records, xlsx=result.tables) == {}
+    keys = [k for r in records for _, _, k in r.keys]
+    assert len(keys) - len(set(keys)) > 100  # the check had shared cells to compare
+    groups = []
+    for r in records:
+        if (r.spec or {}).get("kind") == "groups":
+            groups += _audit_groups(r, list(r.columns), [list(x) for x in r.rows],
+                                    threshold=10, study=None)[1]
+    assert len({(g["dimension"], g["group"]) for g in groups}) > 20
+    assert differencing_findings(groups, min_base=10) == []
+    # the protection is what makes it pass: publish a hidden group's true base and it fails
+    hidden = next(g for g in groups if g["base"] == "x" and g["parent"])
+    total = next(g["base"] for g in groups if g["question"] == hidden["question"]
+                 and g["dimension"] == hidden["parent_dimension"] and g["group"] == hidden["parent"]
+                 and isinstance(g["base"], int))
+    shown = {g["group"]: g["base"] for g in groups if g["question"] == hidden["question"]
+             and g["dimension"] == hidden["dimension"] and g["parent"] == hidden["parent"]
+             and isinstance(g["base"], int)}
+    # its true base as the parent's published base leaves it, minus 3 respondents left blank
+    leaked = [{**g, "base": total - sum(shown.values()) - 3} if g is hidden else g for g in groups]
+    assert any(f.rule == "differencing" for f in differencing_findings(leaked, min_base=10))
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="chromium is not installed")
 def test_the_index_loads_in_headless_chromium(full_run, tmp_path):
     pytest.importorskip("websocket", reason="websocket-client is needed to drive Chromium")
@@ -309,7 +341,8 @@ def test_the_index_loads_in_headless_chromium(full_run, tmp_path):
     errors, facts = _devtools(tmp_path / "chrome", index.as_uri())
     assert facts["loaded"] and errors == [], errors
     assert "デモデータ" in facts["text"] and "令和7（2025）年度" in facts["text"]
-    assert len(facts["links"]) == 2 + 2 * len(result.notebooks)  # xlsx, manifest, html + ipynb
+    pdf = (result.directory / "report.pdf").is_file()
+    assert len(facts["links"]) == 2 + pdf + 2 * len(result.notebooks)  # xlsx, manifest, html + ipynb
     for href in facts["links"]:
         assert (index.parent / unquote(href)).is_file(), href
     shutil.rmtree(tmp_path / "chrome", ignore_errors=True)

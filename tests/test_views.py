@@ -169,3 +169,11 @@ def test_the_workbook_stores_numbers_with_formats_and_links(tmp_path):
     assert any("基数は回答者数" in str(c.value) for c in ws["A"])
     back = read_tables_xlsx(path)["nb/q1"]
     assert back["%"].tolist() == [97.2, 2.8, 100.0]
+
+
+def test_whole_percentages_stay_decimals(tmp_path):
+    import pandas as pd
+
+    _record(tmp_path, "w", pd.DataFrame({"回答": ["a"], "n": [12], "%": [50.0]}))
+    r = collect_tables(tmp_path)[0]
+    assert isinstance(r.rows[0][1], int) and isinstance(r.rows[0][2], float)

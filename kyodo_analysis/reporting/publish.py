@@ -87,8 +87,9 @@ class TableRecord:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _plain(value: object) -> object:
-    """A JSON-safe cell: ints stay ints, missing becomes ``None``, everything else text."""
+def _plain(value: object, *, keep_float: bool = False) -> object:
+    """A JSON-safe cell: ints stay ints, missing becomes ``None``, everything else text;
+    whole floats become ints unless ``keep_float`` (a percentage of 50.0 stays 50.0)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, bool | np.bool_):
@@ -98,7 +99,7 @@ def _plain(value: object) -> object:
     if isinstance(value, float | np.floating):
         if math.isnan(value):
             return None
-        return int(value) if float(value).is_integer() else float(value)
+        return int(value) if float(value).is_integer() and not keep_float else float(value)
     return str(value)
 
 
@@ -217,7 +218,8 @@ def publish_view(table: pd.DataFrame, name: str, *, output_dir: str | Path | Non
                      and study.codebook[question].sensitive)
     record = {"name": name, "title": title, "number": number,
               "columns": [str(c) for c in table.columns],
-              "rows": [[_plain(v) for v in row] for row in table.itertuples(index=False)],
+              "rows": [[_plain(v, keep_float=True) for v in row]
+                       for row in table.itertuples(index=False)],
               "spec": {"kind": "groups", "min_base": opts.min_base, "question": question,
                        "sensitive": sensitive},
               "groups": [dict(g) for g in groups], "keys": [list(k) for k in keys],
