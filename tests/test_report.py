@@ -18,7 +18,6 @@ import pandas as pd
 import pytest
 from report_support import ROOT, notebook_dir, small_study
 
-from kyodo_analysis.reporting import district as dv
 from kyodo_analysis.reporting import report as report_mod
 from kyodo_analysis.reporting.publish import read_tables_xlsx
 from kyodo_analysis.reporting.report import run_report
@@ -124,65 +123,6 @@ def test_an_unsuppressed_table_fails_the_audit_and_the_run(demo_study, tmp_path)
     manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
     assert manifest["audit"]["passed"] is False and manifest["status"] == "failed"
     assert "秘匿チェック" in result.index.read_text(encoding="utf-8")
-
-
-def test_district_views(demo_study):
-    data = demo_study.load_wave(2025)
-    cb = demo_study.codebook
-    j = dv.district_mask(data, demo_study, level="中学校区", district="亀崎")
-    e = dv.district_mask(data, demo_study, level="小学校区", district="有脇")
-    assert j.sum() == (data["stratum"] == 5).sum() and 0 < e.sum() < j.sum()
-    table, facts = dv.district_comparison(data, cb["q1"], e)
-    assert facts["base"] == e.sum() and facts["city_base"] == len(data)
-    assert list(table.columns) == ["回答", "地区 n", "地区 %", "市全体 n", "市全体 %"]
-    assert table.iloc[-1]["回答"] == "回答者数（n）" and table.iloc[-1]["地区 n"] == e.sum()
-    assert dv.covers_everyone(data, demo_study, level="中学校区")
-    assert not dv.covers_everyone(data, demo_study, level="小学校区")  # some left 小学校区 blank
-    assert dv.small_base_note(29).startswith("※回答者数が30人未満") and dv.small_base_note(30) is None
-    with pytest.raises(Exception, match="unknown 小学校区"):
-        dv.district_mask(data, demo_study, level="小学校区", district="どこか")
-
-
-def test_district_pages_are_suppressed_as_one_linked_table(demo_study, tmp_path):
-    """Pages of single districts add up to the city: suppressing each page on its own leaks."""
-    from kyodo_analysis.reporting.publish import audit_links, audit_tables, collect_tables, publish_table
-
-    data = demo_study.load_wave(2025)
-    q4 = demo_study.codebook["q4"]
-    districts = ["青山", "成岩", "半田", "乙川", "亀崎"]
-    (tmp_path / "naive").mkdir()
-    (tmp_path / "linked").mkdir()
-    for name in districts:  # per-page protection only, as a naive notebook would do
-        mask = dv.district_mask(data, demo_study, level="中学校区", district=name)
-        table, _ = dv.district_comparison(data, q4, mask)
-        publish_table(table, "q4", output_dir=tmp_path / "naive" / name, study=demo_study,
-                      count_columns=["地区 n", "市全体 n"],
-                      derived={"地区 %": "地区 n", "市全体 %": "市全体 n"},
-                      link={"group": "中学校区/q4", "member": name, "column": "地区 n",
-                            "total_column": "市全体 n", "additive": True})
-    leaks = audit_links(collect_tables(tmp_path / "naive"))
-    # In the demo data only 青山's ぜひ参加したい is hidden; the city total minus the four
-    # other pages would give it away.
-    assert [(f.rule, "青山" in f.detail) for f in leaks] == [("linked secondary suppression", True)]
-    for name in districts:  # what 04_district does: the level table's pattern on every page
-        mask = dv.district_mask(data, demo_study, level="中学校区", district=name)
-        dv.publish_district_table(data, demo_study, q4, mask, level="中学校区", district=name,
-                                  output_dir=tmp_path / "linked" / name)
-    assert audit_tables(collect_tables(tmp_path / "linked"), threshold=10) == []
-
-
-def test_district_crosstab_is_protected_both_ways(demo_study, tmp_path):
-    from kyodo_analysis.reporting.publish import audit_tables, collect_tables
-
-    data = demo_study.load_wave(2025)
-    counts, percents = dv.publish_district_crosstab(data, demo_study, demo_study.codebook["q4"],
-                                                    level="小学校区", output_dir=tmp_path / "nb")
-    assert list(counts["地区"])[-1] == "合計" and len(counts) == 14
-    assert counts.iloc[-1]["計"] == int(((data["f3"] >= 1) & (data["f3"] <= 13)).sum())
-    answers = [c for c in counts.columns if c not in ("地区", "計")]
-    assert (counts[answers] == "x").to_numpy().sum() > 0
-    assert ((counts[answers] == "x").to_numpy() == (percents[answers] == "x").to_numpy()).all()
-    assert audit_tables(collect_tables(tmp_path), threshold=10) == []
 
 
 # --- the full demo report set, run once for the tests below ------------------------------------

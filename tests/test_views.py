@@ -177,3 +177,13 @@ def test_whole_percentages_stay_decimals(tmp_path):
     _record(tmp_path, "w", pd.DataFrame({"回答": ["a"], "n": [12], "%": [50.0]}))
     r = collect_tables(tmp_path)[0]
     assert isinstance(r.rows[0][1], int) and isinstance(r.rows[0][2], float)
+
+
+def test_an_unknown_district_is_an_error_naming_it(ctx):
+    from kyodo_analysis.errors import ConfigError
+
+    s, design, opts = ctx
+    level = s.district_levels[-1].name
+    with pytest.raises(ConfigError, match="どこか"):
+        comparison.district_table(design, s, s.codebook[s.headline.questions[0]], level=level,
+                                  district="どこか", options=opts)

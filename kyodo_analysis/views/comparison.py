@@ -62,7 +62,12 @@ def district_table(design, study, question: Question, *, level: str, district: s
                    options: DisplayOptions = DEFAULT_OPTIONS) -> PageTable:
     """One district beside the city: 回答, the district's % and interval, the city's % and
     interval; the last row holds both bases. A protected district shows 「x」 throughout."""
+    from kyodo_analysis.errors import ConfigError
+
     column = study.district_level(level).column
+    if district not in study.districts(level):
+        raise ConfigError(f"unknown {level} {district!r}; the study has {study.districts(level)}",
+                          key="district")
     city = tabulate(design, question, options=options)
     by = tabulate(design, question, by=column, codebook=study.codebook, options=options)
     here = by[by["group"] == district]
