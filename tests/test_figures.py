@@ -111,7 +111,7 @@ def test_a_hidden_district_gets_a_sentence_not_an_empty_chart(restore_rc):
     figures.use_style()
     shown = pd.DataFrame({"回答": ["はい", "回答者数（n）"], "亀崎 %": ["x", "x"], "市全体 %": [70.0, 1500]})
     fig = figures.comparison_bars(shown, district="亀崎")
-    assert not fig.axes[0].patches and "表示しません" in fig.axes[0].texts[0].get_text()
+    assert not fig.axes[0].patches and "秘匿" in fig.axes[0].texts[0].get_text()
     plt.close(fig)
 
 

@@ -99,7 +99,7 @@ def district_table(design, study, question: Question, *, level: str, district: s
                  "x" if hidden else None, int(city.attrs["base"]), None, None])
     keys += [[n, d_pct, cell_key(question.id, level, district, "", "n")],
              [n, c_pct, cell_key(question.id, "", CITY, "", "n")]]
-    table = pd.DataFrame(rows, columns=["回答", d_pct, d_lo, d_hi, c_pct, c_lo, c_hi]).astype(object)
+    table = pd.DataFrame(rows, columns=["回答", d_pct, d_lo, d_hi, c_pct, c_lo, c_hi], dtype=object)
     parent_level, parents = group_parents(study, level)
     groups = [{"dimension": level, "group": district, "parent_dimension":
                parent_level if parents.get(district) else None, "parent": parents.get(district),
@@ -158,8 +158,8 @@ def wave_table(study, question: Question, fiscal_year: int, *, designs: dict,
         data[f"{tag}との差（ポイント）"] = [rounded(v, options) for v in diff["estimate"]]
         data[f"{tag}との差 下限"] = [rounded(v, options) for v in diff["ci_low"]]
         data[f"{tag}との差 上限"] = [rounded(v, options) for v in diff["ci_high"]]
-        data[f"{tag}との差 p値"] = [None if not np.isfinite(p) else round(float(p), 3)
+        data[f"{tag}との差 p値"] = [None if not np.isfinite(p) else float(f"{p:.4g}")
                                   for p in diff["p_value"]]
         keys += [[i, pc, f"{question.id}|FY{fy}|{CITY}|{label}|%"] for i, label in enumerate(labels)]
     series = pd.concat([t.assign(fiscal_year=fy) for fy, t in tabs.items()], ignore_index=True)
-    return pd.DataFrame(data).astype(object), keys, series
+    return pd.DataFrame(data, dtype=object), keys, series

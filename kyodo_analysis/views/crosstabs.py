@@ -167,6 +167,6 @@ def crosstab(design, study, question: Question, dimension: str, *,
                         m[j + 2] = "▲" if d > 0 else "▼"
         mark_rows.append(m)
     columns = ["区分", BASE_LABEL, *labels]
-    table = pd.DataFrame(rows, columns=columns).astype(object)
+    table = pd.DataFrame(rows, columns=columns, dtype=object)
     return Crosstab(table, pd.DataFrame(mark_rows, columns=columns), _test(design, question, column),
                     group_recs, question, dimension)

@@ -35,7 +35,7 @@ def _number_format(header: str, value: float | int) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return "#,##0"
     if "p値" in header:
-        return "0.000"
+        return '[<0.001]"<0.001";0.000'  # never 0.000
     return "0.0"
 
 

@@ -381,12 +381,13 @@ def comparison_bars(shown: pd.DataFrame, *, district: str, title: str = ""):
     here = pd.to_numeric(body[f"{district} %"], errors="coerce").to_numpy(dtype=float)
     city = pd.to_numeric(body["市全体 %"], errors="coerce").to_numpy(dtype=float)
     y = np.arange(len(body))[::-1]
-    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.5 * len(body)))
     if np.isnan(here).all():
-        ax.text(0.5, 0.5, f"{district}は回答者数が少ないため表示しません（x）", ha="center",
+        fig, ax = plt.subplots(figsize=(7.5, 0.6))
+        ax.text(0.5, 0.5, f"{district}は個人の回答が推測されないよう秘匿しています（表のx）", ha="center",
                 va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return fig
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.5 * len(body)))
     ax.barh(y + 0.2, np.nan_to_num(here), height=0.4, label=district, color=PALETTE[0])
     ax.barh(y - 0.2, np.nan_to_num(city), height=0.4, label="市全体", color=PALETTE[7])
     for yi, v in zip(y, here, strict=True):

@@ -421,8 +421,15 @@ def styled(table: pd.DataFrame, options: DisplayOptions = DEFAULT_OPTIONS, *,
         for j, col in enumerate(table.columns):
             shown[col] = [display_cell(v, options) + str(m) if m else v
                           for v, m in zip(table[col], marks.iloc[:, j], strict=True)]
+    def p_value(v: object) -> str:
+        if isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v):
+            return "<0.001" if v < 0.001 else f"{v:.3f}"
+        return _html.escape(display_cell(v, options))
+
+    p_columns = [c for c in table.columns if "p値" in str(c)]
     return (shown.style.hide(axis="index")
             .format(lambda v: _html.escape(display_cell(v, options)))
+            .format(p_value, subset=p_columns)
             .format_index(escape="html", axis=1)
             .set_table_styles([{"selector": "th", "props": "text-align: left;"}])
             .set_properties(**{"text-align": "left"}, subset=text)
