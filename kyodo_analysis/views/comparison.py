@@ -106,7 +106,9 @@ def district_table(design, study, question: Question, *, level: str, district: s
                "row": n, "column": d_pct, "axis": "column"},
               {"dimension": "", "group": "市全体", "parent_dimension": None, "parent": None,
                "row": n, "column": c_pct, "axis": "column"}]
+    zero = any(isinstance(r[k], float) and r[k] == r[k + 1] for r in rows[:-1] for k in (2, 5))
     facts = {"base": base, "hidden": hidden, "city_base": int(city.attrs["base"]),
+             "zero_width": zero,
              "multiple": question.is_multiple, "small": (not hidden) and base < options.small_base}
     return PageTable(table, groups, keys, facts)
 
