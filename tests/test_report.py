@@ -139,7 +139,6 @@ def full_run(demo_study, tmp_path_factory):
 def test_the_demo_report_set(full_run, demo_study):
     result, seconds = full_run
     assert result.ok, [n.describe() for n in result.notebooks if not n.ok]
-    assert seconds < 180
     ids = [n.name for n in result.notebooks]
     assert ids[0] == "01_overview" and len([i for i in ids if i.startswith("04_district-")]) == 18
     assert "05_comparison" in ids and "06_crosstabs" in ids
@@ -175,6 +174,7 @@ def test_the_demo_report_set(full_run, demo_study):
         "level": "中学校区"}
     latest = result.directory.parent / "latest"
     assert latest.is_symlink() and latest.resolve() == result.directory.resolve()
+    assert seconds < 180  # last, so a slow shared machine still checks everything above
 
 
 def _devtools(user_dir: Path, url: str) -> tuple[list[str], dict]:
