@@ -54,8 +54,10 @@ else:
                                        notes=["発送数・回収数は抽出時の台帳の属性による。"]), opts))'''),
  new_markdown_cell("## 重み付け"),
  new_code_cell('''sentence, footnote = tables.weighting_sentence(s, design)
-display(page.paragraph(sentence))
-if s.weighted:
+if not s.weighted:
+    display(r.missing("weighting"))
+else:
+    display(page.paragraph(sentence))
     published = []
     if s.headline.figures:
         published.append(("weighting_effect", "重み付けによる主な割合の変化",

@@ -510,9 +510,7 @@ def weighting_sentence(study, design) -> tuple[str, str | None]:
     spec = study.settings.design
     if not (spec and spec.weighting):
         return "重み付けはしていません（割合は回答者の単純集計です）。", None
-    names = [study.codebook[c].text or c if c in study.codebook else c
-             for c in spec.weighting.margins.values()]
-    names = list(spec.weighting.margins.values())
+    names = list(spec.weighting.margins.values())  # the population file's headings
     sentence = ("回答者の構成を母集団に合わせるため、" + "・".join(names)
                 + "の人口に一致するよう重み付け（レイキング）をしました。")
     return sentence, "※重み付けの計算: " + design.describe_weighting().lstrip("0123456789. ")
