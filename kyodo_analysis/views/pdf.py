@@ -10,6 +10,7 @@ the PDF on any machine. :func:`print_pdf` prints it with Chromium's ``--print-to
 from __future__ import annotations
 
 import html
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -42,6 +43,9 @@ def _font() -> str:
     return (Path(matplotlib_fontja.__file__).parent / "fonts" / "ipaexg.ttf").resolve().as_uri()
 
 
+_ANCHOR = re.compile(r'<a class="anchor-link"[^>]*>.*?</a>')
+
+
 def _outputs(nb_path: Path) -> str:
     """The rendered outputs of an executed notebook (markdown cells rendered, no code)."""
     import nbformat
@@ -51,7 +55,7 @@ def _outputs(nb_path: Path) -> str:
     parts = []
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            parts.append(markdown2html_mistune(cell.source))
+            parts.append(_ANCHOR.sub("", markdown2html_mistune(cell.source)))
             continue
         if "parameters" in cell.metadata.get("tags", []) or "injected-parameters" in cell.metadata.get("tags", []):
             continue
