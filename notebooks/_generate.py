@@ -81,7 +81,7 @@ if not first:
                       "全設問の単純集計を示します。"))
 for q in ordered:
     t = tables.tabulate(design, q, options=opts)
-    shown = tables.tabulation_table(t, opts)
+    shown = tables.protect_sensitive(tables.tabulation_table(t, opts), t, q, options=opts)
     groups, keys = comparison.tabulation_keys(q, shown, opts)
     notes = [tables.base_note(multiple=q.is_multiple, weighted=s.weighted, options=opts),
              tables.zero_width_note(t)]
@@ -93,13 +93,19 @@ for q in ordered:
                                        notes=[n for n in notes if n], number=number), opts))
     display(page.notes(notes))
     if q.id in s.headline.questions:
-        fig = figures.bar_chart(t, err=(t["ci_low"], t["ci_high"]), title=f"{num.figure()}　{q.id.upper()}")
+        drawn = t.assign(percent=[v if c != "x" else float("nan") for v, c in zip(t["percent"], shown["%"])])
+        fig = figures.bar_chart(drawn, err=(drawn["ci_low"].where(drawn["percent"].notna()),
+                                            drawn["ci_high"].where(drawn["percent"].notna())),
+                                title=f"{num.figure()}　{q.id.upper()}")
         plt.show()'''),
  new_markdown_cell("## 評定尺度の設問"),
  new_code_cell('''groups = tables.likert_groups(cb, fiscal_year=fy)
 if not groups:
     display(page.note("同じ尺度で続けて尋ねた設問群はありません。"))
 for title, items in groups:
+    if any(q.sensitive for q in items.values()):
+        display(page.note(f"{title}には秘匿の対象となる設問があるため、図は示しません（表を参照）。"))
+        continue
     tabs = {label: tables.tabulate(design, q, options=opts) for label, q in items.items()}
     fig = figures.likert_chart(tabs, title=f"{num.figure()}　{title}（n={len(design.data):,}）")
     plt.show()'''),

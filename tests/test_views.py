@@ -187,3 +187,26 @@ def test_an_unknown_district_is_an_error_naming_it(ctx):
     with pytest.raises(ConfigError, match="どこか"):
         comparison.district_table(design, s, s.codebook[s.headline.questions[0]], level=level,
                                   district="どこか", options=opts)
+
+
+def test_sensitive_questions_hide_small_cells_everywhere(ctx):
+    """Only a question marked sensitive loses single cells: 1-9 people, plus one more cell
+    where a single hidden share could be recovered as 100 minus the others."""
+    from dataclasses import replace as dc_replace
+
+    s, design, opts = ctx
+    assert tables.sensitive_cells([40, 5, 30], threshold=10, additive=True) == {1, 2}
+    assert tables.sensitive_cells([40, 5, 3], threshold=10, additive=True) == {1, 2}
+    assert tables.sensitive_cells([40, 5, 30], threshold=10, additive=False) == {1}
+    level = s.district_levels[0].name
+    q = s.codebook[s.headline.questions[0]]
+    plain = crosstabs.crosstab(design, s, q, level, options=opts, marks=False)
+    secret = crosstabs.crosstab(design, s, dc_replace(q, sensitive=True), level, options=opts,
+                                marks=False)
+    assert not (plain.table == "x").any().any()
+    hidden = (secret.table == "x")
+    assert hidden.any().any() and hidden.iloc[0].sum() == 0  # the city row keeps every cell
+    district = secret.table.loc[hidden.any(axis=1), "区分"].iloc[0]
+    pt = comparison.district_table(design, s, dc_replace(q, sensitive=True), level=level,
+                                   district=district, options=opts)
+    assert (pt.table[f"{district} %"] == "x").sum() >= 2

@@ -19,7 +19,13 @@ from kyodo_analysis.calendar import fiscal_year_label
 from kyodo_analysis.codebook import Question
 from kyodo_analysis.options import DEFAULT_OPTIONS, DisplayOptions
 from kyodo_analysis.views.crosstabs import CITY, group_parents, protected_groups
-from kyodo_analysis.views.tables import BASE_LABEL, ci_headers, rounded, tabulate
+from kyodo_analysis.views.tables import (
+    BASE_LABEL,
+    ci_headers,
+    rounded,
+    sensitive_cells,
+    tabulate,
+)
 
 __all__ = ["PageTable", "cell_key", "district_table", "comparable_waves", "wave_table",
            "tabulation_keys"]
@@ -77,6 +83,15 @@ def district_table(design, study, question: Question, *, level: str, district: s
     c_pct, c_lo, c_hi = "市全体 %", f"市全体 {lo_h}", f"市全体 {hi_h}"
     rows, keys = [], []
     labels = [str(v) for v in city["label"]]
+    hide_here: set[int] = set()
+    hide_city: set[int] = set()
+    if question.sensitive:
+        def small(part):
+            return sensitive_cells(part["n"].astype(int).tolist(),
+                                   threshold=options.suppression_threshold,
+                                   additive=not question.is_multiple)
+        hide_city = small(city)
+        hide_here = small(here) if not here.empty else set()
     for i, label in enumerate(labels):
         if hidden or here.empty:
             d = ["x", "x", "x"]
@@ -84,9 +99,12 @@ def district_table(design, study, question: Question, *, level: str, district: s
             r = here.iloc[i]
             d = [rounded(r["percent"], options), rounded(r["ci_low"], options),
                  rounded(r["ci_high"], options)]
+        if i in hide_here:
+            d = ["x", "x", "x"]
         c = city.iloc[i]
-        rows.append([label, *d, rounded(c["percent"], options), rounded(c["ci_low"], options),
-                     rounded(c["ci_high"], options)])
+        cv = ([rounded(c["percent"], options), rounded(c["ci_low"], options),
+               rounded(c["ci_high"], options)] if i not in hide_city else ["x", "x", "x"])
+        rows.append([label, *d, *cv])
         keys += [[i, d_pct, cell_key(question.id, level, district, label)],
                  [i, d_lo, cell_key(question.id, level, district, label, "lo")],
                  [i, d_hi, cell_key(question.id, level, district, label, "hi")],
@@ -141,7 +159,17 @@ def wave_table(study, question: Question, fiscal_year: int, *, designs: dict,
     now = tabs[fiscal_year]
     labels = [str(v) for v in now["label"]]
     columns = ["回答", f"{fiscal_year_label(fiscal_year, style='era')} %"]
-    data = {"回答": labels, columns[1]: [rounded(v, options) for v in now["percent"]]}
+    hide: set[int] = set()
+    if question.sensitive:  # a cell small in any compared wave is hidden in all of them
+        for t in tabs.values():
+            hide |= sensitive_cells(t["n"].astype(int).tolist(),
+                                    threshold=options.suppression_threshold,
+                                    additive=not question.is_multiple)
+
+    def shown(values) -> list:
+        return ["x" if i in hide else rounded(v, options) for i, v in enumerate(values)]
+
+    data = {"回答": labels, columns[1]: shown(now["percent"])}
     keys = [[i, columns[1], cell_key(question.id, "", CITY, label)] for i, label in enumerate(labels)]
     others = []
     prev = [fy for fy in waves if fy < fiscal_year]
@@ -156,12 +184,13 @@ def wave_table(study, question: Question, fiscal_year: int, *, designs: dict,
                                    level=options.level)
         era = fiscal_year_label(fy, style="era")
         pc = f"{tag}（{era}）%"
-        data[pc] = [rounded(v, options) for v in old["percent"]]
-        data[f"{tag}との差（ポイント）"] = [rounded(v, options) for v in diff["estimate"]]
-        data[f"{tag}との差 下限"] = [rounded(v, options) for v in diff["ci_low"]]
-        data[f"{tag}との差 上限"] = [rounded(v, options) for v in diff["ci_high"]]
-        data[f"{tag}との差 p値"] = [None if not np.isfinite(p) else float(f"{p:.4g}")
-                                  for p in diff["p_value"]]
+        data[pc] = shown(old["percent"])
+        data[f"{tag}との差（ポイント）"] = shown(diff["estimate"])
+        data[f"{tag}との差 下限"] = shown(diff["ci_low"])
+        data[f"{tag}との差 上限"] = shown(diff["ci_high"])
+        data[f"{tag}との差 p値"] = ["x" if i in hide else None if not np.isfinite(p)
+                                  else float(f"{p:.4g}") for i, p in enumerate(diff["p_value"])]
         keys += [[i, pc, f"{question.id}|FY{fy}|{CITY}|{label}|%"] for i, label in enumerate(labels)]
     series = pd.concat([t.assign(fiscal_year=fy) for fy, t in tabs.items()], ignore_index=True)
+    series = series[~series["label"].isin([labels[i] for i in hide])]  # charts show no hidden cell
     return pd.DataFrame(data, dtype=object), keys, series

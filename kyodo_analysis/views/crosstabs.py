@@ -23,7 +23,13 @@ import pandas as pd
 from kyodo_analysis.codebook import Question
 from kyodo_analysis.evaluation.disclosure import hidden_groups
 from kyodo_analysis.options import DEFAULT_OPTIONS, DisplayOptions
-from kyodo_analysis.views.tables import BASE_LABEL, domain_codes, rounded, tabulate
+from kyodo_analysis.views.tables import (
+    BASE_LABEL,
+    domain_codes,
+    rounded,
+    sensitive_cells,
+    tabulate,
+)
 
 __all__ = ["CITY", "Crosstab", "crosstab", "dimensions", "format_p", "group_parents",
            "protected_groups", "MARK_RULE"]
@@ -131,13 +137,22 @@ def crosstab(design, study, question: Question, dimension: str, *,
     labels = [str(v) for v in whole["label"]]
     bases, _ = _bases(design, study, question, dimension)
     rows, mark_rows, group_recs = [], [], []
-    rows.append([CITY, int(whole.attrs["base"]), *[rounded(v, options) for v in whole["percent"]]])
+    def cells(part: pd.DataFrame) -> list:
+        values = [rounded(v, options) for v in part["percent"]]
+        if question.sensitive:
+            for j in sensitive_cells(part["n"].astype(int).tolist(),
+                                     threshold=options.suppression_threshold,
+                                     additive=not question.is_multiple):
+                values[j] = "x"
+        return values
+
+    rows.append([CITY, int(whole.attrs["base"]), *cells(whole)])
     mark_rows.append([""] * (len(labels) + 2))
     parent_level, parents = group_parents(study, dimension)
     group_recs.append({"dimension": "", "group": "市全体", "parent_dimension": None,
                        "parent": None, "row": 0})
     groups = [g for g, n in bases.items() if n > 0]
-    cells = max(1, len(groups) * len(labels))
+    n_cells = max(1, len(groups) * len(labels))
     data = design.data
     gcol = domain_codes(data, column, cb)
     for g in groups:
@@ -150,7 +165,7 @@ def crosstab(design, study, question: Question, dimension: str, *,
             mark_rows.append([""] * (len(labels) + 2))
             continue
         part = by[by["group"] == g]
-        rows.append([g, int(part["base"].iloc[0]), *[rounded(v, options) for v in part["percent"]]])
+        rows.append([g, int(part["base"].iloc[0]), *cells(part)])
         m = [""] * (len(labels) + 2)
         if marks and len(groups) > 1:
             inside = (gcol == g).map({True: "in", False: "out"})
@@ -163,7 +178,7 @@ def crosstab(design, study, question: Question, dimension: str, *,
             if len(a) == len(b) == len(labels):
                 diff = compare_independent(a, b)
                 for j, (d, p) in enumerate(zip(diff["estimate"], diff["p_value"], strict=True)):
-                    if np.isfinite(p) and p * cells < 0.05:
+                    if np.isfinite(p) and p * n_cells < 0.05 and rows[-1][j + 2] != "x":
                         m[j + 2] = "▲" if d > 0 else "▼"
         mark_rows.append(m)
     columns = ["区分", BASE_LABEL, *labels]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -18,7 +19,9 @@ __all__ = [
     "ci_headers",
     "domain_codes",
     "interval",
+    "protect_sensitive",
     "rounded",
+    "sensitive_cells",
     "tabulate",
     "zero_width_note",
     "codebook_questions",
@@ -514,3 +517,31 @@ def weighting_sentence(study, design) -> tuple[str, str | None]:
     sentence = ("回答者の構成を母集団に合わせるため、" + "・".join(names)
                 + "の人口に一致するよう重み付け（レイキング）をしました。")
     return sentence, "※重み付けの計算: " + design.describe_weighting().lstrip("0123456789. ")
+
+
+def sensitive_cells(counts: Sequence[int], *, threshold: int, additive: bool) -> set[int]:
+    """Cells of one group's answers to hide for a *sensitive* question (codebook
+    ``sensitive: true``): counts of 1 to ``threshold - 1`` people, and when the group's shares
+    add up to 100% (single answer) and exactly one cell is hidden, the smallest other
+    substantive cell too, so the hidden one cannot be recovered as 100 minus the rest.
+    ``counts`` are unweighted, in answer order (無回答 last)."""
+    hidden = {i for i, n in enumerate(counts) if 0 < n < threshold}
+    if additive and len(hidden) == 1:
+        rest = [i for i in range(len(counts)) if i not in hidden and counts[i] > 0]
+        if rest:
+            hidden.add(min(rest, key=lambda i: (counts[i], i)))
+    return hidden
+
+
+def protect_sensitive(shown: pd.DataFrame, table: pd.DataFrame, question: Question, *,
+                      options: DisplayOptions = DEFAULT_OPTIONS) -> pd.DataFrame:
+    """A tabulation_table with the cells of a sensitive question hidden (n, % and interval)."""
+    if not question.sensitive:
+        return shown
+    out = shown.copy()
+    for i in sensitive_cells(table["n"].astype(int).tolist(),
+                             threshold=options.suppression_threshold,
+                             additive=not question.is_multiple):
+        for col in out.columns[1:]:
+            out.iat[i, out.columns.get_loc(col)] = "x"
+    return out
