@@ -37,6 +37,7 @@ from typing import Literal
 
 import yaml
 
+from kyodo_analysis.calendar import parse_fiscal_year
 from kyodo_analysis.config.base import check_keys
 from kyodo_analysis.errors import ConfigError
 from kyodo_analysis.io.normalise import fold_label
@@ -101,6 +102,8 @@ class Question:
     waves: tuple[int, ...] | None = None
     not_applicable: tuple[int, ...] = ()
     derivation: Derivation | None = None
+    sensitive: bool = False
+    comparable_from: int | None = None
 
     @property
     def is_multiple(self) -> bool:
@@ -318,7 +321,9 @@ class Codebook:
                 asked_if=dict(asked_if) if asked_if else None, policy=q.get("policy"),
                 layout=layout, max_choices=max_choices, range=value_range, aliases=aliases,
                 waves=_waves(q["waves"], f"{key}.waves", fail) if "waves" in q else None,
-                not_applicable=not_applicable,
+                not_applicable=not_applicable, sensitive=bool(q.get("sensitive", False)),
+                comparable_from=(parse_fiscal_year(q["comparable_from"])
+                                 if q.get("comparable_from") is not None else None),
             ))
         questions += _derived(doc.get("derived"), questions, global_missing, global_na, fail)
         fy_spec = doc.get("fiscal_year") or {}

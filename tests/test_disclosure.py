@@ -140,8 +140,8 @@ def test_published_tables_are_audited_as_they_appear_in_the_workbook(tmp_path):
     # Tamper with the workbook: put the true count back into a suppressed cell.
     wb = openpyxl.load_workbook(xlsx)
     assert wb.sheetnames == ["目次", "T001"] and wb["目次"]["D2"].value == "問1"
-    assert [c.value for c in wb["T001"][1]] == ["回答", "n", "%"]
-    wb["T001"]["B4"] = 4
+    assert [c.value for c in wb["T001"][4]][:3] == ["回答", "n", "%"]  # header on row 4
+    wb["T001"]["B7"] = 4
     wb.save(xlsx)
     findings = audit_tables(records, xlsx=xlsx, threshold=10)
     assert {f.rule for f in findings} == {"small cell", "secondary suppression"}
@@ -173,18 +173,22 @@ def test_linked_tables_are_audited_together():
 
 
 def test_tables_shown_on_pages_are_scanned(tmp_path):
+    """A page table is read as shown: a group base (回答者数（n）row, 人数 column) under the
+    threshold is found; a small answer count of a non-sensitive question is not a group."""
+    import pandas as pd
+
     from kyodo_analysis.reporting.publish import audit_pages
-    from kyodo_analysis.viz.tables import styled
+    from kyodo_analysis.views.tables import styled
 
     raw = tab({"はい": 40, "いいえ": 4})
     page = tmp_path / "page.html"
     page.write_text("<html><body>" + styled(raw).to_html() + "</body></html>", encoding="utf-8")
-    found = audit_pages([page], threshold=10)
-    assert [(f.table, f.rule, f.column) for f in found] == [("page.html table 1", "small cell", "n")]
-    assert "n=4 (いいえ)" in found[0].detail
-    safe = publish_table(raw, "t", output_dir=None, threshold=10)
-    page.write_text(styled(safe).to_html(), encoding="utf-8")
     assert audit_pages([page], threshold=10) == []
+    groups = pd.DataFrame({"区分": ["全体", "A"], "人数": [1200, 4]})
+    page.write_text(styled(groups).to_html(), encoding="utf-8")
+    found = audit_pages([page], threshold=10)
+    assert [(f.table, f.rule, f.column) for f in found] == [("page.html table 1", "small cell", "人数")]
+    assert "n=4 (A)" in found[0].detail
 
 
 def test_publishing_never_recreates_a_removed_run_folder(tmp_path):

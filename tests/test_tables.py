@@ -58,7 +58,7 @@ def test_multiple_response_percent_of_respondents_may_exceed_100():
     assert t.attrs["base"] == 6 and t.attrs["multiple"]
     assert t["percent"].sum() > 100
     shown = tabulation_table(t)
-    assert shown.iloc[-1].tolist() == ["回答者数（n）", 6, "-"]
+    assert shown.iloc[-1].tolist() == ["回答者数（n）", 6, None]  # no 100% for multiple answers
 
 
 def test_weighted_shares_keep_unweighted_n():
@@ -69,7 +69,7 @@ def test_weighted_shares_keep_unweighted_n():
 
 def test_publication_table_rounds_to_one_decimal():
     shown = tabulation_table(single_tabulation(DATA, CB["q1"]))
-    assert shown["%"].tolist() == ["50.0", "16.7", "33.3", "100.0"]
+    assert shown["%"].tolist() == [50.0, 16.7, 33.3, 100.0]  # numbers, rounded
     assert shown["n"].tolist() == [3, 1, 2, 6]
 
 
@@ -105,14 +105,16 @@ def test_weighted_tabulation_with_equal_weights_matches_the_textbook_srs_formula
     import numpy as np
 
     from kyodo_analysis.stats import SurveyDesign
-    from kyodo_analysis.viz.tables import weighted_tabulation
+    from kyodo_analysis.views.tables import interval, weighted_tabulation
 
     t = weighted_tabulation(SurveyDesign(DATA), CB["q1"])
     n = 6
     for row, p in zip(t.itertuples(), [3 / 6, 1 / 6, 2 / 6], strict=True):
         assert row.percent == pytest.approx(100 * p)
         assert row.se == pytest.approx(100 * np.sqrt(p * (1 - p) / (n - 1)))
-        assert row.ci_low == pytest.approx(max(0, 100 * p - 1.959964 * row.se), abs=1e-4)
+        # the study's one interval (default: logit, t with the design's n - 1 df, as svyciprop)
+        lo, hi = interval(p, row.se / 100, n - 1, method="logit")
+        assert (row.ci_low, row.ci_high) == pytest.approx((100 * lo, 100 * hi), abs=1e-9)
     assert t["n"].tolist() == [3, 1, 2]
 
 
@@ -125,7 +127,8 @@ def test_weighted_tabulation_keeps_not_applicable_out_of_the_base_and_uses_weigh
     assert t["percent"].tolist() == pytest.approx([500 / 7, 100 / 7, 100 / 7])
     assert t.attrs["base"] == 4
     shown = tabulation_table(t)
-    assert list(shown.columns) == ["回答", "n", "%", "95%信頼区間"]
+    assert list(shown.columns) == ["回答", "n", "%", "95%信頼区間 下限", "95%信頼区間 上限"]
+    assert all(isinstance(v, float) for v in shown["95%信頼区間 下限"].iloc[:-1])
     mr = weighted_tabulation(SurveyDesign(DATA, weights="w"), CB["q3"])
     assert mr["percent"].sum() > 100
     assert mr["percent"].tolist()[:3] == pytest.approx([200 / 10, 100 / 10, 700 / 10])

@@ -218,8 +218,16 @@ class PlanConfig(Model):
 
 
 class DisclosureConfig(Model):
-    """Publication of free text (自由記述)."""
+    """Disclosure rules of published tables and free text (自由記述).
 
+    A group of respondents (a district, an attribute level, the respondents of one row or
+    column) smaller than ``min_base`` is never shown; a single cell is suppressed only for
+    questions marked ``sensitive: true`` in the codebook (with ``suppression_threshold``).
+    """
+
+    min_base: int | None = Field(
+        None, ge=1, description="smallest group (row/column base) shown; default: "
+                                "suppression_threshold")
     allow_free_text: bool = Field(False, description="publish free-text answers, masked")
     mask_names: list[str] = Field([], description="names to mask in free text besides the "
                                                   "automatic patterns")
@@ -235,7 +243,15 @@ class ReportNotebook(Model):
 
 
 class ReportConfig(Model):
+    """How reports are computed and shown: one interval method for every published %."""
+
     notebooks: list[ReportNotebook] | None = None
+    interval: Literal["logit", "wald", "asin"] = Field(
+        "logit", description="confidence interval of every published share: logit (R "
+                             "svyciprop default), wald (clipped to 0-100) or asin")
+    confidence_level: float = Field(0.95, gt=0, lt=1, description="level of every interval")
+    decimals: int = Field(1, ge=0, le=3, description="decimal places of percentages")
+    small_base: int = Field(30, ge=1, description="bases below this are marked 参考値")
 
 
 class StudyConfig(Model):

@@ -33,6 +33,8 @@ import pandas as pd
 from kyodo_analysis.errors import DisclosureError
 
 __all__ = [
+    "differencing_findings",
+    "hidden_groups",
     "SUPPRESSED",
     "AuditFinding",
     "DisclosureError",
@@ -402,3 +404,99 @@ def audit_record(name: str, columns: Sequence[str], rows: Sequence[Sequence[obje
                                              "total can be recovered by subtraction"))
     return findings
 
+
+
+# ------------------------------------------------------------------------------ groups
+#
+# Opinion tables by district or attribute identify nobody; a *small group of people* does (a
+# row with a tiny base whose answers are then known). The rules below protect groups:
+#
+# * a group whose base is below ``min_base`` is not shown (every cell of its row or column
+#   is 「x」); 無回答 is an answer like any other and never forces a substantive cell to go;
+# * a group can also be recovered by differencing published bases: an enclosing group (the
+#   city, a 中学校区) minus the groups shown inside it leaves the hidden ones plus the
+#   respondents in no group (attribute left blank). When that residual is between 1 and
+#   ``min_base - 1`` people, the smallest shown member is hidden too (complementary
+#   suppression), until every residual is 0 or at least ``min_base``.
+#
+# Cell-level suppression (:func:`protect_table`) is kept for questions marked
+# ``sensitive: true`` in the codebook.
+
+
+def hidden_groups(bases: Mapping[str, int], *, min_base: int,
+                  partitions: Sequence[tuple[int | None, Sequence[str]]] = ()) -> set[str]:
+    """Groups to hide: those under ``min_base`` and those differencing would reveal.
+
+    Parameters
+    ----------
+    bases
+        Unweighted base of every group that would be shown.
+    min_base
+        Smallest group shown.
+    partitions
+        ``(published base of the enclosing group, member groups)``: the city and all groups
+        of a level or attribute; a parent district and its children. An enclosing base of
+        ``None`` (not published) makes no constraint.
+
+    Returns
+    -------
+    set of str
+        The groups to show as 「x」.
+
+    Examples
+    --------
+    >>> sorted(hidden_groups({"a": 40, "b": 7, "c": 30}, min_base=10, partitions=[(77, ["a", "b", "c"])]))
+    ['b', 'c']
+    """
+    hidden = {g for g, n in bases.items() if n < min_base}
+    changed = True
+    while changed:
+        changed = False
+        for total, members in partitions:
+            if total is None:
+                continue
+            shown = [g for g in members if g in bases and g not in hidden]
+            residual = total - sum(bases[g] for g in shown)
+            if 0 < residual < min_base and shown:
+                hidden.add(min(shown, key=lambda g: (bases[g], g)))
+                changed = True
+    return hidden
+
+
+def differencing_findings(groups: Sequence[Mapping], *, min_base: int) -> list[AuditFinding]:
+    """Run the differencing attack on published group bases; every recovered small group is
+    a finding.
+
+    ``groups`` are ``{"table", "question", "dimension", "group", "parent_dimension",
+    "parent", "base"}`` as read from the published tables (``base`` an int when shown,
+    anything else when hidden). For every question and enclosing group (the city
+    ``("", "市全体")`` or a parent district) shown somewhere, its base minus the bases of the
+    groups shown inside it must be 0 or at least ``min_base``; and no shown group may be
+    smaller than ``min_base``.
+    """
+    findings: list[AuditFinding] = []
+    shown: dict[tuple[str, str, str], int] = {}
+    members: dict[tuple[str, str, str, str], set[str]] = {}
+    for g in groups:
+        base = g.get("base")
+        key = (g["question"], g["dimension"], g["group"])
+        if isinstance(base, int | float) and not isinstance(base, bool):
+            if 0 < base < min_base:
+                findings.append(AuditFinding(g["table"], "small group", None, g["group"],
+                                             f"{g['dimension']} {g['group']}: n={base:g} is "
+                                             f"below {min_base}"))
+            shown[key] = int(base)
+        members.setdefault((g["question"], g.get("parent_dimension") or "",
+                            g.get("parent") or "市全体", g["dimension"]), set()).add(g["group"])
+    for (question, pdim, parent, dim), names in members.items():
+        total = shown.get((question, pdim, parent))
+        if total is None:
+            continue
+        visible = [shown[(question, dim, n)] for n in names if (question, dim, n) in shown]
+        residual = total - sum(visible)
+        if 0 < residual < min_base:
+            findings.append(AuditFinding(
+                f"{question}", "differencing", None, f"{pdim or '市全体'} {parent}",
+                f"{parent} (n={total}) minus the {dim} groups shown inside it leaves "
+                f"{residual} people (< {min_base})"))
+    return findings

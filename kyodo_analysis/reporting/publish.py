@@ -41,10 +41,12 @@ __all__ = [
     "audit_links",
     "audit_pages",
     "audit_tables",
+    "cell_conflicts",
     "collect_tables",
     "publish_table",
     "publish_tabulation",
     "publish_text",
+    "publish_view",
     "read_tables_xlsx",
     "write_tables_xlsx",
 ]
@@ -66,6 +68,9 @@ class TableRecord:
     spec: dict | None
     notes: tuple[str, ...] = ()
     link: dict | None = None
+    groups: tuple[dict, ...] = ()
+    keys: tuple[tuple, ...] = ()
+    number: str | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([list(r) for r in self.rows], columns=list(self.columns))
@@ -82,8 +87,9 @@ class TableRecord:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _plain(value: object) -> object:
-    """A JSON-safe cell: ints stay ints, missing becomes ``None``, everything else text."""
+def _plain(value: object, *, keep_float: bool = False) -> object:
+    """A JSON-safe cell: ints stay ints, missing becomes ``None``, everything else text;
+    whole floats become ints unless ``keep_float`` (a percentage of 50.0 stays 50.0)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, bool | np.bool_):
@@ -93,7 +99,7 @@ def _plain(value: object) -> object:
     if isinstance(value, float | np.floating):
         if math.isnan(value):
             return None
-        return int(value) if float(value).is_integer() else float(value)
+        return int(value) if float(value).is_integer() and not keep_float else float(value)
     return str(value)
 
 
@@ -184,6 +190,46 @@ def publish_table(table: pd.DataFrame, name: str, *, output_dir: str | Path | No
     return shown
 
 
+def publish_view(table: pd.DataFrame, name: str, *, output_dir: str | Path | None,
+                 title: str, study=None, question: str | None = None,
+                 groups: Sequence[Mapping] = (), keys: Sequence[Sequence] = (),
+                 marks: pd.DataFrame | None = None, notes: Sequence[str] = (),
+                 number: str | None = None) -> pd.DataFrame:
+    """Publish a table whose groups are already protected (a view of
+    :mod:`kyodo_analysis.views`): tabulations, district pages, cross-tabulations.
+
+    The record keeps, beside the cells, where each group's base is (``groups``: dimension,
+    group, parent and the ``row``/``column`` of its base cell) so that the audit reads every
+    base from the published cells and runs the differencing attack across the whole set, and
+    semantic ``keys`` (``[row, column, key]``) naming what each cell estimates, so that a test
+    can check that the same estimate has the same value everywhere.
+
+    Raises
+    ------
+    DisclosureError
+        On a bad name or a name published twice.
+    """
+    if not _NAME_RE.match(name):
+        raise DisclosureError(f"table name {name!r} must be ASCII letters, digits, '_', '-', '.'")
+    from kyodo_analysis.options import DisplayOptions
+
+    opts = DisplayOptions.for_study(study) if study is not None else DEFAULT_OPTIONS
+    sensitive = bool(question and study is not None and question in study.codebook
+                     and study.codebook[question].sensitive)
+    record = {"name": name, "title": title, "number": number,
+              "columns": [str(c) for c in table.columns],
+              "rows": [[_plain(v, keep_float=True) for v in row]
+                       for row in table.itertuples(index=False)],
+              "spec": {"kind": "groups", "min_base": opts.min_base, "question": question,
+                       "sensitive": sensitive},
+              "groups": [dict(g) for g in groups], "keys": [list(k) for k in keys],
+              "marks": ([[str(v) for v in row] for row in marks.itertuples(index=False)]
+                        if marks is not None else None),
+              "notes": list(notes), "link": None}
+    _write_record(record, output_dir)
+    return table
+
+
 def publish_tabulation(tabulation: pd.DataFrame, name: str, *, output_dir: str | Path | None,
                        study=None, title: str | None = None,
                        options: DisplayOptions | None = None) -> pd.DataFrame:
@@ -257,41 +303,28 @@ def collect_tables(root: Path, *, order: Sequence[str] = ()) -> list[TableRecord
             name=doc["name"], title=doc.get("title", doc["name"]), notebook=path.parent.parent.name,
             columns=tuple(doc["columns"]), rows=tuple(tuple(r) for r in doc["rows"]),
             spec=doc.get("spec") if not doc.get("free_text") else {"free_text": True},
-            notes=tuple(doc.get("notes", ())), link=doc.get("link")))
+            notes=tuple(doc.get("notes", ())), link=doc.get("link"),
+            groups=tuple(doc.get("groups") or ()), keys=tuple(tuple(k) for k in doc.get("keys") or ()),
+            number=doc.get("number")))
     return records
 
 
-def _sheet_names(records: Sequence[TableRecord]) -> list[str]:
-    return [f"T{i:03d}" for i in range(1, len(records) + 1)]
-
-
 def write_tables_xlsx(records: Sequence[TableRecord], path: Path, *,
-                      notebook_titles: Mapping[str, str] | None = None) -> Path:
-    """Write the published tables to one workbook: a 目次 sheet, then one sheet per table.
+                      notebook_titles: Mapping[str, str] | None = None, study=None,
+                      fiscal_year: int | None = None) -> Path:
+    """Write the published tables to one workbook (:func:`kyodo_analysis.views.excel.write_workbook`):
+    a linked 目次, then one numbered, annotated, print-ready sheet per table."""
+    from kyodo_analysis.views.excel import write_workbook
 
-    Sheets are named ``T001``, ``T002``, ... (Excel limits sheet names to 31 characters);
-    the 目次 lists each sheet's notebook, table name, title and notes.
-    """
-    titles = dict(notebook_titles or {})
-    toc = pd.DataFrame({
-        "シート": _sheet_names(records),
-        "報告書": [titles.get(r.notebook, r.notebook) for r in records],
-        "表ID": [r.key for r in records],
-        "表題": [r.title for r in records],
-        "注記": ["／".join(r.notes) for r in records],
-    })
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        toc.to_excel(xw, sheet_name="目次", index=False)
-        for sheet, r in zip(_sheet_names(records), records, strict=True):
-            r.to_frame().to_excel(xw, sheet_name=sheet, index=False)
-    return path
+    return write_workbook(records, path, study=study, fiscal_year=fiscal_year,
+                          notebook_titles=notebook_titles)
 
 
 def read_tables_xlsx(path: Path) -> dict[str, pd.DataFrame]:
     """Read ``tables.xlsx`` back as ``{"<notebook>/<table>": DataFrame}`` using the 目次."""
-    sheets = pd.read_excel(path, sheet_name=None, dtype=object)
-    toc = sheets.pop("目次")
-    return {key: sheets[sheet] for sheet, key in zip(toc["シート"], toc["表ID"], strict=True)}
+    from kyodo_analysis.views.excel import read_workbook
+
+    return read_workbook(path)
 
 
 def _xlsx_cell(value: object) -> object:
@@ -301,7 +334,7 @@ def _xlsx_cell(value: object) -> object:
 
 
 def audit_tables(records: Sequence[TableRecord], *, xlsx: Path | None = None,
-                 threshold: int | None = None) -> list[AuditFinding]:
+                 threshold: int | None = None, study=None) -> list[AuditFinding]:
     """Audit every published table; with ``xlsx`` the workbook's cells are what is checked.
 
     A table published without disclosure control, a small cell left visible, a lone
@@ -310,6 +343,7 @@ def audit_tables(records: Sequence[TableRecord], *, xlsx: Path | None = None,
     """
     sheets = read_tables_xlsx(xlsx) if xlsx is not None else {}
     findings: list[AuditFinding] = []
+    group_bases: list[dict] = []
     for r in records:
         columns, rows = list(r.columns), [list(x) for x in r.rows]
         if r.key in sheets:
@@ -323,12 +357,78 @@ def audit_tables(records: Sequence[TableRecord], *, xlsx: Path | None = None,
             findings += audit_record(r.key, columns, rows, DisclosureSpec(count_columns=(),
                                                                           derived=(), label_column=None))
             continue
+        if spec is not None and spec.get("kind") == "groups":
+            found, seen = _audit_groups(r, columns, rows, threshold=threshold, study=study)
+            findings += found
+            group_bases += seen
+            continue
         if spec is not None and threshold is not None and int(spec["threshold"]) < threshold:
             findings.append(AuditFinding(r.key, "threshold", None, None,
                                          f"protected with {spec['threshold']} < study's {threshold}"))
             spec = {**spec, "threshold": threshold}
         findings += audit_record(r.key, columns, rows, spec)
-    return findings + audit_links(records)
+    from kyodo_analysis.evaluation.disclosure import differencing_findings
+
+    floor = max([threshold or 0, *[int((r.spec or {}).get("min_base") or 0) for r in records]]) or \
+        DEFAULT_OPTIONS.min_base
+    return findings + audit_links(records) + differencing_findings(group_bases, min_base=floor)
+
+
+#: Headers and row labels of group bases: a visible one below the minimum base is a finding
+#: whatever the table declares.
+BASE_HEADERS = ("回答者数（n）", "回答者数(n)", "人数", "基数", "回答者数")
+
+
+def _audit_groups(r: TableRecord, columns: list[str], rows: list[list], *,
+                  threshold: int | None, study) -> tuple[list[AuditFinding], list[dict]]:
+    """Audit one group-protected table from its published cells."""
+    spec = r.spec or {}
+    min_base = max(int(spec.get("min_base") or 0), threshold or 0) or DEFAULT_OPTIONS.min_base
+    findings: list[AuditFinding] = []
+    question = spec.get("question")
+    sensitive = bool(question and study is not None and question in study.codebook
+                     and study.codebook[question].sensitive)
+
+    def small(v) -> bool:
+        return (isinstance(v, int | float) and not isinstance(v, bool)
+                and 0 < v < min_base)
+
+    for j, h in enumerate(columns):  # base columns, whatever the table declares
+        if h in BASE_HEADERS or (sensitive and COUNT_HEADER_RE.match(h)):
+            for i, row in enumerate(rows):
+                if j < len(row) and small(row[j]):
+                    findings.append(AuditFinding(r.key, "small group", i, h,
+                                                 f"n={row[j]:g} is below {min_base}"))
+    for i, row in enumerate(rows):  # base rows
+        if row and str(row[0]) in BASE_HEADERS:
+            for j, v in enumerate(row[1:], start=1):
+                if small(v):
+                    findings.append(AuditFinding(r.key, "small group", i, columns[j],
+                                                 f"n={v:g} is below {min_base}"))
+    seen = []
+    for g in r.groups:
+        try:
+            i, j = int(g["row"]), columns.index(g["column"])
+            base = rows[i][j]
+        except (KeyError, ValueError, IndexError, TypeError):
+            findings.append(AuditFinding(r.key, "layout", None, None,
+                                         f"group {g.get('group')!r}: base cell not found"))
+            continue
+        if _is_hidden(base):
+            cells = (rows[i][1:] if g.get("axis", "row") == "row"
+                     else [row[j] for row in rows if row and str(row[0]) not in BASE_HEADERS])
+            if any(not _is_hidden(c) and c is not None for c in cells):
+                findings.append(AuditFinding(r.key, "hidden group shown", i, g["column"],
+                                             f"{g['group']} is hidden but some of its cells are not"))
+        seen.append({"table": r.key, "question": question or r.key,
+                     "dimension": g.get("dimension") or "", "group": g["group"],
+                     "parent_dimension": g.get("parent_dimension"), "parent": g.get("parent"),
+                     "base": base})
+    return findings, seen
+
+
+def _is_hidden(value: object) -> bool:
+    return isinstance(value, str) and value.strip() == "x"
 
 
 def audit_links(records: Sequence[TableRecord]) -> list[AuditFinding]:
@@ -414,14 +514,18 @@ def audit_pages(pages: Sequence[Path], *, threshold: int) -> list[AuditFinding]:
             if not table:
                 continue
             header = table[0]
-            counts = [j for j, h in enumerate(header) if COUNT_HEADER_RE.match(h)]
+            # group bases (a column headed 回答者数（n）/人数/基数, a row labelled 回答者数（n）):
+            # answer counts of a non-sensitive question may be small, a group may not
+            counts = [j for j, h in enumerate(header) if h in BASE_HEADERS]
             for i, row in enumerate(table[1:], start=1):
-                for j in counts:
-                    if j < len(row) and row[j].isdigit() and 0 < int(row[j]) < threshold:
+                base_row = bool(row) and row[0] in BASE_HEADERS
+                for j in (range(1, len(row)) if base_row else counts):
+                    cell = row[j].replace(",", "") if j < len(row) else ""
+                    if cell.isdigit() and 0 < int(cell) < threshold:
                         label = row[0] if row else ""
                         findings.append(AuditFinding(f"{Path(page).name} table {k}", "small cell",
-                                                     i - 1, header[j],
-                                                     f"n={row[j]} ({label}) shown unsuppressed"))
+                                                     i - 1, header[j] if j < len(header) else None,
+                                                     f"n={cell} ({label}) shown unsuppressed"))
                 for j, cell in enumerate(row):
                     found = find_personal_data(cell)
                     if found:
@@ -429,3 +533,31 @@ def audit_pages(pages: Sequence[Path], *, threshold: int) -> list[AuditFinding]:
                                                      i - 1, header[j] if j < len(header) else None,
                                                      f"unmasked {found[0]!r}"))
     return findings
+
+
+def cell_conflicts(records: Sequence[TableRecord], *, xlsx: Path | None = None
+                   ) -> dict[str, set[object]]:
+    """Cells that estimate the same thing (same key) but are published with different values.
+
+    Every table of :func:`publish_view` names what each cell estimates (question, domain,
+    answer, measure); the values are read from the published cells (the workbook's, with
+    ``xlsx``). Hidden cells (「x」) are left out. Returns ``{key: {values}}`` for each key with
+    more than one value; empty when every cell agrees across pages and sheets.
+    """
+    sheets = read_tables_xlsx(xlsx) if xlsx is not None else {}
+    seen: dict[str, set[object]] = {}
+    for r in records:
+        columns, rows = list(r.columns), [list(x) for x in r.rows]
+        if r.key in sheets:
+            frame = sheets[r.key]
+            columns = [str(c) for c in frame.columns]
+            rows = [[_xlsx_cell(v) for v in row] for row in frame.itertuples(index=False)]
+        for i, col, key in r.keys:
+            try:
+                v = rows[int(i)][columns.index(col)]
+            except (ValueError, IndexError):
+                continue
+            if v is None or _is_hidden(v):
+                continue
+            seen.setdefault(str(key), set()).add(float(v) if isinstance(v, int | float) else v)
+    return {k: v for k, v in seen.items() if len(v) > 1}

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from kyodo_analysis.reporting.batch import default_jobs, run_batch
 from kyodo_analysis.reporting.publish import (
     audit_pages,
     audit_tables,
+    TABLES_DIR,
     collect_tables,
     write_tables_xlsx,
 )
@@ -191,10 +193,13 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
                             progress=progress, on_result=note)
         titles = {r.id: r.title for r in runs}
         records = collect_tables(build / OUTPUTS, order=[r.id for r in runs])
-        xlsx = write_tables_xlsx(records, build / "tables.xlsx", notebook_titles=titles)
-        findings = tuple(audit_tables(records, xlsx=xlsx, threshold=study.suppression_threshold))
+        xlsx = write_tables_xlsx(records, build / "tables.xlsx", notebook_titles=titles,
+                                 study=study, fiscal_year=fiscal_year)
+        findings = tuple(audit_tables(records, xlsx=xlsx, threshold=study.suppression_threshold,
+                                      study=study))
         pages = [r.html for r in results if r.html is not None and Path(r.html).is_file()]
         shown = tuple(audit_pages(pages, threshold=study.suppression_threshold))
+        shown += tuple(withhold_unaudited(build / OUTPUTS))
         if strict_pages:
             findings += shown
             shown = ()
@@ -205,6 +210,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
                         "publish_table): %s", f)
         log.info("published %d tables; disclosure audit %s", len(records),
                  "passed" if not findings else f"FAILED ({len(findings)} findings)")
+        pdf = _print_report(study, fiscal_year, runs, results, build)
         finished = mf.now_iso()
         ok = all(r.ok for r in results) and not findings
         manifest = {
@@ -220,6 +226,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
             "notebooks": [_notebook_entry(run, job, res, build)
                           for run, job, res in zip(runs, job_list, results, strict=True)],
             "tables": {r.key: r.digest() for r in records},
+            "pdf": pdf,
             "audit": {"passed": not findings, "findings": [str(f) for f in findings],
                       "page_warnings": [str(f) for f in shown]},
             "environment": mf.environment(),
@@ -229,7 +236,8 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
             json.dumps(manifest, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
         (build / "index.html").write_text(
             _index_html(study, fiscal_year, runs, results, findings, run_id, started,
-                        finished, warnings=shown), encoding="utf-8")
+                        finished, warnings=shown, records=records,
+                        pdf=bool(pdf.get("file"))), encoding="utf-8")
         target = fy_dir / run_id
         build.rename(target)
     except BaseException:
@@ -244,6 +252,58 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
     return ReportResult(target, target / "index.html", final, findings, run_id,
                         target / "manifest.json", target / "tables.xlsx",
                         moved, shown)
+
+
+def _print_report(study: Study, fy: int, runs: Sequence[PlannedRun],
+                  results: Sequence[NotebookResult], build: Path) -> dict:
+    """Print the city-level report to ``report.pdf`` (headless Chromium); a missing Chromium
+    or a failed print is recorded in the manifest, never a failed run."""
+    import time
+
+    from kyodo_analysis.views import pdf as pdf_view
+
+    if pdf_view.chromium() is None:
+        log.warning("report.pdf not made: no headless Chromium on this machine")
+        return {"file": None, "reason": "no headless Chromium"}
+    chapters = [(run.title, Path(res.ipynb)) for run, res in zip(runs, results, strict=True)
+                if run.group == "市全体" and res.ok and res.ipynb and Path(res.ipynb).is_file()]
+    source = build / "report_print.html"
+    source.write_text(pdf_view.report_html(chapters, title=study.title,
+                                           subtitle=f"{fiscal_year_label(fy)}　報告書",
+                                           notice=study.notice if study.demo else None),
+                      encoding="utf-8")
+    start = time.monotonic()
+    try:
+        out = pdf_view.print_pdf(source, build / "report.pdf")
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        log.error("report.pdf not made: %s", exc)
+        return {"file": None, "reason": str(exc)}
+    finally:
+        source.unlink(missing_ok=True)
+    seconds = round(time.monotonic() - start, 1)
+    log.info("report.pdf printed in %.1f s", seconds)
+    return {"file": "report.pdf", "sha256": mf.sha256_file(out), "seconds": seconds,
+            "chapters": [t for t, _ in chapters]}
+
+
+def withhold_unaudited(outputs: Path) -> list[AuditFinding]:
+    """Remove from the run folder every file a notebook wrote besides its table records.
+
+    Only what went through the audit is published: a CSV or image a notebook wrote into its
+    ``output_dir`` never reached :func:`publish_table`, so it is withheld (deleted from the
+    build) and named in the index, where the notebook's author sees what to publish instead.
+    """
+    found = []
+    if not outputs.is_dir():
+        return found
+    for path in sorted(outputs.rglob("*")):
+        if path.is_file() and not (path.suffix == ".json" and path.parent.name == TABLES_DIR):
+            rel = path.relative_to(outputs)
+            path.unlink()
+            found.append(AuditFinding(str(rel), "unaudited file", None, None,
+                                      "withheld: files are published only through "
+                                      "publish_table / publish_view"))
+    return found
 
 
 def _relocate(r: NotebookResult, build: Path, target: Path) -> NotebookResult:
@@ -400,10 +460,72 @@ def compare_tables(old: dict[str, str], new: dict[str, str]
 _STATUS_JA = {"ok": "完了", "failed": "失敗", "timeout": "時間切れ", "error": "実行エラー"}
 
 
+#: Table record that 02_indicators publishes with every indicator's grade (shown on the index).
+INDICATOR_GRADES_RECORD = "02_indicators/grades"
+#: Table record of 01_overview with the headline shares (weighted, valid answers).
+HEADLINE_RECORD = "01_overview/weighting_effect"
+
+
+def _jst(stamp: str) -> str:
+    import datetime as dt
+
+    try:
+        t = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    return t.astimezone(dt.timezone(dt.timedelta(hours=9))).strftime("%Y年%m月%d日 %H:%M")
+
+
+def _record_html(record, *, columns: Sequence[str] | None = None) -> str:
+    from kyodo_analysis.views.tables import display_cell
+
+    esc = html.escape
+    cols = [c for c in (columns or record.columns) if c in record.columns]
+    idx = [list(record.columns).index(c) for c in cols]
+    head = "".join(f"<th>{esc(str(c))}</th>" for c in cols)
+    body = "".join(
+        "<tr>" + "".join(
+            f'<td class="{"num" if isinstance(row[j], int | float) else "txt"}">'
+            f"{esc(display_cell(row[j]))}</td>" for j in idx) + "</tr>"
+        for row in record.rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _front_page(study: Study, records: Sequence) -> str:
+    """Headline results and every indicator's grade, read from the published records."""
+    esc = html.escape
+    by_key = {r.key: r for r in records}
+    parts = ["<h2>主な結果</h2>"]
+    head = by_key.get(HEADLINE_RECORD)
+    if head is not None:
+        cols = [c for c in head.columns if c == "指標" or c.startswith("重み付け推定値")
+                or "信頼区間" in c or c == "n"]
+        parts.append(_record_html(head, columns=cols))
+        parts.append('<p class="note">割合は重み付けした推定値、基数は有効回答者数（無回答を除く）。</p>'
+                     if study.weighted else '<p class="note">基数は有効回答者数（無回答を除く）。</p>')
+    else:
+        shown = [by_key[f"01_overview/{q}"] for q in study.headline.questions
+                 if f"01_overview/{q}" in by_key]
+        for r in shown:
+            parts.append(f"<h3>{esc(r.title)}</h3>" + _record_html(r, columns=["回答", "%"]))
+        if not shown:
+            parts.append('<p class="note">主な結果（study.yaml の headline）が指定されていません。</p>')
+    parts.append("<h2>成果指標の評価</h2>")
+    grades = by_key.get(INDICATOR_GRADES_RECORD)
+    if grades is not None:
+        parts.append(_record_html(grades))
+    else:
+        parts.append('<p class="note">成果指標のページには評価表（表ID '
+                     f"{esc(INDICATOR_GRADES_RECORD)}）がありません。</p>")
+    return "\n".join(parts)
+
+
 def _index_html(study: Study, fy: int, runs: Sequence[PlannedRun], results: Sequence[NotebookResult],
                 findings: Sequence[AuditFinding], run_id: str,
-                started: str, finished: str, *, warnings: Sequence[AuditFinding] = ()) -> str:
+                started: str, finished: str, *, warnings: Sequence[AuditFinding] = (),
+                records: Sequence = (), pdf: bool = False) -> str:
     esc = html.escape
+    front = _front_page(study, records)
     groups: dict[str, list[str]] = {}
     for run, res in zip(runs, results, strict=True):
         status = _STATUS_JA.get(res.status, res.status)
@@ -452,6 +574,7 @@ body {{ font-family: "Hiragino Sans", "Noto Sans JP", "IPAexGothic", "Yu Gothic"
 .ok {{ color: #2e7d32; }} .failed {{ color: #b71c1c; }} .note {{ color: #555; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 footer {{ color: #666; font-size: .85rem; margin-top: 2rem; }}
 </style>
 </head>
@@ -459,11 +582,12 @@ footer {{ color: #666; font-size: .85rem; margin-top: 2rem; }}
 <h1>{esc(study.title)}</h1>
 <p>{fiscal_year_label(fy)}　報告書</p>
 {banner}
+{front}
 {overall}
-<p>集計表（Excel）: <a href="tables.xlsx">tables.xlsx</a>　実行記録: <a href="manifest.json">manifest.json</a></p>
+<p>{'報告書（PDF）: <a href="report.pdf">report.pdf</a>　' if pdf else ''}集計表（Excel）: <a href="tables.xlsx">tables.xlsx</a>　実行記録: <a href="manifest.json">manifest.json</a></p>
 {chr(10).join(sections)}
 {audit}
-<footer>実行ID {esc(run_id)}　開始 {esc(started)}　終了 {esc(finished)}（UTC）　作成: kyodo_analysis</footer>
+<footer>実行ID {esc(run_id)}　開始 {esc(_jst(started))}　終了 {esc(_jst(finished))}（日本時間）　作成: kyodo_analysis</footer>
 </body>
 </html>
 """

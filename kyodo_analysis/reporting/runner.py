@@ -13,6 +13,8 @@ after any cell has started is never retried, since it is the analysis that faile
 
 from __future__ import annotations
 
+import re
+
 import contextlib
 import json
 import os
@@ -283,8 +285,21 @@ def export_html(ipynb: Path, html: Path, *, title: str | None = None) -> Path:
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)
-    html.write_text(body, encoding="utf-8")
+    html.write_text(_self_contained(body), encoding="utf-8")
     return html
+
+
+_REMOTE_SCRIPT = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.I)
+#: Wide tables scroll inside their own box; the page itself never scrolls sideways.
+_PAGE_CSS = ("<style>.jp-RenderedHTMLCommon table{display:block;max-width:100%;overflow-x:auto}"
+             ".jp-RenderedImage img{max-width:100%;height:auto}</style>")
+
+
+def _self_contained(page: str) -> str:
+    """A report page that works offline: no scripts from CDNs (the pages use neither
+    widgets nor MathJax), and no horizontal page scroll."""
+    page = _REMOTE_SCRIPT.sub("", page)
+    return page.replace("</head>", _PAGE_CSS + "\n</head>", 1)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ DEFAULT_SUITE: tuple[NotebookSpec, ...] = (
     NotebookSpec("02_indicators", "協働プランの成果指標"),
     NotebookSpec("03_trends", "市民活動の推移"),
     NotebookSpec("04_district", "地区別の集計", scope="district"),
-    NotebookSpec("05_comparison", "地区間の比較"),
+    NotebookSpec("05_comparison", "経年比較"),
+    NotebookSpec("06_crosstabs", "属性別クロス集計"),
 )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from kyodo_analysis.calendar import fiscal_year_label, parse_fiscal_year
 
-__all__ = ["Report", "heading", "note", "open_report", "paragraph"]
+__all__ = ["Counter", "Report", "heading", "note", "notes", "open_report", "paragraph", "table_heading"]
 
 _NOTE_STYLE = "background:#f4f6f8;border-left:4px solid #90a4ae;padding:.5em 1em"
 _DEMO_STYLE = "background:#fff3cd;border:1px solid #e0c36a;padding:.5em 1em"
@@ -84,3 +84,30 @@ def note(text: str) -> _Html:
     """A boxed note (what a section needs, why something is not shown)."""
     return _Html(f'<p style="{_NOTE_STYLE}">{html.escape(text)}</p>')
 
+
+
+def table_heading(number: str, title: str) -> _Html:
+    """A numbered table title (「表3　…」); the title is study content (escaped)."""
+    return _Html(f'<h4 class="table-title">{html.escape(number)}　{html.escape(title)}</h4>')
+
+
+def notes(lines) -> _Html:
+    """Footnotes under a table (each escaped)."""
+    body = "".join(f"<li>{html.escape(str(t))}</li>" for t in lines if t)
+    return _Html(f'<ul class="table-notes" style="font-size:.9em;color:#444">{body}</ul>')
+
+
+class Counter:
+    """Numbers 表 and 図 in order on a page: ``c.table()`` → 「表1」, ``c.figure()`` → 「図1」."""
+
+    def __init__(self) -> None:
+        self.tables = 0
+        self.figures = 0
+
+    def table(self) -> str:
+        self.tables += 1
+        return f"表{self.tables}"
+
+    def figure(self) -> str:
+        self.figures += 1
+        return f"図{self.figures}"

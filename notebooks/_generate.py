@@ -1,0 +1,221 @@
+"""Generate notebooks 01_overview, 04_district, 05_comparison and 06_crosstabs (outputs cleared).
+
+Run from the project root: ``python notebooks/_generate.py``. The notebooks call the views
+(:mod:`kyodo_analysis.views`); edit this file, not the notebooks, and rerun it.
+"""
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+import copy
+
+PARAMS = '''# Parameters: papermill and `kyodo report` override these.
+# study: path to study.yaml (empty: the demo study, generated if missing)
+study = ""
+# fiscal_year: the wave to report: 2025, "FY2025", "令和7年度" or "R7" (empty: the latest wave)
+fiscal_year = ""
+# output_dir: folder where published tables go (empty: publish nothing)
+output_dir = ""'''
+
+def nb(cells, path, template):
+    old = nbformat.read(template, as_version=4)
+    out = new_notebook(metadata=old.metadata)
+    for i, c in enumerate(cells):
+        c.id = f"cell-{i}"  # stable ids: regenerating changes only what changed
+        out.cells.append(c)
+    out.cells[0].metadata["tags"] = ["parameters"]
+    nbformat.write(out, path)
+
+SETUP = '''import matplotlib.pyplot as plt
+from IPython.display import display
+
+from kyodo_analysis.options import DisplayOptions
+from kyodo_analysis.reporting.publish import publish_view
+from kyodo_analysis.views import comparison, crosstabs, figures, page, tables
+
+figures.use_style()
+r = page.open_report(study, fiscal_year)
+s, fy, cb = r.study, r.fiscal_year, r.study.codebook
+opts = DisplayOptions.for_study(s)
+num = page.Counter()
+'''
+
+# ---------------------------------------------------------------- 01
+c01 = [new_code_cell(PARAMS),
+ new_code_cell(SETUP + '''design = s.design(fy)
+display(r.header("調査結果の概要（単純集計）"))'''),
+ new_markdown_cell("## 調査の概要\n\n回収状況（発送数・回収数・回収率）を抽出時の属性別に示します。"),
+ new_code_cell('''if s.settings.fieldwork is None:
+    display(r.missing("fieldwork"))
+else:
+    number = num.table()
+    display(page.table_heading(number, "回収状況"))
+    rr = tables.response_rate_table(s.fieldwork(), fy, options=opts)
+    display(tables.styled(publish_view(rr, "response_rates", output_dir=output_dir, study=s,
+                                       title="回収状況", number=number,
+                                       notes=["発送数・回収数は抽出時の台帳の属性による。"]), opts))'''),
+ new_markdown_cell("## 重み付け"),
+ new_code_cell('''sentence, footnote = tables.weighting_sentence(s, design)
+if not s.weighted:
+    display(r.missing("weighting"))
+else:
+    display(page.paragraph(sentence))
+    published = []
+    if s.headline.figures:
+        published.append(("weighting_effect", "重み付けによる主な割合の変化",
+                          tables.weighting_comparison(design, cb, s.headline.figures, opts),
+                          ["基数（n）は有効回答者数（無回答を除く）です。", opts.interval_note]))
+    summary, margins = tables.weighting_tables(design.weighting_report())
+    published.append(("weights", "重みの分布", summary, [footnote]))
+    published.append(("weighting_margins", "重み付け前後の構成", margins, [footnote]))
+    for name, title, table, notes in published:
+        number = num.table()
+        display(page.table_heading(number, title))
+        display(tables.styled(publish_view(table, name, output_dir=output_dir, study=s, title=title,
+                                           number=number, notes=notes), opts))
+        display(page.notes(notes))'''),
+ new_markdown_cell("## 主な設問と全設問の単純集計"),
+ new_code_cell('''questions = tables.codebook_questions(cb, fiscal_year=fy)
+first = [cb[qid] for qid in s.headline.questions if tables.asked_in(cb[qid], fy)]
+ordered = first + [q for q in questions if q.id not in s.headline.questions]
+if not first:
+    display(page.note("主な設問（study.yaml の headline.questions）が指定されていないため、"
+                      "全設問の単純集計を示します。"))
+for q in ordered:
+    t = tables.tabulate(design, q, options=opts)
+    shown = tables.protect_sensitive(tables.tabulation_table(t, opts), t, q, options=opts)
+    groups, keys = comparison.tabulation_keys(q, shown, opts)
+    notes = [tables.base_note(multiple=q.is_multiple, weighted=s.weighted, options=opts),
+             tables.zero_width_note(t)]
+    number = num.table()
+    title = f"{q.id.upper()}　{q.text}"
+    display(page.table_heading(number, title))
+    display(tables.styled(publish_view(shown, q.id, output_dir=output_dir, study=s, title=title,
+                                       question=q.id, groups=groups, keys=keys,
+                                       notes=[n for n in notes if n], number=number), opts))
+    display(page.notes(notes))
+    if q.id in s.headline.questions:
+        drawn = t.assign(percent=[v if c != "x" else float("nan") for v, c in zip(t["percent"], shown["%"])])
+        fig = figures.bar_chart(drawn, err=(drawn["ci_low"].where(drawn["percent"].notna()),
+                                            drawn["ci_high"].where(drawn["percent"].notna())),
+                                title=f"{num.figure()}　{q.id.upper()}")
+        plt.show()'''),
+ new_markdown_cell("## 評定尺度の設問"),
+ new_code_cell('''groups = tables.likert_groups(cb, fiscal_year=fy)
+if not groups:
+    display(page.note("同じ尺度で続けて尋ねた設問群はありません。"))
+for title, items in groups:
+    if any(q.sensitive for q in items.values()):
+        display(page.note(f"{title}には秘匿の対象となる設問があるため、図は示しません（表を参照）。"))
+        continue
+    tabs = {label: tables.tabulate(design, q, options=opts) for label, q in items.items()}
+    fig = figures.likert_chart(tabs, title=f"{num.figure()}　{title}（n={len(design.data):,}）")
+    plt.show()'''),
+]
+nb(c01, "notebooks/01_overview.ipynb", "notebooks/01_overview.ipynb")
+
+# ---------------------------------------------------------------- 04
+c04 = [new_code_cell(PARAMS + '''
+# level, district: a district level of the study (study.yaml `districts`) and a district in it
+# (empty: the first district of the first level)
+level = ""
+district = ""'''),
+ new_code_cell(SETUP + '''units = s.district_units()
+if units and not district:
+    level, district = units[0]
+display(r.header(f"地区別集計：{district}（{level}）" if units else "地区別集計"))
+if not units:
+    display(r.missing("districts"))
+else:
+    design = s.design(fy)'''),
+ new_markdown_cell("## 地区と市全体の比較\n\n地区の割合と市全体の割合を並べます。回答者数が少ない地区は、個人の回答が推測されないよう「x」（秘匿）としています。"),
+ new_code_cell('''questions = ([cb[q] for q in s.headline.questions] if s.headline.questions
+             else tables.codebook_questions(cb, types=("single", "likert", "multiple")))
+for q in (q for q in questions if units and tables.asked_in(q, fy)):
+    pt = comparison.district_table(design, s, q, level=level, district=district, options=opts)
+    number = num.table()
+    title = f"{district}（{level}）{q.id.upper()}　{q.text}"
+    notes = [tables.base_note(multiple=q.is_multiple, weighted=s.weighted, options=opts)]
+    if pt.facts["hidden"]:
+        notes.append(f"x: 回答者数が{opts.min_base}人未満、または他の表との差し引きで少人数の回答が分かる区分のため秘匿しています。")
+    if pt.facts["zero_width"]:
+        notes.append("※割合が0%または100%の区分は信頼区間の幅が0になっています（標本のばらつきから区間を推定できないため）。")
+    if pt.facts["small"] and not pt.facts["hidden"]:
+        notes.append(f"※回答者数が{opts.small_base}人未満（n={pt.facts['base']:,}）のため、割合は参考値です。")
+    display(page.table_heading(number, title))
+    display(tables.styled(publish_view(pt.table, q.id, output_dir=output_dir, study=s, title=title,
+                                       question=q.id, groups=pt.groups, keys=pt.keys,
+                                       notes=notes, number=number), opts))
+    display(page.notes(notes))
+    fig = figures.comparison_bars(pt.table, district=district, title=f"{num.figure()}　{q.id.upper()}（{district}）")
+    plt.show()'''),
+]
+nb(c04, "notebooks/04_district.ipynb", "notebooks/04_district.ipynb")
+
+# ---------------------------------------------------------------- 05
+c05 = [new_code_cell(PARAMS),
+ new_code_cell(SETUP + '''display(r.header("経年比較"))
+designs = {y: s.design(y) for y in s.fiscal_years if y <= fy}'''),
+ new_markdown_cell("今回の調査を前回調査および基準となる調査（比較できる最初の調査）と比べます。差はポイントで、調査ごとに独立な標本として検定しています（差の95%信頼区間と p 値）。設問の文言や選択肢を変えた設問は、変更前の調査とは比較していません。"),
+ new_code_cell('''done = 0
+for q in tables.codebook_questions(cb, types=("single", "likert", "multiple"), fiscal_year=fy):
+    waves, change = comparison.comparable_waves(s, q, fy)
+    title = f"{q.id.upper()}　{q.text}"
+    if len(waves) < 2:
+        if change:
+            display(page.heading(title, 4))
+            display(page.note(change))
+        continue
+    table, keys, series = comparison.wave_table(s, q, fy, designs=designs, options=opts)
+    number = num.table()
+    notes = [tables.base_note(multiple=q.is_multiple, weighted=s.weighted, options=opts),
+             "差の検定: 2つの調査を独立な標本として、差÷標準誤差による z 検定（p < 0.001 は 0.000 と表示せず p < 0.001 と記載）。",
+             change]
+    display(page.table_heading(number, title))
+    display(tables.styled(publish_view(table, q.id, output_dir=output_dir, study=s, title=title,
+                                       question=q.id, keys=keys, notes=[n for n in notes if n],
+                                       number=number), opts))
+    display(page.notes(notes))
+    fig = figures.wave_chart(series, title=f"{num.figure()}　{q.id.upper()}の推移")
+    plt.show()
+    done += 1
+if not done:
+    display(page.note("2回以上の調査で尋ねた設問がないため、経年比較はありません。"))'''),
+]
+nb(c05, "notebooks/05_comparison.ipynb", "notebooks/05_comparison.ipynb")
+
+# ---------------------------------------------------------------- 06
+c06 = [new_code_cell(PARAMS),
+ new_code_cell(SETUP + '''design = s.design(fy)
+display(r.header("属性別クロス集計"))
+dims = crosstabs.dimensions(s)
+if not dims:
+    display(page.note("属性別の集計には study.yaml に attributes または districts が必要です。"))'''),
+ new_markdown_cell("すべての設問を、調査が定める属性・地区ごとに集計します。各行の回答者数（n）と重み付けした割合（%）を示し、属性と回答の関連を Rao–Scott 検定で確かめます。"),
+ new_code_cell('''questions = tables.codebook_questions(cb, types=("single", "likert", "multiple"), fiscal_year=fy)
+for k, (dim, column) in enumerate(dims, start=1):
+    display(page.heading(f"{dim}別", 2))
+    for q in questions:
+        marked = q.id in s.headline.questions or not s.headline.questions
+        x = crosstabs.crosstab(design, s, q, dim, options=opts, marks=marked)
+        number = num.table()
+        title = f"{dim}別 {q.id.upper()}　{q.text}"
+        test = (f"Rao–Scott 検定: F = {x.test['statistic']:.2f}、{crosstabs.format_p(x.test['p_value'])}"
+                if x.test else "複数回答のため独立性の検定はしていません。")
+        notes = [tables.base_note(multiple=q.is_multiple, weighted=s.weighted, options=opts),
+                 f"{dim}が無回答の方はこの表の行に含みません。",
+                 f"x: 回答者数が{opts.min_base}人未満、または他の表との差し引きで少人数の回答が分かる区分のため秘匿しています。",
+                 test, crosstabs.MARK_RULE if marked else ""]
+        notes = [n for n in notes if n]
+        groups = [{**g, "column": tables.BASE_LABEL, "axis": "row"} for g in x.groups]
+        keys = [[g["row"], tables.BASE_LABEL, comparison.cell_key(q.id, g["dimension"], g["group"] if g["dimension"] else "全体", "", "n")]
+                for g in x.groups]
+        for g in x.groups:
+            for label in x.table.columns[2:]:
+                keys.append([g["row"], label, comparison.cell_key(q.id, g["dimension"], g["group"] if g["dimension"] else "全体", label)])
+        display(page.table_heading(number, title))
+        display(tables.styled(publish_view(x.table, f"{q.id}_d{k}", output_dir=output_dir, study=s,
+                                           title=title, question=q.id, groups=groups, keys=keys,
+                                           marks=x.marks, notes=notes, number=number), opts,
+                              marks=x.marks))
+        display(page.notes(notes))'''),
+]
+nb(c06, "notebooks/06_crosstabs.ipynb", "notebooks/05_comparison.ipynb")
