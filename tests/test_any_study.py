@@ -79,7 +79,7 @@ def test_init_import_report_on_a_municipal_export(exports, tmp_path, kind):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     latest = tmp_path / "out" / s.name / f"FY{exports['fiscal_year']}" / "latest"
     index = (latest / "index.html").read_text(encoding="utf-8")
-    assert index.count(">完了<") == 5 and "失敗" not in index
+    assert index.count(">完了<") == 6 and "失敗" not in index
 
 
 def _label_shares(design, codebook, qid: str) -> dict[str, float]:

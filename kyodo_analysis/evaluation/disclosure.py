@@ -33,15 +33,15 @@ import pandas as pd
 from kyodo_analysis.errors import DisclosureError
 
 __all__ = [
-    "differencing_findings",
-    "hidden_groups",
     "SUPPRESSED",
     "AuditFinding",
     "DisclosureError",
     "DisclosureSpec",
     "ProtectedTable",
     "audit_record",
+    "differencing_findings",
     "find_personal_data",
+    "hidden_groups",
     "mask_free_text",
     "protect_table",
 ]

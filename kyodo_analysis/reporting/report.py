@@ -37,9 +37,9 @@ from kyodo_analysis.evaluation.disclosure import AuditFinding
 from kyodo_analysis.reporting import manifest as mf
 from kyodo_analysis.reporting.batch import default_jobs, run_batch
 from kyodo_analysis.reporting.publish import (
+    TABLES_DIR,
     audit_pages,
     audit_tables,
-    TABLES_DIR,
     collect_tables,
     write_tables_xlsx,
 )

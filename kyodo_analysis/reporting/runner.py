@@ -13,12 +13,11 @@ after any cell has started is never retried, since it is the analysis that faile
 
 from __future__ import annotations
 
-import re
-
 import contextlib
 import json
 import os
 import random
+import re
 import sys
 import tempfile
 import threading

@@ -27,8 +27,14 @@ from kyodo_analysis.views.tables import (
     tabulate,
 )
 
-__all__ = ["PageTable", "cell_key", "district_table", "comparable_waves", "wave_table",
-           "tabulation_keys"]
+__all__ = [
+    "PageTable",
+    "cell_key",
+    "comparable_waves",
+    "district_table",
+    "tabulation_keys",
+    "wave_table",
+]
 
 
 def cell_key(question: str, dimension: str, group: str, answer: str, measure: str = "%") -> str:

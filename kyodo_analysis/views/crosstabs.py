@@ -31,8 +31,16 @@ from kyodo_analysis.views.tables import (
     tabulate,
 )
 
-__all__ = ["CITY", "Crosstab", "crosstab", "dimensions", "format_p", "group_parents",
-           "protected_groups", "MARK_RULE"]
+__all__ = [
+    "CITY",
+    "MARK_RULE",
+    "Crosstab",
+    "crosstab",
+    "dimensions",
+    "format_p",
+    "group_parents",
+    "protected_groups",
+]
 
 #: Name of the whole sample in tables and group records.
 CITY = "全体"

@@ -20,13 +20,13 @@ __all__ = [
     "achievement_chart",
     "bar_chart",
     "comparison_bars",
-    "wave_chart",
     "district_chart",
     "indicator_trend_chart",
     "likert_chart",
     "logic_model_chart",
     "output_outcome_chart",
     "use_style",
+    "wave_chart",
 ]
 
 #: Categorical palette (colour-blind safe, Okabe–Ito order).
