@@ -36,10 +36,10 @@ def test_the_manifest_records_inputs_parameters_and_tables(small_run):
     for key in doc["tables"]:
         per[key.split("/")[0]] = per.get(key.split("/")[0], 0) + 1
     # 01_overview: every question (20), response rates and 3 weighting tables; 04_district:
-    # q1-q4 twice; 05_comparison: the questions asked in several waves; 06_crosstabs: the 14
+    # q1-q4 twice; 05_comparison: the questions asked in several waves; 06_crosstabs: the 15
     # single/rating/multiple questions by 2 district levels and 4 attributes
     assert per["01_overview"] == 20 + 4 and per["04_district-1-1"] == per["04_district-2-1"] == 4
-    assert per["05_comparison"] >= 4 and per["06_crosstabs"] == 14 * 6
+    assert per["05_comparison"] >= 4 and per["06_crosstabs"] == 15 * 6
     assert [lv["pages"] for lv in doc["study"]["config"]["districts"]] == [["亀崎"], ["有脇"]]
     assert verify_inputs(doc) == study.path
 
