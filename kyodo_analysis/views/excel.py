@@ -60,13 +60,14 @@ def write_workbook(records: Sequence, path: Path, *, study=None, fiscal_year: in
     wb = Workbook()
     toc = wb.active
     toc.title = "目次"
-    toc.append(["シート", "表番号", "報告書", "表題", "表ID", "注記"])
+    toc.append(["シート", "表番号", "報告書", "表題", "表ID", "注記", "ページ内の表番号"])
     source = study.title if study is not None else ""
     fy = fiscal_year_label(fiscal_year) if fiscal_year else ""
     weighted = bool(study is not None and study.weighted)
     for k, r in enumerate(records, start=1):
         sheet = f"T{k:03d}"
-        number = getattr(r, "number", None) or f"表{k}"
+        number = f"表{k}"  # one sequence for the workbook; the page's own number in the 目次
+        on_page = getattr(r, "number", None) or ""
         page = titles.get(r.notebook, r.notebook)
         ws = wb.create_sheet(sheet)
         ws["A1"] = f"{number}　{r.title}"
@@ -110,7 +111,7 @@ def write_workbook(records: Sequence, path: Path, *, study=None, fiscal_year: in
         ws["A3"] = "目次へ戻る"
         ws["A3"].hyperlink = "#'目次'!A1"
         ws["A3"].font = Font(color="0563C1", underline="single")
-        toc.append([sheet, number, page, r.title, r.key, "／".join(r.notes)])
+        toc.append([sheet, number, page, r.title, r.key, "／".join(r.notes), on_page])
         link = toc.cell(row=toc.max_row, column=1)
         link.hyperlink = f"#'{sheet}'!A1"
         link.font = Font(color="0563C1", underline="single")
@@ -118,7 +119,7 @@ def write_workbook(records: Sequence, path: Path, *, study=None, fiscal_year: in
             cell = toc.cell(row=toc.max_row, column=col)
             if isinstance(cell.value, str):
                 _safe_text(cell, cell.value)
-    for col, width in zip("ABCDEF", (8, 8, 24, 60, 28, 40), strict=True):
+    for col, width in zip("ABCDEFG", (8, 8, 24, 60, 28, 40, 14), strict=True):
         toc.column_dimensions[col].width = width
     toc.freeze_panes = "A2"
     toc.page_setup.paperSize = toc.PAPERSIZE_A4
