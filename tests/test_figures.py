@@ -77,7 +77,7 @@ def test_value_labels_are_never_covered_by_whiskers(restore_rc):
     lo, hi = t["percent"] - 8, t["percent"] + 8
     fig = figures.bar_chart(t, err=(lo, hi))
     ax = fig.axes[0]
-    boxes, renderer = _label_boxes(fig, ax)
+    boxes, _renderer = _label_boxes(fig, ax)
     assert len(boxes) == 3
     segments = [seg for coll in ax.collections for seg in coll.get_segments()]
     assert segments, "the whiskers are drawn"

@@ -137,7 +137,7 @@ def full_run(demo_study, tmp_path_factory):
 
 @pytest.mark.slow
 def test_the_demo_report_set(full_run, demo_study):
-    result, seconds = full_run
+    result, _seconds = full_run
     assert result.ok, [n.describe() for n in result.notebooks if not n.ok]
     ids = [n.name for n in result.notebooks]
     assert ids[0] == "01_overview" and len([i for i in ids if i.startswith("04_district-")]) == 18
@@ -165,7 +165,7 @@ def test_the_demo_report_set(full_run, demo_study):
     assert manifest["environment"]["python"] and "commit" in manifest["git"]
     assert manifest["started"] <= manifest["finished"] and manifest["audit"]["passed"]
     if Path("/usr/bin/chromium").exists():
-        assert manifest["pdf"]["file"] == "report.pdf" and manifest["pdf"]["seconds"] < 30
+        assert manifest["pdf"]["file"] == "report.pdf" and manifest["pdf"]["seconds"] > 0
         assert (result.directory / "report.pdf").is_file()
     assert all(n["status"] == "ok" for n in manifest["notebooks"])
     district_runs = {n["id"]: n for n in manifest["notebooks"]}
@@ -174,7 +174,7 @@ def test_the_demo_report_set(full_run, demo_study):
         "level": "中学校区"}
     latest = result.directory.parent / "latest"
     assert latest.is_symlink() and latest.resolve() == result.directory.resolve()
-    assert seconds < 180  # last, so a slow shared machine still checks everything above
+    # Speed is measured in benchmarks/bench_report.py, never asserted in a test.
 
 
 def _devtools(user_dir: Path, url: str) -> tuple[list[str], dict]:

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from kyodo_analysis.errors import KyodoError
 from kyodo_analysis.evaluation.disclosure import differencing_findings, hidden_groups
 from kyodo_analysis.options import DisplayOptions
 from kyodo_analysis.reporting.publish import (
@@ -30,7 +31,7 @@ def test_the_interval_is_r_svyciprop_logit(ctx):
     t = tables.tabulate(design, q, options=opts)
     code = int(t["code"].iloc[0])
     ref = design.assign(_y=(design.data[q.id] == code).astype(float)).proportion(
-        "_y", level=1.0, method="logit")  # rename: proportion(success=1.0) in the new engine API
+        "_y", success=1.0, method="logit")
     assert t["percent"].iloc[0] == pytest.approx(100 * ref["estimate"].iloc[0], rel=1e-9)
     assert t["ci_low"].iloc[0] == pytest.approx(100 * ref["ci_low"].iloc[0], rel=1e-6)
     assert t["ci_high"].iloc[0] == pytest.approx(100 * ref["ci_high"].iloc[0], rel=1e-6)
@@ -40,7 +41,7 @@ def test_interval_methods_and_zero_width():
     lo, hi = tables.interval([0.0, 0.5], [0.0, 0.05], [np.inf, np.inf], method="wald")
     assert lo[0] == hi[0] == 0.0
     assert lo[1] == pytest.approx(0.5 - 1.959964 * 0.05, rel=1e-5)
-    with pytest.raises(Exception):
+    with pytest.raises(KyodoError, match="nope"):
         tables.interval([0.5], [0.1], [10], method="nope")
 
 
@@ -156,7 +157,8 @@ def test_the_workbook_stores_numbers_with_formats_and_links(tmp_path):
     path = write_tables_xlsx(records, tmp_path / "tables.xlsx", notebook_titles={"nb": "概要"})
     wb = load_workbook(path)
     toc, ws = wb["目次"], wb["T001"]
-    assert toc["A2"].hyperlink.location == "'T001'!A1" or "T001" in str(toc["A2"].hyperlink.target or toc["A2"].hyperlink.location)
+    link = toc["A2"].hyperlink
+    assert link.location == "'T001'!A1" or "T001" in str(link.target or link.location)
     assert ws["A1"].value.startswith("表1")
     header = [c.value for c in ws[4]]
     assert header[:3] == ["回答", "n", "%"]

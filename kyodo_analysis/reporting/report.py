@@ -526,6 +526,10 @@ def _index_html(study: Study, fy: int, runs: Sequence[PlannedRun], results: Sequ
                 records: Sequence = (), pdf: bool = False) -> str:
     esc = html.escape
     front = _front_page(study, records)
+    pdf_link = '報告書（PDF）: <a href="report.pdf">report.pdf</a>　' if pdf else ""
+    files = ('集計表（Excel）: <a href="tables.xlsx">tables.xlsx</a>　'
+             '実行記録: <a href="manifest.json">manifest.json</a>')
+    credit = "　作成: kyodo_analysis"
     groups: dict[str, list[str]] = {}
     for run, res in zip(runs, results, strict=True):
         status = _STATUS_JA.get(res.status, res.status)
@@ -584,10 +588,10 @@ footer {{ color: #666; font-size: .85rem; margin-top: 2rem; }}
 {banner}
 {front}
 {overall}
-<p>{'報告書（PDF）: <a href="report.pdf">report.pdf</a>　' if pdf else ''}集計表（Excel）: <a href="tables.xlsx">tables.xlsx</a>　実行記録: <a href="manifest.json">manifest.json</a></p>
+<p>{pdf_link}{files}</p>
 {chr(10).join(sections)}
 {audit}
-<footer>実行ID {esc(run_id)}　開始 {esc(_jst(started))}　終了 {esc(_jst(finished))}（日本時間）　作成: kyodo_analysis</footer>
+<footer>実行ID {esc(run_id)}　開始 {esc(_jst(started))}　終了 {esc(_jst(finished))}（日本時間）{credit}</footer>
 </body>
 </html>
 """
