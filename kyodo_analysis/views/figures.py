@@ -134,7 +134,7 @@ def likert_chart(tables: dict[str, pd.DataFrame], *, title: str = "",
 
 #: Colours of the grades S/A/B/C/D and 評価不能.
 GRADE_COLOURS = {"S": "#0072B2", "A": "#56B4E9", "B": "#009E73", "C": "#999999",
-                 "D": "#D55E00", "-": "#DDDDDD"}
+                 "D": "#D55E00", "H": "#E69F00", "-": "#DDDDDD"}
 
 
 def _value_label(unit: str) -> str:
@@ -242,8 +242,8 @@ def achievement_chart(results: pd.DataFrame, *, title: str = "",
     ax.set_xlabel("達成率（%）＝（実績値−基準値）÷（目標値−基準値）")
     ax.grid(False)
     handles = [Patch(color=GRADE_COLOURS[g], label=f"{g} {GRADE_LABELS[g][0]}")
-               for g in ("S", "A", "B", "C", "D")]
-    ax.legend(handles=handles, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.12),
+               for g in ("S", "A", "B", "C", "D", "H")]
+    ax.legend(handles=handles, ncol=6, loc="upper center", bbox_to_anchor=(0.5, -0.12),
               frameon=False, fontsize=8)
     ax.set_title(title or "指標の達成率と評価（＊：基準値から統計的に有意な変化）", loc="left",
                  fontsize=11)
