@@ -169,8 +169,8 @@ def question_id(cell: str, *, previous: str | None = None) -> tuple[str, str] | 
 
     Examples
     --------
-    >>> question_id("問5①")
-    ('q5_1', '')
+    >>> question_id("問5①") == ("q5_1", "")
+    True
     >>> question_id("問3付問 参加した活動の満足度")
     ('q3sq', '参加した活動の満足度')
     """

@@ -1541,8 +1541,8 @@ class SurveyDesign(_BaseDesign):
     >>> study = ka.open_study()  # the synthetic demo study
     >>> wave = study.load_wave(2025)
     >>> sizes = {1: 18476, 2: 19067, 3: 25109, 4: 24267, 5: 11989}
-    >>> design = SurveyDesign(wave.assign(N=wave["stratum"].map(sizes).astype(float)),
-    ...                       strata="stratum", fpc="N")
+    >>> frame = wave.assign(N=wave["stratum"].map(sizes).astype(float))
+    >>> design = SurveyDesign(frame, strata="stratum", fpc="N")
     >>> design
     SurveyDesign(1564 rows, 1564 PSUs, 5 strata, fpc, degf=1559, lonely_psu='fail')
 
