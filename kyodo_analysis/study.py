@@ -194,19 +194,10 @@ class Study:
         raise ConfigError(f"no wave for fiscal year {fy}; the study has "
                           f"{self.fiscal_years}", file=str(self.path), key="waves")
 
-    def previous_wave(self, fiscal_year: int) -> int | None:
-        """The fiscal year of the wave before ``fiscal_year``, if any."""
-        earlier = [y for y in self.fiscal_years if y < fiscal_year]
-        return earlier[-1] if earlier else None
-
     @property
     def store_path(self) -> Path:
         """The DuckDB store of this study (``store:`` in study.yaml; default next to it)."""
         return (self.root / (self.settings.store or "kyodo.duckdb")).resolve()
-
-    def file(self, name: str) -> Path:
-        """A file named in study.yaml, resolved against the study folder."""
-        return self.root / name
 
     # ----------------------------------------------------------------------------------
     # districts and attributes
