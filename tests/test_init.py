@@ -21,6 +21,9 @@ from kyodo_analysis.io.readers import read_table
 from kyodo_analysis.io.validate import validate
 from tests.municipal import DISTRICTS, QUESTIONS, make_exports
 
+#: The shipped plan template (by path from this file: a test elsewhere may change the directory).
+PLAN_TEMPLATE = Path(__file__).resolve().parents[1] / "kyodo_analysis" / "templates" / "plan.yaml"
+
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
@@ -103,7 +106,7 @@ def test_study_and_indicator_files(from_xlsx, exports):
     assert wave["sheet"] == "回答データ" and wave["header_rows"] == [4, 5]
     assert indicators == {"indicators": []}
     text = (out / "indicators.yaml").read_text(encoding="utf-8")
-    plan = yaml.safe_load(Path("kyodo_analysis/templates/plan.yaml").read_text(encoding="utf-8"))
+    plan = yaml.safe_load(PLAN_TEMPLATE.read_text(encoding="utf-8"))
     assert len(re.findall(r"^# ── 推進施策", text, re.M)) == len(plan["policies"]) == 5
     measures = re.findall(r"^#   個別施策", text, re.M)
     assert len(measures) == sum(len(p["measures"]) for p in plan["policies"]) == 9
@@ -450,7 +453,7 @@ def test_data_sheet_is_found_behind_a_cover_sheet_and_xls_is_explained(tmp_path)
 def test_study_yaml_carries_the_plan_and_fits_the_typed_schema(from_xlsx):
     out, _ = from_xlsx
     _, study, _ = _load(out)
-    plan = yaml.safe_load(Path("kyodo_analysis/templates/plan.yaml").read_text(encoding="utf-8"))
+    plan = yaml.safe_load(PLAN_TEMPLATE.read_text(encoding="utf-8"))
     assert [p["id"] for p in study["plan"]["policies"]] == [p["id"] for p in plan["policies"]]
     assert study["plan"]["policies"][0]["measures"][0] == {"id": "1", "name": plan["policies"][0]
                                                            ["measures"][0]["name"]}
