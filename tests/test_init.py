@@ -13,13 +13,13 @@ import yaml
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
+from municipal import DISTRICTS, QUESTIONS, make_exports
 
 from kyodo_analysis.cli import main
 from kyodo_analysis.codebook import Codebook
 from kyodo_analysis.io.init import _fy_in_text, _scalar, draft_study, question_id, write_study
 from kyodo_analysis.io.readers import read_table
 from kyodo_analysis.io.validate import validate
-from tests.municipal import DISTRICTS, QUESTIONS, make_exports
 
 #: The shipped plan template (by path from this file: a test elsewhere may change the directory).
 PLAN_TEMPLATE = Path(__file__).resolve().parents[1] / "kyodo_analysis" / "templates" / "plan.yaml"

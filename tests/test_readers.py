@@ -121,7 +121,7 @@ def test_the_first_bad_byte_is_found_across_chunk_boundaries():
 
 @pytest.fixture(scope="module")
 def municipal(tmp_path_factory):
-    from tests.municipal import make_exports
+    from municipal import make_exports
 
     return make_exports(tmp_path_factory.mktemp("municipal"), seed=7)
 
