@@ -486,17 +486,23 @@ def _derived(value: object, questions: list[Question], global_missing: dict[int,
     return out
 
 
+def _derived_code(code: object, codes: dict[int, str], key: str, fail) -> int:
+    """A key of ``bins``/``map`` as one of the derived variable's codes (ConfigError if not)."""
+    try:
+        number = int(str(code))
+    except (TypeError, ValueError):
+        raise fail(key, f"code {code!r} must be an integer") from None
+    if number not in codes:
+        raise fail(f"{key}.{number}", f"code {number} is not in the derived variable's codes")
+    return number
+
+
 def _bins(value: object, codes: dict[int, str], key: str, fail):
     if not isinstance(value, Mapping) or not value:
         raise fail(key, "bins must be a mapping of code: [low, high]")
     bins = []
     for code, interval in value.items():
-        try:
-            code = int(code)
-        except (TypeError, ValueError):
-            raise fail(key, f"code {code!r} must be an integer") from None
-        if code not in codes:
-            raise fail(f"{key}.{code}", f"code {code} is not in the derived variable's codes")
+        code = _derived_code(code, codes, key, fail)
         if (not isinstance(interval, list) or len(interval) != 2
                 or not all(v is None or isinstance(v, (int, float)) for v in interval)):
             raise fail(f"{key}.{code}", "a bin is [low, high] (null for an open end)")
@@ -518,12 +524,7 @@ def _mapping(value: object, codes: dict[int, str], source: Question, key: str,
     labels = {**source.codes, **source.missing}
     out: dict[int, int] = {}
     for code, froms in value.items():
-        try:
-            code = int(code)
-        except (TypeError, ValueError):
-            raise fail(key, f"code {code!r} must be an integer") from None
-        if code not in codes:
-            raise fail(f"{key}.{code}", f"code {code} is not in the derived variable's codes")
+        code = _derived_code(code, codes, key, fail)
         for f in froms if isinstance(froms, list) else [froms]:
             src = _resolve(f, labels)
             if src is None and fold_label(f) in source.aliases:
