@@ -489,7 +489,7 @@ def _derived(value: object, questions: list[Question], global_missing: dict[int,
 def _derived_code(code: object, codes: dict[int, str], key: str, fail) -> int:
     """A key of ``bins``/``map`` as one of the derived variable's codes (ConfigError if not)."""
     try:
-        number = int(str(code))
+        number = int(code)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         raise fail(key, f"code {code!r} must be an integer") from None
     if number not in codes:
