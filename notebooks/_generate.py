@@ -1,4 +1,4 @@
-"""Generate notebooks 01_overview, 04_district, 05_comparison and 06_crosstabs (outputs cleared).
+"""Generate notebooks 01_overview, 04_district, 05_comparison and 08_crosstabs (outputs cleared).
 
 Run from the project root: ``python notebooks/_generate.py``. The notebooks call the views
 (:mod:`kyodo_analysis.views`); edit this file, not the notebooks, and rerun it.
@@ -218,4 +218,4 @@ for k, (dim, column) in enumerate(dims, start=1):
                               marks=x.marks))
         display(page.notes(notes))'''),
 ]
-nb(c06, "notebooks/06_crosstabs.ipynb", "notebooks/05_comparison.ipynb")
+nb(c06, "notebooks/08_crosstabs.ipynb", "notebooks/05_comparison.ipynb")

@@ -141,7 +141,7 @@ def test_the_demo_report_set(full_run, demo_study):
     assert result.ok, [n.describe() for n in result.notebooks if not n.ok]
     ids = [n.name for n in result.notebooks]
     assert ids[0] == "01_overview" and len([i for i in ids if i.startswith("04_district-")]) == 18
-    assert "05_comparison" in ids and "06_crosstabs" in ids
+    assert "05_comparison" in ids and "08_crosstabs" in ids
     # Every page publishes its tables through disclosure control: the only warnings are files
     # other chapters wrote beside their records, which are withheld from the run folder.
     assert all(w.rule == "unaudited file" for w in result.warnings), result.warnings
@@ -152,7 +152,7 @@ def test_the_demo_report_set(full_run, demo_study):
     assert "有脇（小学校区）" in district_page and "data:image/png;base64" in district_page
     assert "デモデータ" in district_page
     tables = read_tables_xlsx(result.tables)
-    assert "04_district-1-1/q1" in tables and "06_crosstabs/q1_d1" in tables
+    assert "04_district-1-1/q1" in tables and "08_crosstabs/q1_d1" in tables
     assert "05_comparison/q1" in tables and "01_overview/response_rates" in tables
     q1 = tables["04_district-1-1/q1"]
     assert list(q1.columns)[:2] == ["回答", "青山 %"] and isinstance(q1.iloc[0, 1], float)
@@ -298,7 +298,7 @@ def test_the_index_loads_in_headless_chromium(full_run, tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="chromium is not installed")
 @pytest.mark.parametrize("page", ["index", "01_overview", "04_district-2-13", "05_comparison",
-                                  "06_crosstabs"])
+                                  "08_crosstabs"])
 def test_every_page_type_renders_without_errors_or_overflow(full_run, tmp_path, page):
     import base64
 
