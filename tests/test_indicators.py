@@ -16,16 +16,18 @@ from kyodo_analysis.errors import ConfigError
 from kyodo_analysis.evaluation.grading import GradingRule, adjust_p
 from kyodo_analysis.evaluation.indicators import (
     IndicatorRegistry,
-    activity_trend_table,
     compute_indicators,
     dashboard_table,
     indicator_history,
     indicator_trends,
+    its_table,
     load_registry,
+    plan_effects,
     to_japanese,
 )
 from kyodo_analysis.evaluation.logic_model import logic_model, logic_model_table
 from kyodo_analysis.options import DisplayOptions
+from kyodo_analysis.stats.its import segmented_regression
 from kyodo_analysis.study import Study
 
 #: The plan structure shipped for new studies (the policies and measures indicators refer to).
@@ -362,44 +364,79 @@ def test_without_weighting_the_estimates_are_biased(demo_study, registry, truth,
     assert m.groupby("indicator_id")["bias"].mean().loc["I-1"] > 1.5
 
 
-def test_embedded_plan_effect_on_workshops_is_detected(demo_study, demo_dir):
-    """Workshops by 中学校区 were generated with a plan level change 0.10 g and slope change
-    0.12 g (log scale, g = the district's growth): every district's slope change is positive
-    and both intervals cover the truth."""
-    truth = json.loads((demo_dir / "truth" / "truth.json").read_text(encoding="utf-8"))
-    table = activity_trend_table(demo_study.activity(), plan_start=demo_study.plan.start,
-                                 covid_years=demo_study.plan.disrupted_years)
-    ws = table[(table["series"] == "ワークショップ参加者数") & (table["domain"] != "市全体")]
-    assert len(ws) == 5
-    for _, r in ws.iterrows():
-        t = truth["activity_series"][f"workshop_participants:{r['domain']}"]
-        assert r["slope_change"] > 0
-        assert r["slope_change_low"] <= t["plan_slope"] <= r["slope_change_high"]
-        assert r["level_change_low"] <= t["plan_level"] <= r["level_change_high"]
-    city = table[(table["series"] == "ワークショップ参加者数") & (table["domain"] == "市全体")]
-    assert city["plan_p"].iloc[0] < 0.05 and city["slope_change"].iloc[0] > 0
+def _effects(study, registry=None, activity=None):
+    return plan_effects(study.activity() if activity is None else activity, registry,
+                        plan_start=study.plan.start, disrupted=study.plan.disrupted_years)
 
 
 def test_plan_changes_of_all_city_series_cover_their_truth(demo_study, demo_dir):
-    """The nine city-wide series carry known level and slope changes: 18 intervals, at
-    least 16 must cover (measured: all 18 on the default demo)."""
+    """The nine city-wide series carry known level and slope changes (log scale): the AR(1)
+    ITS intervals of 18 changes, at least 16 must cover (measured: all 18 on the default
+    demo)."""
     truth = json.loads((demo_dir / "truth" / "truth.json").read_text(encoding="utf-8"))
-    table = activity_trend_table(demo_study.activity(), plan_start=demo_study.plan.start,
-                                 covid_years=demo_study.plan.disrupted_years).set_index("series")
+    table = _effects(demo_study).set_index("key")
     covered = []
     for key, t in truth["activity_series"].items():
         if ":" in key:
             continue
-        r = table.loc[t["label"]]
-        r = r[r["domain"] == "市全体"].iloc[0] if isinstance(r, pd.DataFrame) else r
-        covered += [r["level_change_low"] <= t["plan_level"] <= r["level_change_high"],
-                    r["slope_change_low"] <= t["plan_slope"] <= r["slope_change_high"]]
+        fit = table.loc[t["label"], "fit"]
+        lv, sl = fit.term("level_change"), fit.term("slope_change")
+        covered += [lv["ci_low"] <= t["plan_level"] <= lv["ci_high"],
+                    sl["ci_low"] <= t["plan_slope"] <= sl["ci_high"]]
     assert len(covered) == 18 and sum(covered) >= 16
 
 
-def test_false_detection_rate_without_plan_effect_is_near_five_percent():
+def test_plan_effects_are_one_family_with_sums_of_series_and_holm(demo_study, registry):
+    """Every city series and every activity indicator that adds series up is one quantity;
+    the adjusted p values are R's p.adjust(p, "holm") of the raw ones, and a summed
+    indicator is fitted on the yearly sum of its series."""
+    e = _effects(demo_study, registry)
+    series = set(demo_study.activity().query("domain == '市全体'")["series"])
+    sums = [i for i in registry if i.kind == "activity" and len(i.source.series) > 1]
+    assert set(e.loc[e["kind"] == "series", "key"]) == series
+    assert list(e.loc[e["kind"] == "indicator", "key"]) == [i.id for i in sums]
+    p = e["p"].to_numpy()
+    m = len(p)
+    order = np.argsort(p)
+    holm = np.minimum(1, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    np.testing.assert_allclose(e["p_adj"].to_numpy()[order], holm)
+    ind = sums[0]
+    act = demo_study.activity()
+    y = act[(act["domain"] == "市全体") & act["series"].isin(ind.source.series)]
+    y = y.groupby("fiscal_year")["value"].sum()
+    alone = segmented_regression(y, start=demo_study.plan.start,
+                                 disrupted=demo_study.plan.disrupted_years)
+    assert e.set_index("key").loc[ind.id, "p"] == pytest.approx(alone.plan_p)
+    # not significant is never "no effect": the verdict gives the detectable change
+    quiet = e[~e["significant"]]
+    assert quiet["verdict"].str.startswith("判別できない（検出できる最小の水準変化 ×").all()
+
+
+def test_logic_model_states_the_same_plan_effect_as_the_its_table(demo_study, registry, city_2025,
+                                                                    trends):
+    """One quantity, one verdict: an activity indicator's trend in the logic model is the
+    ITS row of its series (same adjusted p, same verdict)."""
+    e = _effects(demo_study, registry)
+    model = logic_model(city_2025, trends, effects=e, registry=registry)
+    table = its_table(e).set_index("系列")
+    checked = 0
+    for ind in registry:
+        if ind.kind != "activity":
+            continue
+        key = ind.source.series[0] if len(ind.source.series) == 1 else ind.id
+        row = e.set_index("key").loc[key]
+        text = model.set_index("indicator_id").loc[ind.id, "trend"]
+        assert row["verdict"] in text
+        assert table.loc[row["label"], "判定"] == row["verdict"]
+        assert table.loc[row["label"], "p値（調整後）"] in text
+        checked += 1
+    assert checked >= 5
+
+
+def test_false_detection_rate_without_plan_effect_stays_at_most_seven_percent():
     """200 simulated FY2012-FY2025 series (NB2 alpha 0.02, mean ~200, COVID dip, no plan
-    effect) through activity_trend_table: the joint plan test at 5% rejects 2-10%."""
+    effect) tested as one report's family: unadjusted, the plan test rejects at most 7%;
+    after Holm at most one series of the 200."""
     rng = np.random.default_rng(7)
     years = np.arange(2012, 2026)
     mu = np.exp(np.log(200) + 0.01 * (years - 2012) - 0.3 * np.isin(years, [2020, 2021]))
@@ -408,11 +445,11 @@ def test_false_detection_rate_without_plan_effect_is_near_five_percent():
         y = rng.poisson(rng.gamma(1 / 0.02, 0.02 * mu))
         rows.append(pd.DataFrame({"series": f"s{k}", "domain": "市全体", "fiscal_year": years,
                                   "value": y}))
-    table = activity_trend_table(pd.concat(rows, ignore_index=True), plan_start=2022,
-                                 covid_years=(2020, 2021))
+    table = plan_effects(pd.concat(rows, ignore_index=True), plan_start=2022,
+                         disrupted=(2020, 2021))
     assert table["error"].eq("").all()
-    rate = (table["plan_p"] < 0.05).mean()
-    assert 0.02 <= rate <= 0.10, rate
+    assert (table["p"] < 0.05).mean() <= 0.07
+    assert table["significant"].sum() <= 1
 
 
 # ------------------------------------------------------------------------------ trends
@@ -432,7 +469,7 @@ def test_trends_forecast_each_target_with_probability_and_status(trends, registr
     assert trends.models["error"].eq("").all()
     act = trends.models[trends.models["kind"] == "activity"]
     assert act["family"].isin(["poisson", "negbin"]).all()
-    assert act[["slope_change_rr", "plan_p", "mk_p", "sen_slope"]].notna().all().all()
+    assert act[["family", "mk_p", "sen_slope"]].notna().all().all()
     table = trends.status_table(target_year=2026)
     assert len(table) == len(registry) and "目標到達確率（傾向モデルによる）" in table.columns
     assert {"評価（直近年度）", "見通し", "95%予測区間（下限）", "注意"} <= set(table.columns)

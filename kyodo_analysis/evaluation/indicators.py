@@ -26,10 +26,9 @@ from kyodo_analysis.evaluation.registry import (
 )
 from kyodo_analysis.evaluation.trends import (
     IndicatorTrends,
-    activity_trend_summary,
-    activity_trend_table,
     indicator_trends,
     its_table,
+    plan_effects,
 )
 
 __all__ = [
@@ -41,8 +40,6 @@ __all__ = [
     "IndicatorRegistry",
     "IndicatorTrends",
     "SurveySource",
-    "activity_trend_summary",
-    "activity_trend_table",
     "compute_indicators",
     "dashboard_table",
     "domain_table",
@@ -50,5 +47,6 @@ __all__ = [
     "indicator_trends",
     "its_table",
     "load_registry",
+    "plan_effects",
     "to_japanese",
 ]

@@ -10,6 +10,7 @@ outputs grew where the outcomes moved. It shows association over time, not a cau
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -33,15 +34,18 @@ STAGE_LABELS: dict[str, str] = {
 }
 
 
-def _trend_text(model: pd.Series | None) -> str:
+def _trend_text(model: pd.Series | None, effect: pd.Series | None) -> str:
     if model is None or model.get("error"):
         return "-"
     if model["kind"] == "activity":
-        if pd.isna(model.get("slope_change_rr")):
+        # the plan effect as tested once for the report (plan_effects: AR(1) ITS, Holm family)
+        if effect is None or effect["fit"] is None:
             return "-"
-        sig = "有意" if model["plan_p"] < 0.05 else "有意差なし"
-        return (f"計画開始後 水準×{model['level_change_rr']:.2f}・伸び×"
-                f"{model['slope_change_rr']:.2f}/年（{sig}, p={model['plan_p']:.3f}）")
+        lv = effect["fit"].term("level_change")
+        pa = effect["p_adj"]
+        p = "p<0.001" if pa < 0.001 else f"p={pa:.3f}"
+        return (f"計画開始後 水準×{np.exp(lv['estimate']):.2f}（{np.exp(lv['ci_low']):.2f}～"
+                f"{np.exp(lv['ci_high']):.2f}）、{effect['verdict']}（調整後 {p}）")
     if pd.isna(model.get("slope_points")):
         return "-"
     sig = "有意" if model["slope_p"] < 0.05 else "判別できない"
@@ -50,8 +54,19 @@ def _trend_text(model: pd.Series | None) -> str:
             f"～{model['slope_points_high']:+.1f}、傾向{sig}, p={model['slope_p']:.3f}）")
 
 
+def _effect_of(indicator_id: str, series: Sequence[str],
+               effects: pd.DataFrame | None) -> pd.Series | None:
+    """The row of :func:`plan_effects` for an activity indicator (its series or its sum)."""
+    if effects is None or effects.empty:
+        return None
+    key = series[0] if len(series) == 1 else indicator_id
+    hit = effects[effects["key"] == key]
+    return hit.iloc[0] if len(hit) else None
+
+
 def logic_model(results: pd.DataFrame, trends: Any = None, *,
-                target_year: int | None = None) -> pd.DataFrame:
+                target_year: int | None = None, effects: pd.DataFrame | None = None,
+                registry: IndicatorRegistry | None = None) -> pd.DataFrame:
     """Indicators per policy and logic-model stage, with value, change, trend and status.
 
     Parameters
@@ -61,6 +76,10 @@ def logic_model(results: pd.DataFrame, trends: Any = None, *,
     trends : IndicatorTrends, optional
         Output of :func:`~kyodo_analysis.evaluation.indicators.indicator_trends`; adds the
         trend summary and the status.
+    effects, registry : optional
+        :func:`~kyodo_analysis.evaluation.trends.plan_effects` of the report and the
+        registry: an activity indicator's trend is its plan effect as tested there (the same
+        adjusted p value and verdict as the ITS table).
     target_year : int, optional
         Target year whose status is shown (default: each row's ``target_year``).
 
@@ -72,6 +91,8 @@ def logic_model(results: pd.DataFrame, trends: Any = None, *,
         change_baseline, change_baseline_significant, grade, trend, status_label``.
     """
     city = results[results["domain"] == "市全体"]
+    sources = {} if registry is None else {i.id: tuple(i.source.series) for i in registry
+                                            if i.kind == "activity"}
     models = {} if trends is None else {r["indicator_id"]: r for _, r in
                                         trends.models.iterrows()}
     rows = []
@@ -90,7 +111,8 @@ def logic_model(results: pd.DataFrame, trends: Any = None, *,
             "baseline": r["baseline"], "estimate": r["estimate"], "ci_low": r["ci_low"],
             "ci_high": r["ci_high"], "change_baseline": r["change_baseline"],
             "change_baseline_significant": r["change_baseline_significant"],
-            "grade": r["grade"], "trend": _trend_text(models.get(r["indicator_id"])),
+            "grade": r["grade"], "trend": _trend_text(models.get(r["indicator_id"]), _effect_of(
+                r["indicator_id"], sources.get(r["indicator_id"], ()), effects)),
             "status_label": status,
         })
     out = pd.DataFrame(rows)

@@ -18,8 +18,7 @@ from kyodo_analysis.errors import ConfigError, EstimationError
 from kyodo_analysis.evaluation.compute import indicator_history
 from kyodo_analysis.evaluation.registry import CITY, IndicatorRegistry, load_registry
 
-__all__ = ["IndicatorTrends", "activity_trend_summary", "activity_trend_table",
-           "indicator_trends", "its_table"]
+__all__ = ["IndicatorTrends", "indicator_trends", "its_table", "plan_effects"]
 
 # ======================================================================================
 # trends, forecasts and status
@@ -70,96 +69,12 @@ class IndicatorTrends:
         return fc[list(cols)].rename(columns=cols).reset_index(drop=True)
 
 
-def activity_trend_table(
-    activity: pd.DataFrame,
-    *,
-    series: Sequence[str] | None = None,
-    plan_start: int | None,
-    covid_years: Sequence[int] = (),
-    through: int | None = None,
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Interrupted time series (ITS) fits, Mann–Kendall and Sen for activity series.
-
-    For each series × domain of the long activity table,
-    :func:`~kyodo_analysis.stats.trends.fit_count_trend` (log-linear count model with a
-    COVID term and a level and slope change at ``plan_start``; Poisson or negative binomial
-    after an overdispersion pre-test), :func:`~kyodo_analysis.stats.trends.mann_kendall` and
-    :func:`~kyodo_analysis.stats.trends.sens_slope` over the whole series.
-
-    Parameters
-    ----------
-    activity : pandas.DataFrame
-        Long table ``series, domain, fiscal_year, value`` (:meth:`Study.activity`).
-    series : sequence of str, optional
-        Series to fit (default all).
-    plan_start, covid_years : int, sequence of int
-        Passed to ``fit_count_trend``: the study's ``plan.start`` and ``plan.disrupted_years``
-        (:attr:`Study.plan`). Without a plan start no ITS model is fitted (``error`` says so).
-    through : int, optional
-        Last fiscal year used.
-    level : float, default 0.95
-        Confidence level.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per series × domain: ``series, domain, n_years, family, level_change,
-        level_change_low, level_change_high`` (log scale: ``b3``), ``level_change_rr``
-        (``exp(b3)``), ``slope_change, slope_change_low, slope_change_high`` (log scale,
-        ``b4``), ``slope_change_rr``, ``plan_p`` (joint test of both), ``mk_tau, mk_p,
-        mk_trend, sen_slope, sen_low, sen_high`` and ``error`` (why a fit failed, else "").
-
-    Notes
-    -----
-    On 200 simulated FY2012-FY2025 series without a plan effect (negative binomial,
-    alpha 0.02, mean about 200, COVID dip) the joint plan test at 5% rejected 6.5%
-    (tests/test_indicators.py); see :func:`~kyodo_analysis.stats.trends.fit_count_trend`
-    for the full simulation grid.
-    """
-
-    data = activity if series is None else activity[activity["series"].isin(series)]
-    if through is not None:
-        data = data[data["fiscal_year"] <= through]
-    rows = []
-    for (name, dom), part in data.groupby(["series", "domain"], sort=False):
-        y = part.set_index("fiscal_year")["value"].sort_index()
-        summ = _count_summary(y, plan_start, covid_years, level)
-        summ.pop("fit")
-        rows.append({"series": name, "domain": dom, "n_years": len(y), **summ})
-    return pd.DataFrame(rows)
-
-
-def activity_trend_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`activity_trend_table` laid out for publication (Japanese columns, rounded).
-
-    The level change is the multiplicative jump of the expected count at the plan start,
-    the slope change the multiplicative change of the annual growth factor (both with 95%
-    intervals), ``p`` the joint test of both; 傾向 is the Mann–Kendall verdict and the Sen
-    slope in units per year over the whole series.
-    """
-    trend_ja = {"increasing": "増加", "decreasing": "減少", "no trend": "傾向なし"}
-    rows = []
-    for _, r in table.iterrows():
-        ok = not r.get("error")
-        rows.append({
-            "系列": r["series"], "区分": r["domain"], "年数": r["n_years"],
-            "モデル": {"negbin": "負の二項", "poisson": "ポアソン"}.get(r["family"], "-"),
-            "計画開始時の水準（倍）": f"{np.exp(r['level_change']):.2f}（{np.exp(r['level_change_low']):.2f}"
-            f"～{np.exp(r['level_change_high']):.2f}）" if ok else "-",
-            "伸び率の変化（倍/年）": f"{np.exp(r['slope_change']):.3f}（"
-            f"{np.exp(r['slope_change_low']):.3f}～{np.exp(r['slope_change_high']):.3f}）"
-            if ok else "-",
-            "計画効果のp値": f"{r['plan_p']:.3f}" if ok else "-",
-            "傾向（MK）": trend_ja.get(r.get("mk_trend"), "-"),
-            "Sen傾き（/年）": f"{r['sen_slope']:+.1f}" if pd.notna(r.get("sen_slope")) else "-",
-            "注記": r.get("error") or "",
-        })
-    return pd.DataFrame(rows)
-
-
 def _count_summary(y: pd.Series, plan_start: int | None, covid_years: Sequence[int],
                    level: float) -> dict[str, Any]:
+    """The count model used for the forecasts, and Mann–Kendall / Sen over the whole series.
+
+    The plan effect itself is not read from this model: its errors are taken as independent,
+    which over-detects under autocorrelation; :func:`plan_effects` is the one test of it."""
     from kyodo_analysis.stats.trends import fit_count_trend, mann_kendall, sens_slope
 
     out: dict[str, Any] = {}
@@ -168,17 +83,9 @@ def _count_summary(y: pd.Series, plan_start: int | None, covid_years: Sequence[i
             raise EstimationError("the study declares no plan start (plan.start in study.yaml): "
                                   "no before/after model is fitted")
         fit = fit_count_trend(y, plan_start=plan_start, covid_years=covid_years, level=level)
-        coefs = fit.coefficients.set_index("term")
-        out.update(family=fit.family, fit=fit)
-        for term in ("level_change", "slope_change"):
-            out[term] = float(coefs.loc[term, "estimate"])
-            out[f"{term}_low"] = float(coefs.loc[term, "ci_low"])
-            out[f"{term}_high"] = float(coefs.loc[term, "ci_high"])
-            out[f"{term}_rr"] = float(np.exp(coefs.loc[term, "estimate"]))
-        out["plan_p"] = float(fit.plan_test["p"])
-        out["error"] = ""
+        out.update(family=fit.family, fit=fit, error="")
     except EstimationError as exc:
-        out.update(family="", fit=None, plan_p=np.nan, error=str(exc))
+        out.update(family="", fit=None, error=str(exc))
     try:
         mk = mann_kendall(y.to_numpy(dtype=float))
         sen = sens_slope(y, level=level)
@@ -385,8 +292,13 @@ def indicator_trends(
 
 
 
-def its_table(
+#: Yearly mean count under which the log-linear ITS is said to have little power.
+SMALL_COUNT = 10
+
+
+def plan_effects(
     activity: pd.DataFrame,
+    registry: IndicatorRegistry | None = None,
     *,
     plan_start: int | None,
     disrupted: Sequence[int] = (),
@@ -394,49 +306,108 @@ def its_table(
     level: float = 0.95,
     multiplicity: str = "holm",
 ) -> pd.DataFrame:
-    """Segmented-regression ITS (:func:`kyodo_analysis.stats.its.segmented_regression`) of
-    every city-wide activity series, for publication (Japanese columns).
+    """The plan effect (計画開始前後の変化) of every city-wide activity quantity, tested once.
 
-    The family of plan-effect tests (one per series) is adjusted by ``multiplicity``
-    (Holm by default; stated in the 注記). A test that is not significant shows the minimum
-    detectable level change instead of 「有意差なし」.
+    One family of tests for the whole report: every city-wide activity series, plus every
+    activity indicator of ``registry`` that adds several series up (its yearly sum). Each is
+    fitted by :func:`kyodo_analysis.stats.its.segmented_regression` (log counts, a level and
+    slope change at ``plan_start``, a level for each ``disrupted`` year, AR(1) errors with
+    Durbin–Watson and Ljung–Box checks), and the joint plan tests are adjusted together by
+    ``multiplicity`` (Holm by default). The ITS table and the logic model both read this
+    frame, so one quantity has one verdict on every page. A test that is not significant
+    is reported with the minimum detectable level change, never as 「効果なし」.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per quantity: ``key`` (series name, or the indicator id for a sum),
+        ``label``, ``kind`` ("series" | "indicator"), ``series`` (tuple of series), ``fit``
+        (:class:`~kyodo_analysis.stats.its.ITSResult` or None), ``n``, ``p``, ``p_adj``,
+        ``significant``, ``verdict`` (Japanese), ``notes`` (the fit's checks, and a warning
+        when the yearly mean is under ``SMALL_COUNT``), ``mk_trend``, ``sen_slope``,
+        ``error``.
     """
     from kyodo_analysis.evaluation.grading import adjust_p
     from kyodo_analysis.stats.its import segmented_regression
+    from kyodo_analysis.stats.trends import mann_kendall, sens_slope
 
     data = activity[activity["domain"] == CITY]
     if through is not None:
         data = data[data["fiscal_year"] <= through]
+    quantities: list[tuple[str, str, str, tuple[str, ...]]] = [
+        (str(name), str(name), "series", (str(name),)) for name in pd.unique(data["series"])]
+    for ind in registry or ():
+        if ind.kind == "activity" and len(ind.source.series) > 1:
+            quantities.append((ind.id, f"{ind.id} {ind.name}", "indicator", tuple(ind.source.series)))
     rows = []
-    for name, part in data.groupby("series", sort=False):
-        y = part.set_index("fiscal_year")["value"].sort_index()
+    for key, label, kind, names in quantities:
+        part = data[data["series"].isin(names)]
+        counts = part.groupby("fiscal_year")["series"].nunique()
+        y = part.groupby("fiscal_year")["value"].sum()[counts == len(names)].sort_index()
+        row: dict[str, Any] = {"key": key, "label": label, "kind": kind, "series": names,
+                               "fit": None, "n": len(y), "p": np.nan, "error": "", "notes": (),
+                               "mk_trend": "", "sen_slope": np.nan}
         try:
             if plan_start is None:
                 raise EstimationError("計画開始年度（plan.start）が未設定です")
             fit = segmented_regression(y, start=plan_start, disrupted=disrupted, level=level)
-            rows.append({"series": name, "fit": fit, "p": fit.plan_p, "error": ""})
+            row.update(fit=fit, p=fit.plan_p)
+            row["notes"] = tuple(fit.notes) + (
+                (f"年平均{y.mean():.1f}件と少なく、対数の回帰では小さな変化は検出できません",)
+                if y.mean() < SMALL_COUNT else ())
         except EstimationError as exc:
-            rows.append({"series": name, "fit": None, "p": np.nan, "error": str(exc)})
-    p_adj = adjust_p([r["p"] for r in rows], multiplicity) if rows else []
+            row["error"] = str(exc)
+        if len(y) >= 3:
+            row["mk_trend"] = mann_kendall(y.to_numpy(dtype=float)).trend
+            row["sen_slope"] = sens_slope(y, level=level).estimate
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["key", "label", "kind", "series", "fit", "n", "p",
+                                      "error", "notes", "mk_trend", "sen_slope"])
+    out["p_adj"] = adjust_p(out["p"].to_numpy(dtype=float), multiplicity) if len(out) else []
+    out["significant"] = out["p_adj"] < 1 - level
+    out["verdict"] = [_plan_verdict(f, sig) for f, sig in zip(out["fit"], out["significant"],
+                                                                strict=True)]
+    out.attrs.update(multiplicity=multiplicity, level=level, family_size=int(out["p"].notna().sum()))
+    return out
+
+
+def _plan_verdict(fit: Any, significant: bool) -> str:
+    if fit is None:
+        return "-"
+    if significant:
+        return "計画開始後の変化あり"
+    return f"判別できない（検出できる最小の水準変化 ×{np.exp(fit.mde_level):.2f}）"
+
+
+def its_table(effects: pd.DataFrame) -> pd.DataFrame:
+    """:func:`plan_effects` laid out for publication (Japanese columns, one row per quantity).
+
+    The level change is the multiplicative jump at the plan start, the slope change the
+    multiplicative change of the yearly growth, both with intervals; the p value is the
+    joint test after the family's adjustment (stated in the 注記); 傾向 is the Mann–Kendall
+    verdict and the Sen slope (units per year) over the whole series, descriptive only.
+    """
+    trend_ja = {"increasing": "増加", "decreasing": "減少", "no trend": "傾向なし"}
     out = []
-    for r, pa in zip(rows, p_adj, strict=True):
+    for _, r in effects.iterrows():
         fit = r["fit"]
+        desc = {"傾向（MK）": trend_ja.get(r["mk_trend"], "-"),
+                "Sen傾き（/年）": f"{r['sen_slope']:+.1f}" if pd.notna(r["sen_slope"]) else "-"}
         if fit is None:
-            out.append({"系列": r["series"], "注記": r["error"]})
+            out.append({"系列": r["label"], "年数": r["n"], **desc, "注記": r["error"]})
             continue
         lv, sl = fit.term("level_change"), fit.term("slope_change")
-        sig = pa < 1 - level
-        verdict = ("計画開始後の変化あり" if sig else
-                   f"判別できない（検出できる最小の水準変化 ×{np.exp(fit.mde_level):.2f}）")
+        pa = r["p_adj"]
         out.append({
-            "系列": r["series"], "年数": fit.n,
+            "系列": r["label"], "年数": fit.n,
             "水準の変化（倍）": f"{np.exp(lv['estimate']):.2f}（{np.exp(lv['ci_low']):.2f}"
                           f"～{np.exp(lv['ci_high']):.2f}）",
             "伸び率の変化（倍/年）": f"{np.exp(sl['estimate']):.3f}（{np.exp(sl['ci_low']):.3f}"
                              f"～{np.exp(sl['ci_high']):.3f}）",
-            "p値（調整後）": f"{pa:.3f}", "判定": verdict,
+            "p値（調整後）": "<0.001" if pa < 0.001 else f"{pa:.3f}", "判定": r["verdict"],
             "自己相関（DW）": f"{fit.durbin_watson:.2f}", "AR(1)係数": f"{fit.rho:.2f}",
             "過分散": f"{fit.dispersion:.1f}" if np.isfinite(fit.dispersion) else "-",
-            "注記": "／".join(fit.notes),
+            **desc,
+            "注記": "／".join(r["notes"]),
         })
     return pd.DataFrame(out)
