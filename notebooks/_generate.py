@@ -154,7 +154,7 @@ nb(c04, "notebooks/04_district.ipynb", "notebooks/04_district.ipynb")
 c05 = [new_code_cell(PARAMS),
  new_code_cell(SETUP + '''display(r.header("経年比較"))
 designs = {y: s.design(y) for y in s.fiscal_years if y <= fy}'''),
- new_markdown_cell("今回の調査を前回調査および基準となる調査（比較できる最初の調査）と比べます。差はポイントで、調査ごとに独立な標本として検定しています（差の95%信頼区間と p 値）。設問の文言や選択肢を変えた設問は、変更前の調査とは比較していません。"),
+ new_markdown_cell("今回の調査を前回調査および基準となる調査（比較できる最初の調査）と比べます。差はポイントで、調査ごとに独立な標本として検定しています（差の95%信頼区間と、設問ごとにホルム法で多重比較を調整した p 値。有意な差に▲▼）。設問の文言や選択肢を変えた設問は、変更前の調査とは比較していません。"),
  new_code_cell('''done = 0
 for q in tables.codebook_questions(cb, types=("single", "likert", "multiple"), fiscal_year=fy):
     waves, change = comparison.comparable_waves(s, q, fy)
@@ -168,7 +168,7 @@ for q in tables.codebook_questions(cb, types=("single", "likert", "multiple"), f
     number = num.table()
     notes = [tables.base_note(multiple=q.is_multiple, weighted=s.weighted, options=opts),
              "差の検定: 2つの調査を独立な標本として、差÷標準誤差による z 検定（p < 0.001 は 0.000 と表示せず p < 0.001 と記載）。",
-             change]
+             comparison.WAVE_MARK_RULE, change]
     display(page.table_heading(number, title))
     display(tables.styled(publish_view(table, q.id, output_dir=output_dir, study=s, title=title,
                                        question=q.id, keys=keys, notes=[n for n in notes if n],

@@ -212,3 +212,30 @@ def test_sensitive_questions_hide_small_cells_everywhere(ctx):
     pt = comparison.district_table(design, s, dc_replace(q, sensitive=True), level=level,
                                    district=district, options=opts)
     assert (pt.table[f"{district} %"] == "x").sum() >= 2
+
+
+def test_wave_comparison_adjusts_each_question_by_holm_and_marks_by_the_adjusted_p(demo_study):
+    """経年比較: differences are this wave minus the other from the one tabulation path, the
+    p values are Holm over the answers of the table (R p.adjust(p, "holm")), and ▲▼ mark
+    exactly the differences whose adjusted p is under 5%, by their sign."""
+    from kyodo_analysis.stats import compare_independent
+
+    q = demo_study.codebook["q1"]
+    fy = max(demo_study.fiscal_years)
+    designs = {y: demo_study.design(y) for y in demo_study.fiscal_years}
+    table, keys, series = comparison.wave_table(demo_study, q, fy, designs=designs)
+    waves, _ = comparison.comparable_waves(demo_study, q, fy)
+    now = tables.tabulate(designs[fy], q)
+    prev = tables.tabulate(designs[[w for w in waves if w < fy][-1]], q)
+    diff = compare_independent(now[["percent", "se"]].set_axis(["estimate", "se"], axis=1),
+                               prev[["percent", "se"]].set_axis(["estimate", "se"], axis=1))
+    p = diff["p_value"].to_numpy()
+    m, order = len(p), np.argsort(p)
+    holm = np.empty(m)
+    holm[order] = np.minimum(1, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    np.testing.assert_allclose(table["前回との差 p値（Holm調整後）"].astype(float), holm, rtol=1e-3)
+    marks = ["" if h >= 0.05 else "▲" if d > 0 else "▼" for h, d in zip(holm, diff["estimate"], strict=True)]
+    assert list(table["前回との差 判定"]) == marks
+    assert "▲" in marks or "▼" in marks or (holm >= 0.05).all()
+    # the rule is stated for the page
+    assert "ホルム法" in comparison.WAVE_MARK_RULE

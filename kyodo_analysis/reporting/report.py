@@ -491,6 +491,19 @@ def _record_html(record, *, columns: Sequence[str] | None = None) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _grading_method(study: Study) -> str:
+    """「評価の方法」 under the grades: the registry's rule in the same sentences as on 02."""
+    from kyodo_analysis.errors import ConfigError
+    from kyodo_analysis.evaluation.registry import load_registry
+
+    try:
+        rule = load_registry(study).rule
+    except ConfigError:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in rule.describe_ja())
+    return f'<details open><summary>評価の方法</summary><ul class="note">{items}</ul></details>'
+
+
 def _front_page(study: Study, records: Sequence) -> str:
     """Headline results and every indicator's grade, read from the published records."""
     esc = html.escape
@@ -514,6 +527,7 @@ def _front_page(study: Study, records: Sequence) -> str:
     grades = by_key.get(INDICATOR_GRADES_RECORD)
     if grades is not None:
         parts.append(_record_html(grades))
+        parts.append(_grading_method(study))
     else:
         parts.append('<p class="note">成果指標のページには評価表（表ID '
                      f"{esc(INDICATOR_GRADES_RECORD)}）がありません。</p>")

@@ -28,6 +28,7 @@ from kyodo_analysis.views.tables import (
 )
 
 __all__ = [
+    "WAVE_MARK_RULE",
     "PageTable",
     "cell_key",
     "comparable_waves",
@@ -35,6 +36,12 @@ __all__ = [
     "tabulation_keys",
     "wave_table",
 ]
+
+
+#: The multiplicity rule of 経年比較, stated under every table of 05_comparison.
+WAVE_MARK_RULE = ("▲▼は、前回（または基準）の調査との差が統計的に有意であることを示します（▲増加、▼減少）。"
+                  "p値はひとつの設問の選択肢をひとつの検定の族としてホルム法で調整した値で、5%水準で判定しています。"
+                  "有意でない差は「変化なし」ではなく、標本誤差の範囲内で変化を判別できないことを意味します。")
 
 
 def cell_key(question: str, dimension: str, group: str, answer: str, measure: str = "%") -> str:
@@ -155,9 +162,12 @@ def wave_table(study, question: Question, fiscal_year: int, *, designs: dict,
                options: DisplayOptions = DEFAULT_OPTIONS) -> tuple[pd.DataFrame, list[list], pd.DataFrame]:
     """経年比較 of one question: this wave against the previous and the baseline (first
     comparable) wave. Returns the publication table (one row per answer: this wave's %, the
-    other wave's %, difference in ポイント with its interval and p value, for each
-    comparison), its cell keys, and the long series of every comparable wave (for the chart).
+    other wave's %, difference in ポイント with its interval, its p value adjusted by Holm over
+    the answers of the table (one family per question and comparison; :data:`WAVE_MARK_RULE`)
+    and ▲▼ where the adjusted p is under ``1 - level``, for each comparison), its cell keys,
+    and the long series of every comparable wave (for the chart).
     """
+    from kyodo_analysis.evaluation.grading import adjust_p
     from kyodo_analysis.stats import compare_independent
 
     waves, _ = comparable_waves(study, question, fiscal_year)
@@ -194,8 +204,15 @@ def wave_table(study, question: Question, fiscal_year: int, *, designs: dict,
         data[f"{tag}との差（ポイント）"] = shown(diff["estimate"])
         data[f"{tag}との差 下限"] = shown(diff["ci_low"])
         data[f"{tag}との差 上限"] = shown(diff["ci_high"])
-        data[f"{tag}との差 p値"] = ["x" if i in hide else None if not np.isfinite(p)
-                                  else float(f"{p:.4g}") for i, p in enumerate(diff["p_value"])]
+        # one family per question and comparison: the answers of this table (Holm)
+        p_adj = adjust_p(diff["p_value"].to_numpy(dtype=float), "holm")
+        data[f"{tag}との差 p値（Holm調整後）"] = [
+            "x" if i in hide else None if not np.isfinite(p) else float(f"{p:.4g}")
+            for i, p in enumerate(p_adj)]
+        data[f"{tag}との差 判定"] = [
+            "x" if i in hide else "" if not (np.isfinite(p) and p < 1 - options.level)
+            else "▲" if d > 0 else "▼" for i, (p, d) in enumerate(zip(p_adj, diff["estimate"],
+                                                                      strict=True))]
         keys += [[i, pc, f"{question.id}|FY{fy}|{CITY}|{label}|%"] for i, label in enumerate(labels)]
     series = pd.concat([t.assign(fiscal_year=fy) for fy, t in tabs.items()], ignore_index=True)
     series = series[~series["label"].isin([labels[i] for i in hide])]  # charts show no hidden cell
