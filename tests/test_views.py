@@ -223,7 +223,7 @@ def test_wave_comparison_adjusts_each_question_by_holm_and_marks_by_the_adjusted
     q = demo_study.codebook["q1"]
     fy = max(demo_study.fiscal_years)
     designs = {y: demo_study.design(y) for y in demo_study.fiscal_years}
-    table, keys, series = comparison.wave_table(demo_study, q, fy, designs=designs)
+    table, _keys, _series = comparison.wave_table(demo_study, q, fy, designs=designs)
     waves, _ = comparison.comparable_waves(demo_study, q, fy)
     now = tables.tabulate(designs[fy], q)
     prev = tables.tabulate(designs[[w for w in waves if w < fy][-1]], q)
