@@ -239,3 +239,25 @@ def test_wave_comparison_adjusts_each_question_by_holm_and_marks_by_the_adjusted
     assert "▲" in marks or "▼" in marks or (holm >= 0.05).all()
     # the rule is stated for the page
     assert "ホルム法" in comparison.WAVE_MARK_RULE
+
+
+def test_differencing_covers_attributes_against_the_city_total():
+    """An attribute table (性別) whose shown groups leave 3 people of the city base (those who
+    did not state it) is a finding; the same table leaving 0 or 12 is not. Partitions by two
+    different attributes are never subtracted from each other: without a published
+    cross-classification no group is isolated that way."""
+    def groups(unstated):
+        city = {"table": "t", "question": "q", "dimension": "", "group": "市全体",
+                "parent_dimension": "", "parent": "", "base": 200 + unstated}
+        sex = [{"table": "t", "question": "q", "dimension": "性別", "group": g,
+                "parent_dimension": "", "parent": "", "base": n}
+               for g, n in (("男性", 90), ("女性", 110))]
+        age = [{"table": "t", "question": "q", "dimension": "年代", "group": g,
+                "parent_dimension": "", "parent": "", "base": n}
+               for g, n in (("39歳以下", 60), ("40-64歳", 80), ("65歳以上", 60 + unstated))]
+        return [city, *sex, *age]
+
+    found = differencing_findings(groups(3), min_base=10)
+    assert [f.rule for f in found] == ["differencing"] and "性別" in found[0].detail
+    assert differencing_findings(groups(0), min_base=10) == []
+    assert differencing_findings(groups(12), min_base=10) == []
