@@ -13,7 +13,9 @@ study = ""
 # fiscal_year: the wave to report: 2025, "FY2025", "令和7年度" or "R7" (empty: the latest wave)
 fiscal_year = ""
 # output_dir: folder where published tables go (empty: publish nothing)
-output_dir = ""'''
+output_dir = ""
+# chapter: this page's chapter in the printed report (empty: tables numbered 表1, 表2, ...)
+chapter = ""'''
 
 def nb(cells, path, template):
     old = nbformat.read(template, as_version=4)
@@ -35,7 +37,7 @@ figures.use_style()
 r = page.open_report(study, fiscal_year)
 s, fy, cb = r.study, r.fiscal_year, r.study.codebook
 opts = DisplayOptions.for_study(s)
-num = page.Counter()
+num = page.Counter(chapter)
 '''
 
 # ---------------------------------------------------------------- 01

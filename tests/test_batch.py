@@ -65,6 +65,18 @@ def test_the_default_suite_runs_every_district(demo_study):
     assert [r.stem for r in runs if r.group == "市全体"] == [
         "01_overview", "02_indicators", "03_trends", "05_comparison", "08_crosstabs"]
     assert district[0].id == "04_district-1-1" and district[-1].id == "04_district-2-13"
+    # city pages are the printed report's chapters in suite order; district pages are not
+    assert [r.parameters["chapter"] for r in runs if r.group == "市全体"] == [1, 2, 3, 4, 5]
+    assert not any("chapter" in r.parameters for r in district)
+
+
+def test_table_and_figure_numbers_carry_the_chapter():
+    from kyodo_analysis.views.page import Counter
+
+    plain, ch = Counter(), Counter(3)
+    assert [plain.table(), plain.table(), plain.figure()] == ["表1", "表2", "図1"]
+    assert [ch.table(), ch.figure(), ch.table()] == ["表3-1", "図3-1", "表3-2"]
+    assert Counter("").table() == "表1"  # a notebook run by hand, outside a report
 
 
 def test_the_cli_exits_1_and_logs_when_a_notebook_fails(demo_dir, tmp_path):

@@ -134,7 +134,7 @@ def publish_table(table: pd.DataFrame, name: str, *, output_dir: str | Path | No
                   total_column: str | None = None, additive: bool = True,
                   also_suppress: Sequence[tuple[object, str]] = (),
                   link: Mapping[str, object] | None = None,
-                  notes: Sequence[str] = ()) -> pd.DataFrame:
+                  notes: Sequence[str] = (), number: str | None = None) -> pd.DataFrame:
     """Protect a publication table and publish it into the report's ``tables.xlsx``.
 
     Parameters
@@ -163,6 +163,8 @@ def publish_table(table: pd.DataFrame, name: str, *, output_dir: str | Path | No
         one district's column of the level's district × answer table, the city as total).
     notes
         Footnotes kept with the table (e.g. 「参考値」).
+    number
+        The table's number on its page (「表2-1」, from :class:`~kyodo_analysis.views.page.Counter`).
 
     Returns
     -------
@@ -182,7 +184,8 @@ def publish_table(table: pd.DataFrame, name: str, *, output_dir: str | Path | No
                               total_column=total_column, additive=additive,
                               also_suppress=also_suppress)
     shown = protected.table
-    record = {"name": name, "title": title or name, "columns": [str(c) for c in shown.columns],
+    record = {"name": name, "title": title or name, "number": number,
+              "columns": [str(c) for c in shown.columns],
               "rows": [[_plain(v) for v in row] for row in shown.itertuples(index=False)],
               "spec": protected.spec.to_dict(), "notes": list(notes),
               "link": dict(link) if link else None}

@@ -265,7 +265,8 @@ def _print_report(study: Study, fy: int, runs: Sequence[PlannedRun],
     if pdf_view.chromium() is None:
         log.warning("report.pdf not made: no headless Chromium on this machine")
         return {"file": None, "reason": "no headless Chromium"}
-    chapters = [(run.title, Path(res.ipynb)) for run, res in zip(runs, results, strict=True)
+    chapters = [(run.parameters.get("chapter"), run.title, Path(res.ipynb))
+                for run, res in zip(runs, results, strict=True)
                 if run.group == "市全体" and res.ok and res.ipynb and Path(res.ipynb).is_file()]
     source = build / "report_print.html"
     source.write_text(pdf_view.report_html(chapters, title=study.title,
@@ -283,7 +284,7 @@ def _print_report(study: Study, fy: int, runs: Sequence[PlannedRun],
     seconds = round(time.monotonic() - start, 1)
     log.info("report.pdf printed in %.1f s", seconds)
     return {"file": "report.pdf", "sha256": mf.sha256_file(out), "seconds": seconds,
-            "chapters": [t for t, _ in chapters]}
+            "chapters": [t for _, t, _ in chapters]}
 
 
 def withhold_unaudited(outputs: Path) -> list[AuditFinding]:

@@ -104,4 +104,17 @@ def plan_runs(specs: Sequence[NotebookSpec], study, *, notebook_dir: Path,
             tag = f"{levels.index(level) + 1}-{counters[level]}"
             runs.append(PlannedRun(f"{spec.stem}-{tag}", spec.stem, f"{spec.title}：{name}（{level}）",
                                    {**base, "district": name, "level": level}, level))
-    return runs
+    return _number_chapters(runs)
+
+
+def _number_chapters(runs: list[PlannedRun]) -> list[PlannedRun]:
+    """City-level pages are the printed report's chapters, in suite order: each gets its
+    ``chapter`` parameter (its 表/図 are numbered 表{chapter}-1, ...); district pages do not."""
+    chapter = 0
+    out = []
+    for r in runs:
+        if r.group == "市全体":
+            chapter += 1
+            r = PlannedRun(r.id, r.stem, r.title, {**r.parameters, "chapter": chapter}, r.group)
+        out.append(r)
+    return out

@@ -98,16 +98,22 @@ def notes(lines) -> _Html:
 
 
 class Counter:
-    """Numbers 表 and 図 in order on a page: ``c.table()`` → 「表1」, ``c.figure()`` → 「図1」."""
+    """Numbers 表 and 図 in order on a page: ``c.table()`` → 「表1」, ``c.figure()`` → 「図1」.
 
-    def __init__(self) -> None:
+    With the page's ``chapter`` (the notebook parameter that ``kyodo report`` sets to the
+    page's chapter number in the printed report) the numbers are 「表2-1」, 「図2-1」, so a
+    number is unique across the report, the PDF and the 目次 of tables.xlsx.
+    """
+
+    def __init__(self, chapter: int | str | None = None) -> None:
+        self.prefix = f"{chapter}-" if chapter not in (None, "") else ""
         self.tables = 0
         self.figures = 0
 
     def table(self) -> str:
         self.tables += 1
-        return f"表{self.tables}"
+        return f"表{self.prefix}{self.tables}"
 
     def figure(self) -> str:
         self.figures += 1
-        return f"図{self.figures}"
+        return f"図{self.prefix}{self.figures}"

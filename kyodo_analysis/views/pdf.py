@@ -68,14 +68,19 @@ def _outputs(nb_path: Path) -> str:
     return "\n".join(parts)
 
 
-def report_html(chapters: Sequence[tuple[str, Path]], *, title: str, subtitle: str,
+def report_html(chapters: Sequence[tuple[int | None, str, Path]], *, title: str, subtitle: str,
                 notice: str | None = None) -> str:
-    """One printable document: cover, contents, a chapter per executed notebook."""
+    """One printable document: cover, contents, a chapter per executed notebook.
+
+    ``chapters`` are ``(number, title, executed notebook)``; the number is the page's
+    ``chapter`` parameter, so 第2章 holds 表2-1, 表2-2, ... as on the page (a page that failed
+    leaves its number out rather than renumbering the others)."""
     esc = html.escape
-    toc = "".join(f'<li><a href="#ch{i}">第{i}章　{esc(t)}</a></li>'
-                  for i, (t, _) in enumerate(chapters, start=1))
-    body = "".join(f'<section class="chapter" id="ch{i}"><h1>第{i}章　{esc(t)}</h1>'
-                   f"{_outputs(p)}</section>" for i, (t, p) in enumerate(chapters, start=1))
+    numbered = [(n if n is not None else i, t, p)
+                for i, (n, t, p) in enumerate(chapters, start=1)]
+    toc = "".join(f'<li><a href="#ch{n}">第{n}章　{esc(t)}</a></li>' for n, t, _ in numbered)
+    body = "".join(f'<section class="chapter" id="ch{n}"><h1>第{n}章　{esc(t)}</h1>'
+                   f"{_outputs(p)}</section>" for n, t, p in numbered)
     demo = f'<p class="demo">{esc(notice)}</p>' if notice else ""
     return (f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>{esc(title)}</title>'
             f"<style>{_CSS % {'font': _font()}}</style></head><body>"
