@@ -247,6 +247,18 @@ def test_domains_have_ordered_labels_and_small_bases_are_flagged(demo_study, reg
     assert elem["n"].sum() < city_2025.set_index("indicator_id").loc["I-1", "n"]  # 無回答
 
 
+def test_domain_tables_adjust_their_own_family_so_the_mark_means_one_thing(demo_study, registry):
+    """＊ on a domain table means what it means on the city table: significant after the
+    rule's adjustment (Holm), over the table's family (every survey indicator × group)."""
+    jhs = compute_indicators(demo_study, 2025, registry=registry, domain="中学校区")
+    survey = jhs[jhs["kind"] == "survey"]
+    np.testing.assert_allclose(survey["change_baseline_p_adj"],
+                               adjust_p(survey["change_baseline_p"].to_numpy(), "holm"))
+    assert (survey["change_baseline_p_adj"] >= survey["change_baseline_p"]).all()
+    sig = survey["change_baseline_significant"].astype(bool)
+    assert (sig == (survey["change_baseline_p_adj"] < 0.05)).all()
+
+
 class _CountsOnly:
     """A study with activity statistics only: the hand-computed grading cases."""
 

@@ -207,8 +207,9 @@ def compute_indicators(
     (基準年度). Activity indicators use the registry value.
 
     **Grades** (:func:`~kyodo_analysis.evaluation.grading.grade`): one evidence rule for
-    every grade; at the city level the family of the survey indicators' change-from-baseline
-    tests is adjusted by the rule's ``multiplicity`` (``change_baseline_p_adj``). Domain rows
+    every grade; the family of the survey indicators' change-from-baseline tests of the table
+    (city: one row per indicator; a domain: every indicator × group) is adjusted by the
+    rule's ``multiplicity`` (``change_baseline_p_adj``). Domain rows
     (districts, attributes) are **not graded**: the plan sets no district targets, so they
     show the change from the domain's own baseline estimate only.
 
@@ -348,10 +349,11 @@ def compute_indicators(
     is_base_year = out["indicator_id"].map(
         lambda i: by_id[i].baseline.fiscal_year == fiscal_year).to_numpy()
 
-    # the family of tests: the survey indicators' changes from baseline in this table
+    # the family of tests: the survey indicators' changes from baseline in this table (at
+    # the city level one row per indicator; by domain every indicator × group of the table),
+    # so ＊ means the same thing, "significant after the family adjustment", on every table
     p_base = out["change_baseline_p"].astype(float).where(is_survey & ~is_base_year)
-    method = family_rule.multiplicity if domain == CITY else "none"
-    out["change_baseline_p_adj"] = adjust_p(p_base.to_numpy(), method)
+    out["change_baseline_p_adj"] = adjust_p(p_base.to_numpy(), family_rule.multiplicity)
 
     def significant(p: pd.Series) -> pd.Series:
         vals = [pd.NA if not s or pd.isna(v) else bool(v < alpha)
