@@ -1,0 +1,108 @@
+"""Hostile and unlucky inputs end in one sentence, never a traceback (issue 13)."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+from click.testing import CliRunner
+from openpyxl import Workbook
+
+from kyodo_analysis.cli import main
+from kyodo_analysis.io import readers
+
+CODEBOOK_FILE = Path(__file__).resolve().parents[1] / "kyodo_analysis" / "demo" / "codebook.yaml"
+
+
+def _validate(path: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["validate", str(path), "--codebook", str(CODEBOOK_FILE)])
+    return result.exit_code, result.output
+
+
+def _rewrite_sheet(path: Path, edit) -> None:
+    """Rewrite sheet1.xml of a small workbook with ``edit(xml) -> xml``."""
+    with zipfile.ZipFile(path) as z:
+        items = {i.filename: z.read(i.filename) for i in z.infolist()}
+    items["xl/worksheets/sheet1.xml"] = edit(items["xl/worksheets/sheet1.xml"].decode()).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, blob in items.items():
+            z.writestr(name, blob)
+
+
+def _small_workbook(path: Path) -> Path:
+    wb = Workbook()
+    wb.active.append(["回答者ID", "問1"])
+    wb.active.append(["250001", 1])
+    wb.save(path)
+    return path
+
+
+def test_a_two_gib_sparse_csv_is_refused_before_reading(tmp_path):
+    path = tmp_path / "sparse.csv"
+    with path.open("wb") as f:
+        f.write("回答者ID,問1\n250001,1\n".encode())
+        f.truncate(2 << 30)  # sparse: no disk used
+    code, out = _validate(path)
+    assert code == 2, out
+    assert "kyodo: rejected: the file is too large to read" in out
+    assert "2,147,483,648" in out and "Traceback" not in out
+
+
+def test_a_sheet_declaring_a_million_rows_by_16384_columns_is_refused(tmp_path):
+    path = _small_workbook(tmp_path / "wide.xlsx")
+    _rewrite_sheet(path, lambda xml: re.sub(
+        r'<dimension ref="[^"]*" ?/>', '<dimension ref="A1:XFD1048576"/>', xml).replace(
+        "</sheetData>", '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'))
+    code, out = _validate(path)
+    assert code == 2, out
+    assert "1,048,576 rows × 16,384 columns" in out and "too large" in out
+
+
+def test_a_sheet_without_dimension_is_counted_while_read(tmp_path, monkeypatch):
+    """No <dimension>: openpyxl pads rows to the widest; the count stops it at the limit."""
+    path = _small_workbook(tmp_path / "nodim.xlsx")
+    rows = "".join(f'<row r="{r}"><c r="Z{r}"><v>1</v></c></row>' for r in range(3, 200))
+    _rewrite_sheet(path, lambda xml: re.sub(r'<dimension ref="[^"]*" ?/>', "", xml).replace(
+        "</sheetData>", rows + "</sheetData>"))
+    monkeypatch.setattr(readers, "MAX_CELLS", 1000)  # 199 rows × 26 columns = 5,174 cells
+    code, out = _validate(path)
+    assert code == 2, out
+    assert "too large" in out and "cells" in out
+
+
+def test_a_zip_bomb_is_refused_by_its_inflated_size(tmp_path, monkeypatch):
+    """A workbook of ~100 kB whose sheet inflates to 64 MB, above a 32 MB limit."""
+    path = _small_workbook(tmp_path / "bomb.xlsx")
+    filler = '<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>' + "x" * 200 + "</t></is></c></row>"
+    with zipfile.ZipFile(path) as z:
+        items = {i.filename: z.read(i.filename) for i in z.infolist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, blob in items.items():
+            if name != "xl/worksheets/sheet1.xml":
+                z.writestr(name, blob)
+        with z.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            head, tail = items["xl/worksheets/sheet1.xml"].decode().split("</sheetData>")
+            sheet.write(head.encode())
+            chunk = "".join(filler.format(r=r) for r in range(3, 1003)).encode()
+            for _ in range((64 << 20) // len(chunk) + 1):
+                sheet.write(chunk)
+            sheet.write(("</sheetData>" + tail).encode())
+    assert path.stat().st_size < 2 << 20
+    monkeypatch.setattr(readers, "MAX_INPUT_BYTES", 32 << 20)
+    code, out = _validate(path)
+    assert code == 2, out
+    assert "uncompressed size" in out and "too large" in out
+
+
+def test_running_out_of_memory_while_reading_is_a_sentence(tmp_path, monkeypatch):
+    path = tmp_path / "ok.csv"
+    path.write_text("回答者ID,問1\n250001,1\n", encoding="utf-8")
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(readers, "_read_csv", exhausted)
+    code, out = _validate(path)
+    assert code == 2, out
+    assert "not enough memory to read the file" in out and "Traceback" not in out
