@@ -46,6 +46,7 @@ from kyodo_analysis.reporting.publish import (
 from kyodo_analysis.reporting.runner import NotebookJob, NotebookResult
 from kyodo_analysis.reporting.suite import NotebookSpec, PlannedRun, plan_runs, suite_for
 from kyodo_analysis.study import Study, open_study
+from kyodo_analysis.views.page import csp_meta
 
 __all__ = [
     "LATEST",
@@ -568,6 +569,7 @@ def _index_html(study: Study, fy: int, runs: Sequence[PlannedRun], results: Sequ
 <html lang="ja">
 <head>
 <meta charset="utf-8">
+{csp_meta()}
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
 <title>{esc(study.title)} {fiscal_year_label(fy)}</title>
