@@ -16,10 +16,10 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser import CHROMIUM, PAYLOADS, open_page, parse  # noqa: E402
+from browser import CHROMIUM, PAYLOADS, open_page, parse
 
-from kyodo_analysis.reporting.runner import execute_notebook, export_html  # noqa: E402
-from kyodo_analysis.views.page import CONTENT_SECURITY_POLICY  # noqa: E402
+from kyodo_analysis.reporting.runner import execute_notebook, export_html
+from kyodo_analysis.views.page import CONTENT_SECURITY_POLICY
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs chromium")
 
@@ -30,7 +30,8 @@ from IPython.display import display
 from kyodo_analysis.views import page, tables
 from kyodo_analysis.reporting.publish import publish_text
 
-study = SimpleNamespace(title=payloads[0], notice=" ".join(payloads), demo=True, settings=SimpleNamespace(disclosure=None))
+study = SimpleNamespace(title=payloads[0], notice=" ".join(payloads), demo=True,
+                        settings=SimpleNamespace(disclosure=None))
 display(page.Report(study, 2025).header(payloads[1]))
 for p in payloads:
     display(page.heading(p, 2))
