@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook
 
@@ -106,3 +113,102 @@ def test_running_out_of_memory_while_reading_is_a_sentence(tmp_path, monkeypatch
     code, out = _validate(path)
     assert code == 2, out
     assert "not enough memory to read the file" in out and "Traceback" not in out
+
+
+# --- nothing left running after kill -9 of the report -------------------------------------------
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status and "\nState:\tX" not in status
+
+
+def _survivors(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if _running(p)]
+        if not alive:
+            return []
+        time.sleep(0.2)
+    return [p for p in pids if _running(p)]
+
+
+def _kill_all(pids: list[int]) -> None:
+    for p in pids:
+        with contextlib.suppress(OSError):
+            os.kill(p, signal.SIGKILL)
+
+
+POOL_SCRIPT = """
+import os, sys, time
+from kyodo_analysis.reporting.batch import open_executor
+with open_executor(jobs=2) as ex:
+    pids = set()
+    while len(pids) < 2:  # both workers started (and past their initializer)
+        pids |= {f.result() for f in [ex.submit(os.getpid) for _ in range(4)]}
+    busy = [ex.submit(time.sleep, 600) for _ in range(2)]
+    print("ready", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_pool_workers_and_resource_tracker_die_with_a_killed_parent(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    parent = subprocess.Popen([sys.executable, "-c", POOL_SCRIPT], stdout=subprocess.PIPE,
+                              text=True, env=env)
+    try:
+        assert parent.stdout.readline().strip() == "ready"
+        below = _descendants(parent.pid)
+        assert len(below) >= 3  # two workers and the resource tracker
+    finally:
+        parent.kill()
+        parent.wait()
+    left = _survivors(below, 10)
+    _kill_all(left)
+    assert left == [], [Path(f"/proc/{p}/cmdline").read_bytes()[:80] for p in left]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_kill_9_of_a_running_report_leaves_no_worker_nor_kernel(demo_study, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    report = subprocess.Popen(
+        [sys.executable, "-m", "kyodo_analysis.cli", "report", "--study", str(demo_study.path),
+         "--fiscal-year", "2025", "--out", str(tmp_path / "reports"), "--jobs", "2",
+         "--no-progress"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    below: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            below = _descendants(report.pid)
+            if any(b"ipykernel" in Path(f"/proc/{p}/cmdline").read_bytes()
+                   for p in below if _running(p)):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("no kernel started within two minutes")
+    finally:
+        report.kill()
+        report.wait()
+    left = _survivors(below, 8)
+    _kill_all(left)
+    assert left == []
