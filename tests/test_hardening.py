@@ -12,6 +12,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from openpyxl import Workbook
@@ -212,3 +213,55 @@ def test_kill_9_of_a_running_report_leaves_no_worker_nor_kernel(demo_study, tmp_
     left = _survivors(below, 8)
     _kill_all(left)
     assert left == []
+
+
+# --- no live formula from data in tables.xlsx ---------------------------------------------------
+
+FORMULAS = ('=HYPERLINK("http://example.invalid/","click")', "=cmd|' /C calc'!A0", "+1+1",
+            "-2+3", "@SUM(A1:A2)", "\t=1+1", "\r=1+1")
+
+
+def test_text_from_data_is_never_a_formula_in_tables_xlsx(tmp_path):
+    from openpyxl import load_workbook
+
+    from kyodo_analysis.reporting.publish import (
+        audit_tables,
+        collect_tables,
+        publish_table,
+        publish_text,
+        write_tables_xlsx,
+    )
+
+    out = tmp_path / "run" / "01_page"
+    out.parent.mkdir()
+    labels = list(FORMULAS)
+    table = pd.DataFrame({"回答": [*labels, "回答者数（n）"],
+                          "n": [20] * len(labels) + [20 * len(labels)],
+                          "割合（%）": [round(100 / len(labels), 1)] * len(labels) + [100.0]})
+    publish_table(table, "q1", output_dir=out, title=FORMULAS[0], threshold=10)
+    publish_text(pd.Series(FORMULAS), "free", output_dir=out, allow=True, title=FORMULAS[1])
+    records = collect_tables(tmp_path / "run")
+    xlsx = write_tables_xlsx(records, tmp_path / "tables.xlsx",
+                             notebook_titles={"01_page": FORMULAS[2]})
+
+    wb = load_workbook(xlsx)
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    shown = {c.value for c in cells if isinstance(c.value, str)}
+    for f in FORMULAS:  # every payload is there as the text it was (XML reads CR as LF)
+        assert f.replace("\r", "\n") in shown, f
+    findings = audit_tables(records, xlsx=xlsx, threshold=10)
+    assert [f for f in findings if f.rule == "formula"] == []
+
+
+def test_the_audit_reports_a_formula_in_the_workbook_and_does_not_crash(tmp_path):
+    from openpyxl import Workbook as _Workbook
+
+    from kyodo_analysis.reporting.publish import audit_formulas
+
+    wb = _Workbook()
+    wb.active["A1"] = "表"
+    wb.active["B5"] = '=HYPERLINK("http://example.invalid/")'
+    wb.save(tmp_path / "t.xlsx")
+    findings = audit_formulas(tmp_path / "t.xlsx")
+    assert [(f.table, f.rule) for f in findings] == [("Sheet!B5", "formula")]
