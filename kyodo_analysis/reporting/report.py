@@ -159,6 +159,37 @@ def _jobs_for(runs: Sequence[PlannedRun], build: Path, notebook_dir: Path, timeo
     return jobs
 
 
+class _StoreHold:
+    """A read-only connection to the study's store held for a whole report run.
+
+    DuckDB lets any number of processes read a file but none write it while one reads, so
+    the notebooks (readers) all see the store as it was when the run began, and an import
+    that would replace a wave meanwhile (``kyodo import --replace``) is refused as "the store
+    is in use" instead of changing the data under half of the report. ``imports`` are the
+    import ids of the waves as the run read them (recorded in the manifest).
+    """
+
+    def __init__(self, study) -> None:
+        from kyodo_analysis.store import Store
+
+        path = getattr(study, "store_path", None)
+        self.store = None
+        self.imports: dict[int, int] = {}
+        if path is not None and Path(path).is_file():
+            self.store = Store(path, read_only=True)
+            self.imports = self.store.wave_imports(study.name)
+        self.path = str(path) if path is not None else None
+
+    def describe(self) -> dict:
+        return {"file": self.path, "held": self.store is not None,
+                "wave_imports": {str(fy): i for fy, i in self.imports.items()}}
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+
 def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_root: Path,
              notebook_dir: Path, timeout: int, jobs: int | None, scheduler: str | None,
              executor: cf.Executor | None, progress: bool, run_id: str | None,
@@ -176,6 +207,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
         # Studies backed by a store import their waves once here, not in every parallel
         # notebook (one writer; the notebooks then only read).
         prepare()
+    hold = _StoreHold(study)  # one version of the data for every notebook of the run
     build = Path(tempfile.mkdtemp(prefix=f".build-{run_id}-", dir=fy_dir))
     build.chmod(0o755)  # mkdtemp makes it private; a published report is readable by all
     try:
@@ -222,6 +254,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
                       "config": study.settings.model_dump(mode="json")},
             "fiscal_year": fiscal_year,
             "inputs": [i.to_dict() for i in inputs],
+            "store": hold.describe(),
             "executor": {"kind": kind, "scheduler": scheduler, "jobs": workers,
                          "timeout": timeout},
             "notebooks": [_notebook_entry(run, job, res, build)
@@ -244,6 +277,8 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise
+    finally:
+        hold.close()
     moved = False
     if ok and update_latest:
         _point_latest(fy_dir, run_id)
