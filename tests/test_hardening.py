@@ -265,3 +265,84 @@ def test_the_audit_reports_a_formula_in_the_workbook_and_does_not_crash(tmp_path
     wb.save(tmp_path / "t.xlsx")
     findings = audit_formulas(tmp_path / "t.xlsx")
     assert [(f.table, f.rule) for f in findings] == [("Sheet!B5", "formula")]
+
+
+# --- paths stay inside --out --------------------------------------------------------------------
+
+TRAVERSALS = ("../../x", "..", "/tmp/kyodo-outside", "a/b", "a\\b", "x\n", "", "~root", "x" * 300)
+
+
+@pytest.fixture()
+def study_copy(demo_dir, tmp_path):
+    import shutil
+
+    dest = tmp_path / "study"
+    shutil.copytree(demo_dir, dest, ignore=shutil.ignore_patterns("*.duckdb*"))
+    return dest
+
+
+@pytest.mark.parametrize("name", TRAVERSALS)
+def test_a_study_name_that_is_not_a_plain_name_is_refused(study_copy, name):
+    import yaml
+
+    from kyodo_analysis.errors import ConfigError
+    from kyodo_analysis.study import Study
+
+    path = study_copy / "study.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["study"] = name
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        Study.from_yaml(path)
+    assert err.value.key == "study"
+
+
+@pytest.mark.parametrize("stem", ["../../x", "/tmp/x", "a/b", "x\n", ".."])
+def test_a_notebook_stem_that_is_not_a_plain_name_is_refused(study_copy, stem):
+    import yaml
+
+    from kyodo_analysis.errors import ConfigError
+    from kyodo_analysis.study import Study
+
+    path = study_copy / "study.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["report"] = {"notebooks": [{"stem": stem, "title": "x"}]}
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError):
+        Study.from_yaml(path)
+
+
+@pytest.mark.parametrize("name", ["../x", "/tmp/x", "a/b", "a\\b", "x\n", ""])
+def test_a_table_name_that_is_not_a_plain_name_is_refused(tmp_path, name):
+    from kyodo_analysis.errors import DisclosureError
+    from kyodo_analysis.reporting.publish import publish_table, publish_text
+
+    (tmp_path / "run").mkdir()
+    table = pd.DataFrame({"回答": ["はい", "回答者数（n）"], "n": [40, 40]})
+    with pytest.raises(DisclosureError):
+        publish_table(table, name, output_dir=tmp_path / "run" / "page", threshold=10)
+    with pytest.raises(DisclosureError):
+        publish_text(["よい"], name, output_dir=tmp_path / "run" / "page", allow=True)
+    assert not list(tmp_path.rglob("*.json"))
+
+
+@pytest.mark.parametrize("run_id", ["../../x", "/tmp/kyodo-outside", "a/b", "..", "x\n"])
+def test_a_report_never_writes_outside_out(demo_study, tmp_path, run_id):
+    from kyodo_analysis.errors import ReportError
+    from kyodo_analysis.reporting.report import run_report
+
+    out = tmp_path / "deep" / "out"
+    out.mkdir(parents=True)
+    with pytest.raises(ReportError):
+        run_report(demo_study, 2025, out_root=out, run_id=run_id, suite=[])
+    assert [p for p in tmp_path.rglob("*") if not p.is_relative_to(out)] == [out.parent]
+    assert not Path("/tmp/kyodo-outside").exists()
+
+
+@pytest.mark.parametrize("name", ["../x", "/tmp/x", "a/b", "X", "x\n"])
+def test_init_refuses_a_name_that_is_not_a_slug(tmp_path, name):
+    source = Path(__file__).parent / "fixtures" / "bad_inputs" / "valid_utf8.csv"
+    result = CliRunner().invoke(main, ["init", "--from", str(source), "--out", str(tmp_path / "d"),
+                                       "--name", name])
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "d").exists()

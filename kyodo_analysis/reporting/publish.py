@@ -175,7 +175,7 @@ def publish_table(table: pd.DataFrame, name: str, *, output_dir: str | Path | No
     DisclosureError
         On a bad name, a name published twice, or a layout that does not fit the table.
     """
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise DisclosureError(f"table name {name!r} must be ASCII letters, digits, '_', '-', '.'")
     protected = protect_table(table, threshold=_threshold(study, threshold),
                               count_columns=count_columns, derived=derived,
@@ -210,7 +210,7 @@ def publish_view(table: pd.DataFrame, name: str, *, output_dir: str | Path | Non
     DisclosureError
         On a bad name or a name published twice.
     """
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise DisclosureError(f"table name {name!r} must be ASCII letters, digits, '_', '-', '.'")
     from kyodo_analysis.options import DisplayOptions
 
@@ -281,7 +281,7 @@ def publish_text(answers: pd.Series | Sequence[str], name: str, *, output_dir: s
     record = {"name": name, "title": title or name, "columns": [column],
               "rows": [[t] for t in texts], "spec": None, "notes": ["自由記述（個人情報はマスク済み）"],
               "free_text": True}
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise DisclosureError(f"table name {name!r} must be ASCII letters, digits, '_', '-', '.'")
     _write_record(record, output_dir)
     return shown

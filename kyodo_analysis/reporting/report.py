@@ -22,6 +22,7 @@ import html
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -159,6 +160,22 @@ def _jobs_for(runs: Sequence[PlannedRun], build: Path, notebook_dir: Path, timeo
     return jobs
 
 
+_PATH_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+
+
+def _inside(root: Path, *parts: str) -> Path:
+    """``root/part/...``, refused unless every part is a plain name (no separator, no ``..``)
+    and the result stays under ``root``: a report never writes outside ``--out``."""
+    for part in parts:
+        if not _PATH_PART.fullmatch(str(part)):
+            raise ReportError(f"{part!r} cannot name a folder under {root}: use letters, digits, "
+                              "'-' and '_'")
+    path = root.joinpath(*parts)
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ReportError(f"{path} is outside {root}")
+    return path
+
+
 class _StoreHold:
     """A read-only connection to the study's store held for a whole report run.
 
@@ -197,7 +214,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
              strict_pages: bool = False) -> ReportResult:
     started = mf.now_iso()
     run_id = run_id or new_run_id()
-    fy_dir = Path(out_root) / study.name / f"FY{fiscal_year}"
+    fy_dir = _inside(Path(out_root), study.name, f"FY{fiscal_year}", run_id).parent
     fy_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale_builds(fy_dir)
     if (fy_dir / run_id).exists():
