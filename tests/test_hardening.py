@@ -346,3 +346,44 @@ def test_init_refuses_a_name_that_is_not_a_slug(tmp_path, name):
                                        "--name", name])
     assert result.exit_code == 2, result.output
     assert not (tmp_path / "d").exists()
+
+
+# --- a typo is an error, with a did-you-mean ----------------------------------------------------
+
+def _typo(doc: dict, where: str, key: str) -> None:
+    """Add ``key: 1`` to the mapping at ``where`` ("" top level, "a.0.b" a nested path)."""
+    target = doc
+    for part in filter(None, where.split(".")):
+        target = target[int(part)] if part.isdigit() else target[part]
+    target[key] = 1 if key != "suppresion_threshold" else 20
+
+
+@pytest.mark.parametrize(("file", "where", "key", "meant"), [
+    ("study.yaml", "", "suppresion_threshold", "suppression_threshold"),
+    ("study.yaml", "design", "stratta", "strata"),
+    ("study.yaml", "design.weighting", "methd", "method"),
+    ("study.yaml", "districts.0", "colum", "column"),
+    ("study.yaml", "waves.0", "fiscal_yaer", "fiscal_year"),
+    ("codebook.yaml", "", "missing_code", "missing_codes"),
+    ("codebook.yaml", "questions.0", "txt", "text"),
+    ("indicators.yaml", "", "indicatorz", "indicators"),
+    ("indicators.yaml", "indicators.0", "unti", "unit"),
+    ("indicators.yaml", "indicators.0.source", "statisitc", "statistic"),
+    ("indicators.yaml", "grading", "no_change_bnd", "no_change_band"),
+])
+def test_an_unknown_key_is_an_error_with_a_did_you_mean(study_copy, file, where, key, meant):
+    import yaml
+
+    from kyodo_analysis.errors import ConfigError
+    from kyodo_analysis.evaluation.registry import load_registry
+    from kyodo_analysis.study import Study
+
+    path = study_copy / file
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    _typo(doc, where, key)
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_registry(Study.from_yaml(study_copy / "study.yaml"))
+    message = str(err.value)
+    assert f"unknown key {key!r}" in message and f"did you mean {meant!r}?" in message
+    assert err.value.key.endswith(key)
