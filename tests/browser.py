@@ -57,3 +57,40 @@ def parse(dom: str) -> _Dom:
     parser = _Dom()
     parser.feed(dom)
     return parser
+
+
+def hostile_study(demo_dir: Path, dest: Path) -> Path:
+    """A copy of the demo study with the payloads in its title, notice, notebook titles,
+    question texts, answer labels (the first code of every scale) and indicator names;
+    returns its study.yaml. The report set is the overview and the indicator pages."""
+    import yaml
+
+    def edit(name: str, change) -> None:
+        path = dest / name
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        change(doc)
+        path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    shutil.copytree(demo_dir, dest, ignore=shutil.ignore_patterns("*.duckdb*"))
+
+    def study(doc):
+        doc["title"] = "市民意識調査 " + PAYLOADS[0]
+        doc["notice"] = " ".join(PAYLOADS)
+        doc["report"] = {"notebooks": [{"stem": "01_overview", "title": PAYLOADS[1]},
+                                       {"stem": "02_indicators", "title": PAYLOADS[4]}]}
+
+    def codebook(doc):
+        for i, q in enumerate(doc["questions"]):
+            q["text"] = q.get("text", "") + " " + PAYLOADS[i % len(PAYLOADS)]
+        for j, scale in enumerate(doc.get("scales", {}).values()):
+            first = sorted(scale["codes"])[0]
+            scale["codes"][first] = PAYLOADS[j % len(PAYLOADS)] + scale["codes"][first]
+
+    def indicators(doc):
+        for i, item in enumerate(doc["indicators"]):
+            item["name"] = PAYLOADS[i % len(PAYLOADS)] + item["name"]
+
+    edit("study.yaml", study)
+    edit("codebook.yaml", codebook)
+    edit("indicators.yaml", indicators)
+    return dest / "study.yaml"

@@ -16,7 +16,8 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser import CHROMIUM, PAYLOADS, open_page, parse
+from browser import CHROMIUM, PAYLOADS, hostile_study, open_page, parse
+from report_support import ROOT  # noqa: F401  (sets PYTHONPATH for the kernels)
 
 from kyodo_analysis.reporting.runner import execute_notebook, export_html
 from kyodo_analysis.views.page import CONTENT_SECURITY_POLICY
@@ -85,3 +86,32 @@ def test_the_policy_blocks_a_script_that_got_through(tmp_path):
     _, console = open_page(page, tmp_path)
     assert not any("XSS-" in line and "Content Security Policy" not in line for line in console)
     assert any("Content Security Policy" in line for line in console)
+
+
+@pytest.mark.slow
+def test_a_hostile_study_reports_as_text_everywhere(demo_dir, tmp_path):
+    """End to end: payloads in the study's own configuration, a real report run, every page and
+    the index opened in Chromium, tables.xlsx re-read; the run is clean and becomes latest."""
+    from openpyxl import load_workbook
+
+    from kyodo_analysis.reporting.report import run_report
+    from kyodo_analysis.study import Study
+
+    study = Study.from_yaml(hostile_study(demo_dir, tmp_path / "hostile"))
+    result = run_report(study, 2025, out_root=tmp_path / "reports", jobs=2)
+    assert result.ok, [r.error for r in result.notebooks if not r.ok] + list(map(str, result.findings))
+    latest = result.directory.parent / "latest"
+    assert latest.resolve() == result.directory.resolve()
+    pages = sorted(result.directory.glob("*.html"))
+    assert {p.name for p in pages} == {"01_overview.html", "02_indicators.html", "index.html"}
+    for page in pages:
+        dom, console = open_page(page, tmp_path)
+        assert console == [], (page.name, console)
+        parsed = parse(dom)
+        assert parsed.scripts == 0 and parsed.handlers == [] and parsed.js_links == [], page.name
+        text = "".join(parsed.text)
+        assert all(p in text for p in PAYLOADS), page.name
+    wb = load_workbook(result.tables)
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert any(PAYLOADS[4] in str(c.value) for c in cells)  # the formula payload, as text

@@ -111,3 +111,12 @@ def test_a_wave_replaced_mid_run_does_not_reach_the_published_tables(demo_dir, t
                   "--db", str(study.store_path), "--replace")
     assert again.returncode == 0, again.stderr
     assert len(Study.from_yaml(study_file).load_wave(2025)) == before - 200
+
+
+def test_an_import_while_another_holds_the_store_is_exit_1_not_rejected(demo_dir, tmp_path):
+    study = Study.from_yaml(small_study(demo_dir, tmp_path / "s"))
+    with Store(study.store_path):  # another import in progress (the writer's lock)
+        busy = kyodo("import", "--study", str(study.path))
+    assert busy.returncode == 1, busy.stderr
+    assert "is in use" in busy.stderr and "try again" in busy.stderr
+    assert "rejected" not in busy.stderr
