@@ -16,6 +16,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from kyodo_analysis.views.page import CONTENT_SECURITY_POLICY
+
 __all__ = ["chromium", "print_pdf", "report_html"]
 
 _CSS = """
@@ -77,7 +79,10 @@ def report_html(chapters: Sequence[tuple[str, Path]], *, title: str, subtitle: s
     body = "".join(f'<section class="chapter" id="ch{i}"><h1>第{i}章　{esc(t)}</h1>'
                    f"{_outputs(p)}</section>" for i, (t, p) in enumerate(chapters, start=1))
     demo = f'<p class="demo">{esc(notice)}</p>' if notice else ""
-    return (f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+    # The page policy, plus the embedded Japanese font read from the package (file:).
+    policy = CONTENT_SECURITY_POLICY.replace("font-src data:", "font-src data: file:")
+    return (f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{policy}"><title>{esc(title)}</title>'
             f"<style>{_CSS % {'font': _font()}}</style></head><body>"
             f'<div class="cover"><h1>{esc(title)}</h1><p>{esc(subtitle)}</p>{demo}</div>'
             f'<nav class="toc"><h2>目次</h2><ol style="list-style:none">{toc}</ol></nav>'
