@@ -289,6 +289,12 @@ class Store:
             "JOIN imports i USING (import_id) WHERE w.study = ?", [study]).fetchall()
         return {fy: (sha, cb, sl) for fy, sha, cb, sl in rows}
 
+    def wave_imports(self, study: str) -> dict[int, int]:
+        """For each imported wave of ``study``: the id of the import that holds its rows."""
+        rows = self.con.execute("SELECT fiscal_year, import_id FROM waves WHERE study = ? "
+                                "ORDER BY fiscal_year", [study]).fetchall()
+        return {int(fy): int(i) for fy, i in rows}
+
     def has_wave(self, study: str, fiscal_year: int) -> bool:
         return self.con.execute("SELECT count(*) FROM waves WHERE study = ? AND fiscal_year = ?",
                                 [study, fiscal_year]).fetchone()[0] > 0

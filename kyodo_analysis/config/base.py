@@ -50,7 +50,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 def _slug(value: object) -> str:
     text = str(value)
-    if not _SLUG.match(text):
+    if not _SLUG.fullmatch(text):  # fullmatch: "$" alone would let a trailing newline in
         raise ValueError("expected a short name of lower-case ASCII letters, digits, '-' and '_' "
                          f"(it names folders), got {value!r}")
     return text

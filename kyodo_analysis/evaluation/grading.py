@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from kyodo_analysis.config.base import unknown_key_message
 from kyodo_analysis.errors import ConfigError, EstimationError
 
 __all__ = [
@@ -525,8 +526,7 @@ class GradingRule:
         for key in config:
             if key not in known:
                 raise ConfigError(
-                    "unknown grading rule key; expected one of "
-                    f"{', '.join(sorted(known | {'preset'}))}",
+                    unknown_key_message(key, sorted(known | {"preset"})),
                     file=file,
                     key=str(key),
                 )

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import pandas as pd
 import yaml
 
+from kyodo_analysis.config.base import unknown_key_message
 from kyodo_analysis.errors import ConfigError
 from kyodo_analysis.evaluation.grading import GradingRule
 
@@ -192,8 +193,9 @@ class IndicatorRegistry:
                               file=file)
         unknown = set(doc) - {"indicators", "grading", "demo"}
         if unknown:
-            raise ConfigError("unknown key; expected indicators, grading, demo",
-                              file=file, key=str(sorted(map(str, unknown))[0]))
+            first = sorted(map(str, unknown))[0]
+            raise ConfigError(unknown_key_message(first, ["indicators", "grading", "demo"]),
+                              file=file, key=first)
         items = doc.get("indicators")
         if items is None:
             items = []
@@ -314,8 +316,7 @@ def _parse_indicator(item: Any, key: str, file: str | None,
              "targets", "grading", "stage", "truth", "note"}
     for k in item:
         if k not in known:
-            raise _fail(file, f"{key}.{k}", f"unknown indicator key; expected one of "
-                                            f"{', '.join(sorted(known))}")
+            raise _fail(file, f"{key}.{k}", unknown_key_message(k, sorted(known)))
     for k in ("id", "name", "policy", "measure", "source", "unit", "baseline", "targets"):
         if k not in item or item[k] in (None, ""):
             raise _fail(file, f"{key}.{k}", "required key is missing")
@@ -377,8 +378,8 @@ def _parse_source(src: Any, key: str, file: str | None) -> SurveySource | Activi
     if kind == "survey":
         for k in src:
             if k not in ("type", "question", "statistic", "levels", "domain"):
-                raise _fail(file, f"{key}.{k}", "unknown survey source key; expected question, "
-                                                "statistic, levels, domain")
+                raise _fail(file, f"{key}.{k}", unknown_key_message(
+                    k, ["type", "question", "statistic", "levels", "domain"]))
         if not isinstance(src.get("question"), str) or not src["question"]:
             raise _fail(file, f"{key}.question", "required: the codebook id of the question")
         statistic = src.get("statistic", "share")
@@ -399,7 +400,7 @@ def _parse_source(src: Any, key: str, file: str | None) -> SurveySource | Activi
     if kind == "activity":
         for k in src:
             if k not in ("type", "series"):
-                raise _fail(file, f"{key}.{k}", "unknown activity source key; expected series")
+                raise _fail(file, f"{key}.{k}", unknown_key_message(k, ["type", "series"]))
         series = src.get("series")
         names = series if isinstance(series, list) else [series]
         if not names or any(not isinstance(s, str) or not s for s in names):

@@ -27,7 +27,15 @@ from kyodo_analysis.io.header import (
     trailing_notes,
 )
 
-__all__ = ["RawTable", "detect_delimiter", "detect_encoding", "read_table"]
+__all__ = ["MAX_CELLS", "MAX_INPUT_BYTES", "RawTable", "detect_delimiter", "detect_encoding",
+           "read_table"]
+
+#: The largest file read (bytes on disk for CSV/SPSS/Stata, the declared uncompressed size of
+#: an Excel workbook): above a 1,000,000-row file of the demo's columns, far above any municipal
+#: survey, and low enough that reading it stays within the project's 6 GiB memory goal.
+MAX_INPUT_BYTES = 256 << 20
+#: The largest sheet read, in cells (rows × columns as the sheet declares or holds them).
+MAX_CELLS = 20_000_000
 
 _FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
             ".sav": "sav", ".zsav": "sav", ".dta": "dta"}
@@ -216,14 +224,65 @@ def read_table(path: str | Path, *, format: str | None = None, encoding: str | N
         raise InputError("file not found", file=name)
     if path.stat().st_size == 0:
         raise InputError("file is empty", file=name)
+    _check_size(path, fmt)
     rows = _header_rows_arg(header_rows, header_row, name)
-    if fmt == "csv":
-        return _read_csv(path, encoding, text_columns, rows, known_headers, require_header)
-    if fmt == "xlsx":
-        return _read_xlsx(path, sheet, rows, known_headers, require_header)
-    if fmt in {"sav", "dta"}:
-        return _read_stat(path, fmt)
+    try:
+        if fmt == "csv":
+            return _read_csv(path, encoding, text_columns, rows, known_headers, require_header)
+        if fmt == "xlsx":
+            return _read_xlsx(path, sheet, rows, known_headers, require_header)
+        if fmt in {"sav", "dta"}:
+            return _read_stat(path, fmt)
+    except MemoryError:
+        # Below the size limit but still more than this machine can hold (e.g. one line of
+        # hundreds of megabytes): a sentence, not a traceback.
+        raise InputError("not enough memory to read the file: it is far larger than a survey "
+                         "file (split it, or remove empty rows and columns)", file=name) from None
     raise InputError(f"unknown file format {fmt!r}", file=name)
+
+
+def _too_large(what: str, size: float, limit: float, file: str) -> InputError:
+    return InputError(f"the file is too large to read: {what} {size:,.0f} exceeds the limit of "
+                      f"{limit:,.0f} (split it, or remove empty rows and columns)", file=file)
+
+
+def _check_size(path: Path, fmt: str) -> None:
+    """Refuse, before reading, a file above :data:`MAX_INPUT_BYTES` (for a workbook: its
+    sheets' declared uncompressed size, so a small zip that inflates to gigabytes is refused)."""
+    name = str(path)
+    size = path.stat().st_size
+    if size > MAX_INPUT_BYTES:
+        raise _too_large("size in bytes", size, MAX_INPUT_BYTES, name)
+    if fmt != "xlsx":
+        return
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            inflated = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a zip: openpyxl's own message says so
+    if inflated > MAX_INPUT_BYTES:
+        raise _too_large("uncompressed size in bytes", inflated, MAX_INPUT_BYTES, name)
+
+
+def _sheet_rows(ws, file: str) -> list[tuple]:
+    """The sheet's rows, refused when it declares or holds more than :data:`MAX_CELLS` cells.
+
+    The declared dimension is checked first (a sheet claiming 1,048,576 × 16,384 is refused
+    at once); the count while reading guards a sheet whose dimension is missing or false.
+    """
+    declared_rows, declared_cols = ws.max_row or 0, ws.max_column or 0
+    if declared_rows * declared_cols > MAX_CELLS:
+        raise _too_large(f"the sheet spans {declared_rows:,} rows × {declared_cols:,} columns, "
+                         "cells", declared_rows * declared_cols, MAX_CELLS, file)
+    rows, cells = [], 0
+    for row in ws.iter_rows(values_only=True):
+        cells += len(row)
+        if cells > MAX_CELLS:
+            raise _too_large("cells", cells, MAX_CELLS, file)
+        rows.append(tuple(row))
+    return rows
 
 
 def _header_rows_arg(header_rows, header_row, file: str) -> tuple[int, ...] | None:
@@ -469,7 +528,7 @@ def _read_xlsx(path: Path, sheet: str | int | None, header_rows: tuple[int, ...]
                 raise InputError(f"no sheet named {sheet!r}; sheets: {', '.join(wb.sheetnames)}",
                                  file=str(path))
             ws = wb[sheet]
-        rows = list(ws.iter_rows(values_only=True))
+        rows = _sheet_rows(ws, str(path))
         merges = _merged_ranges(ws)
         title = ws.title
     finally:

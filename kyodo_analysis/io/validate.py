@@ -42,6 +42,10 @@ Rules
     source 無回答/非該当 or blank just makes the derived value missing).
 ``not_in_sampling_list``
     With a sampling list (発送名簿): a respondent whose id is not on it.
+``control_character``
+    A respondent id holding a control character (NUL, ESC, DEL, ...: none of them is typed
+    into an id), or a free-text answer holding one other than tab and line breaks. The
+    quarantine shows the character as ``\\x00``.
 
 Cells are matched to labels and aliases after :func:`~kyodo_analysis.io.normalise.fold_label`;
 a question not asked in the wave (``waves:``) needs no column and its values are missing;
@@ -87,6 +91,9 @@ _CODE_LABEL_RE = re.compile(r"^[(\[]?(\d+)\s*[.:)\]、．]\s*(.+)$")
 _MR_MARKS = {"○": 1.0, "◯": 1.0, "●": 1.0, "◎": 1.0, "✓": 1.0, "✔": 1.0, "レ": 1.0,
              "true": 1.0, "×": 0.0, "✕": 0.0, "false": 0.0}
 # A number written with its unit in a numeric question (「45歳」「３回」「12.5%」).
+#: C0 and C1 control characters and DEL; free text keeps tab, LF and CR (line breaks in a cell).
+_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _UNIT_RE = re.compile(r"^(.*?\d)\s*(歳|才|人|回|件|円|年|か月|ヶ月|カ月|日|時間|分|%)$")
 
 
@@ -272,6 +279,8 @@ def validate(raw: RawTable, codebook: Codebook, *, fiscal_year: int | None = Non
     report(blank, id_col, ids, "missing_id", f"{id_col}: 回答者IDがありません")
     dup = pd.Series(ids).duplicated(keep=False).to_numpy() & ~blank
     report(dup, id_col, ids, "duplicate_id", lambda v: f"{id_col}: 回答者ID「{v}」が重複しています")
+    report(_has_control(ids, _ID_CONTROL), id_col, [_visible(v) for v in ids], "control_character",
+           lambda v: f"{id_col}: 回答者ID「{v}」に制御文字が含まれています")
     out["id"] = ids
 
     if raw.short_rows is not None and raw.short_rows.any():
@@ -297,6 +306,11 @@ def validate(raw: RawTable, codebook: Codebook, *, fiscal_year: int | None = Non
             codes, uniques = factorize(series)
             text_u = np.array([str(u).strip() for u in uniques] + [""], dtype=object)
             out[col] = text_u[codes]
+            bad_u = _has_control(text_u, _TEXT_CONTROL)
+            if bad_u.any():
+                shown_u = np.array([_visible(t) for t in text_u], dtype=object)
+                report(bad_u[codes], header, shown_u[codes], "control_character",
+                       lambda v, h=header: f"{h}: 自由記述「{v}」に制御文字が含まれています")
             continue
         if kind == "mr_delimited":
             _expand_delimited(series, q, header, out, report)
@@ -380,6 +394,17 @@ def validate(raw: RawTable, codebook: Codebook, *, fiscal_year: int | None = Non
         sampling_list=sampling_list.file if sampling_list is not None else None,
         sampling_list_sha256=sampling_list.sha256 if sampling_list is not None else None,
     )
+
+
+def _has_control(values, pattern: re.Pattern) -> np.ndarray:
+    """Which strings of ``values`` hold a character ``pattern`` matches."""
+    return np.fromiter((bool(pattern.search(str(v))) for v in values), dtype=bool,
+                       count=len(values))
+
+
+def _visible(text: object) -> str:
+    """``text`` with each control character written as ``\\xNN`` (for the quarantine)."""
+    return _ID_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 def parse_column(series: pd.Series, q: Question, kind: str, *, option: Option | None = None):

@@ -24,6 +24,29 @@ __all__ = ["default_jobs", "open_executor", "run_batch"]
 
 log = logging.getLogger(__name__)
 
+#: Seconds between a worker's checks that the process that started it is still alive.
+WATCHDOG_INTERVAL = 0.5
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: end this worker as soon as the report process is gone.
+
+    A pool worker waits on its task queue forever, so after ``kill -9`` (or the OOM killer) of
+    the report the workers and the multiprocessing resource tracker would stay alive. A daemon
+    thread watches the parent id and exits the worker when it changes; the worker's Jupyter
+    kernels follow within a second (ipykernel watches its own parent the same way), and the
+    resource tracker ends when its last client is gone.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCHDOG_INTERVAL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="kyodo-parent-watchdog", daemon=True).start()
+
 
 def default_jobs() -> int:
     """Worker processes for this machine: the CPUs this process may use."""
@@ -63,7 +86,8 @@ def open_executor(*, jobs: int | None = None, scheduler: str | None = None
             client.close()
         return
     ctx = multiprocessing.get_context("spawn")
-    executor = cf.ProcessPoolExecutor(max_workers=jobs or default_jobs(), mp_context=ctx)
+    executor = cf.ProcessPoolExecutor(max_workers=jobs or default_jobs(), mp_context=ctx,
+                                      initializer=_die_with_parent, initargs=(os.getpid(),))
     try:
         yield executor
     except BaseException:

@@ -38,6 +38,7 @@ __all__ = [
     "COUNT_HEADER_RE",
     "TABLES_DIR",
     "TableRecord",
+    "audit_formulas",
     "audit_links",
     "audit_pages",
     "audit_tables",
@@ -176,7 +177,7 @@ def publish_table(table: pd.DataFrame, name: str, *, output_dir: str | Path | No
     DisclosureError
         On a bad name, a name published twice, or a layout that does not fit the table.
     """
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise DisclosureError(f"table name {name!r} must be ASCII letters, digits, '_', '-', '.'")
     protected = protect_table(table, threshold=_threshold(study, threshold),
                               count_columns=count_columns, derived=derived,
@@ -212,7 +213,7 @@ def publish_view(table: pd.DataFrame, name: str, *, output_dir: str | Path | Non
     DisclosureError
         On a bad name or a name published twice.
     """
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise DisclosureError(f"table name {name!r} must be ASCII letters, digits, '_', '-', '.'")
     from kyodo_analysis.options import DisplayOptions
 
@@ -283,7 +284,7 @@ def publish_text(answers: pd.Series | Sequence[str], name: str, *, output_dir: s
     record = {"name": name, "title": title or name, "columns": [column],
               "rows": [[t] for t in texts], "spec": None, "notes": ["自由記述（個人情報はマスク済み）"],
               "free_text": True}
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise DisclosureError(f"table name {name!r} must be ASCII letters, digits, '_', '-', '.'")
     _write_record(record, output_dir)
     return shown
@@ -345,7 +346,7 @@ def audit_tables(records: Sequence[TableRecord], *, xlsx: Path | None = None,
     or a table whose threshold is lower than the study's ``threshold`` is a finding.
     """
     sheets = read_tables_xlsx(xlsx) if xlsx is not None else {}
-    findings: list[AuditFinding] = []
+    findings: list[AuditFinding] = audit_formulas(xlsx) if xlsx is not None else []
     group_bases: list[dict] = []
     for r in records:
         columns, rows = list(r.columns), [list(x) for x in r.rows]
@@ -375,6 +376,26 @@ def audit_tables(records: Sequence[TableRecord], *, xlsx: Path | None = None,
     floor = max([threshold or 0, *[int((r.spec or {}).get("min_base") or 0) for r in records]]) or \
         DEFAULT_OPTIONS.min_base
     return findings + audit_links(records) + differencing_findings(group_bases, min_base=floor)
+
+
+def audit_formulas(xlsx: Path) -> list[AuditFinding]:
+    """Every cell of the workbook that Excel would evaluate (a formula, an array formula, a
+    data-table formula): published cells are values, so each is a finding, named by sheet
+    and cell, never an exception."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(xlsx)
+    findings = []
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f" or type(cell.value).__name__ in (
+                        "ArrayFormula", "DataTableFormula"):
+                    findings.append(AuditFinding(
+                        f"{ws.title}!{cell.coordinate}", "formula", cell.row - 1,
+                        cell.column_letter, "a formula in a published cell (written as text "
+                        "it would be harmless): " + str(cell.value)[:80]))
+    return findings
 
 
 #: Headers and row labels of group bases: a visible one below the minimum base is a finding

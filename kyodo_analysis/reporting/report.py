@@ -22,6 +22,7 @@ import html
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -46,6 +47,7 @@ from kyodo_analysis.reporting.publish import (
 from kyodo_analysis.reporting.runner import NotebookJob, NotebookResult
 from kyodo_analysis.reporting.suite import NotebookSpec, PlannedRun, plan_runs, suite_for
 from kyodo_analysis.study import Study, open_study
+from kyodo_analysis.views.page import csp_meta
 
 __all__ = [
     "LATEST",
@@ -158,6 +160,53 @@ def _jobs_for(runs: Sequence[PlannedRun], build: Path, notebook_dir: Path, timeo
     return jobs
 
 
+_PATH_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+
+
+def _inside(root: Path, *parts: str) -> Path:
+    """``root/part/...``, refused unless every part is a plain name (no separator, no ``..``)
+    and the result stays under ``root``: a report never writes outside ``--out``."""
+    for part in parts:
+        if not _PATH_PART.fullmatch(str(part)):
+            raise ReportError(f"{part!r} cannot name a folder under {root}: use letters, digits, "
+                              "'-' and '_'")
+    path = root.joinpath(*parts)
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ReportError(f"{path} is outside {root}")
+    return path
+
+
+class _StoreHold:
+    """A read-only connection to the study's store held for a whole report run.
+
+    DuckDB lets any number of processes read a file but none write it while one reads, so
+    the notebooks (readers) all see the store as it was when the run began, and an import
+    that would replace a wave meanwhile (``kyodo import --replace``) is refused as "the store
+    is in use" instead of changing the data under half of the report. ``imports`` are the
+    import ids of the waves as the run read them (recorded in the manifest).
+    """
+
+    def __init__(self, study) -> None:
+        from kyodo_analysis.store import Store
+
+        path = getattr(study, "store_path", None)
+        self.store = None
+        self.imports: dict[int, int] = {}
+        if path is not None and Path(path).is_file():
+            self.store = Store(path, read_only=True)
+            self.imports = self.store.wave_imports(study.name)
+        self.path = str(path) if path is not None else None
+
+    def describe(self) -> dict:
+        return {"file": self.path, "held": self.store is not None,
+                "wave_imports": {str(fy): i for fy, i in self.imports.items()}}
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+
 def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_root: Path,
              notebook_dir: Path, timeout: int, jobs: int | None, scheduler: str | None,
              executor: cf.Executor | None, progress: bool, run_id: str | None,
@@ -165,7 +214,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
              strict_pages: bool = False) -> ReportResult:
     started = mf.now_iso()
     run_id = run_id or new_run_id()
-    fy_dir = Path(out_root) / study.name / f"FY{fiscal_year}"
+    fy_dir = _inside(Path(out_root), study.name, f"FY{fiscal_year}", run_id).parent
     fy_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale_builds(fy_dir)
     if (fy_dir / run_id).exists():
@@ -175,6 +224,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
         # Studies backed by a store import their waves once here, not in every parallel
         # notebook (one writer; the notebooks then only read).
         prepare()
+    hold = _StoreHold(study)  # one version of the data for every notebook of the run
     build = Path(tempfile.mkdtemp(prefix=f".build-{run_id}-", dir=fy_dir))
     build.chmod(0o755)  # mkdtemp makes it private; a published report is readable by all
     try:
@@ -221,6 +271,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
                       "config": study.settings.model_dump(mode="json")},
             "fiscal_year": fiscal_year,
             "inputs": [i.to_dict() for i in inputs],
+            "store": hold.describe(),
             "executor": {"kind": kind, "scheduler": scheduler, "jobs": workers,
                          "timeout": timeout},
             "notebooks": [_notebook_entry(run, job, res, build)
@@ -243,6 +294,8 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise
+    finally:
+        hold.close()
     moved = False
     if ok and update_latest:
         _point_latest(fy_dir, run_id)
@@ -583,6 +636,7 @@ def _index_html(study: Study, fy: int, runs: Sequence[PlannedRun], results: Sequ
 <html lang="ja">
 <head>
 <meta charset="utf-8">
+{csp_meta()}
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
 <title>{esc(study.title)} {fiscal_year_label(fy)}</title>

@@ -294,10 +294,21 @@ _PAGE_CSS = ("<style>.jp-RenderedHTMLCommon table{display:block;max-width:100%;o
              ".jp-RenderedImage img{max-width:100%;height:auto}</style>")
 
 
+#: The template's own inline scripts (MathJax configuration, the Mermaid loader): the pages
+#: use neither, and the Content-Security-Policy would refuse them.
+_TEMPLATE_SCRIPT = re.compile(
+    r'<script type="text/x-mathjax-config">.*?</script>\s*'
+    r'|<script type="module">(?:(?!</script>).)*?mermaid.*?</script>\s*', re.S)
+
+
 def _self_contained(page: str) -> str:
     """A report page that works offline: no scripts from CDNs (the pages use neither
-    widgets nor MathJax), and no horizontal page scroll."""
-    page = _REMOTE_SCRIPT.sub("", page)
+    widgets nor MathJax), no script at all (a Content-Security-Policy says so), and no
+    horizontal page scroll."""
+    from kyodo_analysis.views.page import csp_meta
+
+    page = _TEMPLATE_SCRIPT.sub("", _REMOTE_SCRIPT.sub("", page))
+    page = re.sub(r"<head>", lambda m: "<head>\n" + csp_meta(), page, count=1)
     return page.replace("</head>", _PAGE_CSS + "\n</head>", 1)
 
 

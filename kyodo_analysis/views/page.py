@@ -12,7 +12,20 @@ from dataclasses import dataclass
 
 from kyodo_analysis.calendar import fiscal_year_label, parse_fiscal_year
 
-__all__ = ["Counter", "Report", "heading", "note", "notes", "open_report", "paragraph", "table_heading"]
+__all__ = ["CONTENT_SECURITY_POLICY", "Counter", "Report", "csp_meta", "heading", "note", "notes",
+           "open_report", "paragraph", "table_heading"]
+
+#: The policy of every published page: the report runs no script at all (tables and figures
+#: are static HTML and embedded images), so a script that reached a page by mistake is blocked
+#: by the browser as well as escaped here. Styles are inline, images and fonts embedded.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; object-src 'none'; "
+                           "style-src 'unsafe-inline'; img-src data:; font-src data:; "
+                           "base-uri 'none'; form-action 'none'")
+
+
+def csp_meta() -> str:
+    """The ``<meta http-equiv="Content-Security-Policy">`` tag for the head of a page."""
+    return f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
 
 _NOTE_STYLE = "background:#f4f6f8;border-left:4px solid #90a4ae;padding:.5em 1em"
 _DEMO_STYLE = "background:#fff3cd;border:1px solid #e0c36a;padding:.5em 1em"

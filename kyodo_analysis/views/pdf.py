@@ -16,6 +16,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from kyodo_analysis.views.page import CONTENT_SECURITY_POLICY
+
 __all__ = ["chromium", "print_pdf", "report_html"]
 
 _CSS = """
@@ -82,7 +84,10 @@ def report_html(chapters: Sequence[tuple[int | None, str, Path]], *, title: str,
     body = "".join(f'<section class="chapter" id="ch{n}"><h1>第{n}章　{esc(t)}</h1>'
                    f"{_outputs(p)}</section>" for n, t, p in numbered)
     demo = f'<p class="demo">{esc(notice)}</p>' if notice else ""
-    return (f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+    # The page policy, plus the embedded Japanese font read from the package (file:).
+    policy = CONTENT_SECURITY_POLICY.replace("font-src data:", "font-src data: file:")
+    return (f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{policy}"><title>{esc(title)}</title>'
             f"<style>{_CSS % {'font': _font()}}</style></head><body>"
             f'<div class="cover"><h1>{esc(title)}</h1><p>{esc(subtitle)}</p>{demo}</div>'
             f'<nav class="toc"><h2>目次</h2><ol style="list-style:none">{toc}</ol></nav>'
