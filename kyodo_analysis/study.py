@@ -524,6 +524,52 @@ class Study:
         return table
 
     # ----------------------------------------------------------------------------------
+    # collaborative projects (協働事業台帳) and their reviews
+    # ----------------------------------------------------------------------------------
+    def collaboration_rules(self):
+        """What the study's register is checked against: the plan's 施策, the partner
+        types, forms and grant categories of ``collaboration:``, and every district level."""
+        from kyodo_analysis.collaboration.register import RegisterRules, measure_codes
+
+        spec = self.settings.collaboration
+        if spec is None:
+            raise ConfigError("the study has no collaboration register: add collaboration: "
+                              "{register: <file>} to study.yaml", file=str(self.path),
+                              key="collaboration")
+        return RegisterRules(measures=measure_codes(self.plan.policies),
+                             partner_types=tuple(spec.partner_types), forms=tuple(spec.forms),
+                             city_types=tuple(spec.city_types),
+                             grant_categories=tuple(spec.grant_categories),
+                             districts={lv.name: tuple(self.districts(lv.name))
+                                        for lv in self.settings.districts})
+
+    def collaboration(self):
+        """The study's register and reviews, read and validated
+        (:class:`~kyodo_analysis.collaboration.Collaboration`), or ``None`` when study.yaml
+        has no ``collaboration:`` block. Rejected rows are in each part's ``quarantine``."""
+        from kyodo_analysis.collaboration import Collaboration
+        from kyodo_analysis.collaboration.register import combine_registers, read_register
+        from kyodo_analysis.collaboration.reviews import combine_reviews, read_reviews
+
+        spec = self.settings.collaboration
+        if spec is None:
+            return None
+        if not self.plan.policies:
+            raise ConfigError("a collaboration register needs the plan's policies and measures "
+                              "(plan.policies) to check its 施策 codes", file=str(self.path),
+                              key="plan.policies")
+        rules = self.collaboration_rules()
+        register = combine_registers([
+            read_register(self.root / f.file, rules, sheet=f.sheet, encoding=f.encoding)
+            for f in spec.register_files])
+        reviews = None
+        if spec.reviews:
+            reviews = combine_reviews([
+                read_reviews(self.root / f.file, register, spec.review_items, sheet=f.sheet,
+                             encoding=f.encoding) for f in spec.reviews])
+        return Collaboration(register=register, reviews=reviews)
+
+    # ----------------------------------------------------------------------------------
     # what a report can show
     # ----------------------------------------------------------------------------------
     def missing_inputs(self) -> dict[str, str]:
@@ -545,6 +591,10 @@ class Study:
         if not cfg.districts:
             out["districts"] = ("地区別の集計には地区の定義が必要です: study.yaml に districts "
                                 "（name と codebook の列）を追加してください。")
+        if cfg.collaboration is None:
+            out["collaboration"] = ("協働事業台帳が設定されていません: 協働事業の相手方・形態・段階を示すには "
+                                    "study.yaml に collaboration: {register: <ファイル>} を追加してください"
+                                    "（kyodo init --collaboration が雛形を作ります）。")
         if not cfg.plan.start:
             out["plan"] = ("計画開始年度（plan.start）が未設定のため、計画前後の比較はしません。")
         return out
