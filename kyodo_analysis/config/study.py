@@ -285,6 +285,9 @@ class CollaborationConfig(Model):
     city_types: list[str] = Field(
         default_factory=lambda: ["行政"],
         description="partner types that are the city itself (its departments)")
+    private_types: list[str] = Field(
+        default_factory=lambda: ["市民"],
+        description="partner types whose names are never shown (individual citizens)")
     forms: list[str] = Field(default_factory=lambda: list(DEFAULT_FORMS), min_length=1,
                              description="forms of collaboration (協働の形態)")
     review_items: list[str] = Field(default_factory=lambda: list(DEFAULT_REVIEW_ITEMS),
@@ -303,10 +306,11 @@ class CollaborationConfig(Model):
 
     @model_validator(mode="after")
     def _city_types_known(self) -> CollaborationConfig:
-        bad = [t for t in self.city_types if t not in self.partner_types]
-        if bad:
-            raise ValueError(f"city type {bad[0]!r} is not one of partner_types "
-                             f"{self.partner_types}")
+        for key in ("city_types", "private_types"):
+            bad = [t for t in getattr(self, key) if t not in self.partner_types]
+            if bad:
+                raise ValueError(f"{key}: {bad[0]!r} is not one of partner_types "
+                                 f"{self.partner_types}")
         for key in ("partner_types", "forms", "review_items"):
             values = getattr(self, key)
             if len(values) != len(set(values)):
