@@ -260,3 +260,72 @@ def test_template_round_trip(tmp_path):
 
     with pytest.raises(InputError, match="no rows"):           # only the two 入力例 rows
         read_reviews(path, reg, ITEMS, sheet="振り返り")
+
+
+# ----------------------------------------------------------------------------- the demo
+def _activity_totals(study) -> pd.DataFrame:
+    a = study.activity()
+    return a[a["domain"] == "市全体"].pivot(index="fiscal_year", columns="series", values="value")
+
+
+def _fy(dates: pd.Series) -> pd.Series:
+    return dates.dt.year - (dates.dt.month < 4)
+
+
+def test_demo_register_matches_the_activity_statistics(demo_study):
+    """The demo's register reconciles with its activity statistics, year by year:
+    協働事業数 = implemented projects without a grant running in the year; 助成件数（区分） =
+    grant projects of that category; マッチング件数 = projects matched in the year."""
+    c = demo_study.collaboration()
+    reg = c.register
+    assert reg.n_quarantined == 0 and c.reviews.n_quarantined == 0
+    stats = _activity_totals(demo_study)
+    categories = demo_study.settings.collaboration.grant_categories
+    years = reg.fiscal_years()
+    assert years == [2022, 2023, 2024, 2025]
+    for y in years:
+        run = reg.active_in(y)
+        assert 30 <= len(run) <= 70
+        assert (run["実施開始"].notna() & run["grant"].isna()).sum() == stats.loc[y, "協働事業数"]
+        for cat in categories:
+            assert (run["grant"] == cat).sum() == stats.loc[y, f"助成件数（{cat}）"], (y, cat)
+        assert (_fy(reg.projects["マッチング"]) == y).sum() == stats.loc[y, "マッチング件数"]
+    # every review belongs to a project with a 振り返り date; both sides for most
+    reviewed = set(c.reviews.scores["project_id"])
+    assert reviewed <= set(reg.projects.loc[reg.projects["振り返り"].notna(), "project_id"])
+    summary = m.review_summary(c.reviews).set_index("item")
+    assert summary.loc["情報共有", "gap"] < -0.5          # the gap the demo builds in
+    tree = m.plan_tree(reg, demo_study.plan.policies)
+    assert (tree["projects"] == 0).any()                   # a measure without projects shows
+
+
+def test_study_without_collaboration_block(demo_study, tmp_path):
+    import shutil
+
+    import yaml
+
+    from kyodo_analysis.study import Study
+
+    doc = yaml.safe_load((demo_study.root / "study.yaml").read_text(encoding="utf-8"))
+    doc.pop("collaboration")
+    for f in ("codebook.yaml",):
+        shutil.copy(demo_study.root / f, tmp_path / f)
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    s = Study.from_yaml(tmp_path / "study.yaml")
+    assert s.collaboration() is None
+    assert "協働事業台帳が設定されていません" in s.missing_inputs()["collaboration"]
+
+
+def test_collaboration_block_is_checked(tmp_path):
+    from kyodo_analysis.config.base import parse_document
+    from kyodo_analysis.config.study import CollaborationConfig
+    from kyodo_analysis.errors import ConfigError
+
+    ok = parse_document(CollaborationConfig, {"register": "a.csv", "reviews": "b.xlsx"}, file="s")
+    assert ok.register_files[0].file == "a.csv" and ok.reviews[0].file == "b.xlsx"
+    assert ok.review_items[0] == "目的の共有" and "行政" in ok.partner_types
+    with pytest.raises(ConfigError, match="did you mean 'review_items'"):
+        parse_document(CollaborationConfig, {"register": "a.csv", "review_item": []}, file="s")
+    with pytest.raises(ConfigError, match="city_types"):
+        parse_document(CollaborationConfig, {"register": "a.csv", "city_types": ["市役所"]},
+                       file="s")
