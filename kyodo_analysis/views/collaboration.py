@@ -24,6 +24,7 @@ from kyodo_analysis.views.figures import PALETTE
 __all__ = [
     "LABEL_TOP_K",
     "flow_chart",
+    "flow_table",
     "funnel_chart",
     "funnel_table",
     "label_overlaps",
@@ -32,6 +33,8 @@ __all__ = [
     "partner_table",
     "plan_tree_chart",
     "plan_tree_table",
+    "project_gap_table",
+    "register_year",
     "review_chart",
     "review_table",
     "stage_table",
@@ -72,7 +75,39 @@ def missing_notes(register: Register, reviews) -> list[str]:
     return out
 
 
+def register_year(register: Register, fiscal_year: int) -> int | None:
+    """The register year a report for ``fiscal_year`` shows: that year if projects run in
+    it, else the latest earlier year with projects (``None`` when there is none)."""
+    years = [y for y in register.fiscal_years() if y <= fiscal_year]
+    return years[-1] if years else None
+
+
 # ----------------------------------------------------------------------------- tables
+def flow_table(fl: pd.DataFrame, policy_names: dict[str, str] | None = None) -> pd.DataFrame:
+    names = policy_names or {}
+    return pd.DataFrame({"相手方の種別": fl["type"], "協働の形態": fl["form"],
+                         "推進施策": [f"{p} {names.get(p, '')}".strip() for p in fl["policy"]],
+                         "組の数": fl["links"].astype("int64")})
+
+
+def project_gap_table(gaps: pd.DataFrame, register: Register, *, top: int = 15) -> pd.DataFrame:
+    """Projects whose two sides disagree most: for each project (and year) the item with the
+    largest absolute gap, the largest first."""
+    g = gaps.dropna(subset=["gap"]).assign(abs_gap=lambda d: d["gap"].abs())
+    if g.empty:
+        return pd.DataFrame(columns=["事業名", "年度", "評価項目", "行政", "市民側", "差（市民側－行政）"])
+    best = (g.sort_values(["abs_gap", "item"], ascending=[False, True], kind="stable")
+            .groupby(["project_id", "fiscal_year"], sort=False).head(1)
+            .sort_values(["abs_gap", "project_id"], ascending=[False, True], kind="stable").head(top))
+    names = register.projects.set_index("project_id")["name"]
+    return pd.DataFrame({"事業名": best["project_id"].map(names).to_numpy(),
+                         "年度": [fiscal_year_label(int(y), style="era") for y in best["fiscal_year"]],
+                         "評価項目": best["item"].to_numpy(),
+                         "行政": best["city"].astype("int64").to_numpy(),
+                         "市民側": best["partner"].astype("int64").to_numpy(),
+                         "差（市民側－行政）": best["gap"].astype("int64").to_numpy()})
+
+
 def yearly_table(yearly: pd.DataFrame) -> pd.DataFrame:
     """Yearly measures with Japanese headers (shares in %, one decimal)."""
     return pd.DataFrame({
@@ -316,7 +351,8 @@ def timeline_chart(register: Register, *, fiscal_year: int | None = None, max_pr
         for s in STAGES:
             if pd.notna(r[s]):
                 ax.scatter([r[s]], [yi], color=_STAGE_COLOURS[s], s=18, zorder=2)
-    ax.set_yticks(y, [str(n)[:18] for n in shown["name"]], fontsize=7)
+    ax.set_yticks(y, [f"{i} {str(n)[:16]}" for i, n in zip(shown["project_id"], shown["name"], strict=True)],
+                  fontsize=7)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(handles=[Line2D([], [], marker="o", ls="", color=c, label=s)
                        for s, c in _STAGE_COLOURS.items() if s in register.stages_present],
