@@ -329,3 +329,30 @@ def test_collaboration_block_is_checked(tmp_path):
     with pytest.raises(ConfigError, match="city_types"):
         parse_document(CollaborationConfig, {"register": "a.csv", "city_types": ["市役所"]},
                        file="s")
+
+
+@pytest.mark.slow
+def test_kyodo_init_collaboration_writes_a_template_the_reader_accepts(tmp_path):
+    from openpyxl import load_workbook
+    from report_support import kyodo
+
+    from kyodo_analysis.collaboration.register import measure_codes
+    from kyodo_analysis.config.base import read_yaml
+    from kyodo_analysis.paths import project_root
+
+    proc = kyodo("init", "--collaboration", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    path = tmp_path / "協働事業台帳.xlsx"
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["事業台帳", "振り返り", "コード表", "記入方法"]
+    codes = [c.value for c in wb["コード表"]["A"][1:]]
+    assert codes[0].startswith("I-1") and any(c.startswith("V-2") for c in codes)
+    again = kyodo("init", "--collaboration", "--out", str(tmp_path))
+    assert again.returncode == 1 and "--force" in again.stderr
+    assert kyodo("init", "--out", str(tmp_path)).returncode == 2      # neither --from nor --collaboration
+    # the example row is skipped: a register holding only it has no rows
+    plan = read_yaml(project_root() / "kyodo_analysis" / "templates" / "plan.yaml", what="plan")
+    rules = RegisterRules(measures=measure_codes(plan["policies"]),
+                          partner_types=DEFAULT_PARTNER_TYPES, forms=DEFAULT_FORMS)
+    with pytest.raises(InputError, match="no rows"):
+        read_register(path, rules, sheet="事業台帳")
