@@ -356,3 +356,92 @@ def test_kyodo_init_collaboration_writes_a_template_the_reader_accepts(tmp_path)
                           partner_types=DEFAULT_PARTNER_TYPES, forms=DEFAULT_FORMS)
     with pytest.raises(InputError, match="no rows"):
         read_register(path, rules, sheet="事業台帳")
+
+
+# ----------------------------------------------------------------------------- pictures
+@pytest.fixture()
+def style():
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kyodo_analysis.views import figures
+
+    figures.use_style()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*[Gg]lyph.*missing")   # Japanese renders
+        yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def _texts(fig) -> str:
+    return " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
+
+
+def test_network_labels_never_overlap_and_say_how_many(reg, style):
+    from kyodo_analysis.views import collaboration as vc
+
+    fig = vc.network_chart(reg, types=DEFAULT_PARTNER_TYPES, private_types=["市民"], top_k=5)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    labels = [t for t in ax.texts if t.get_text()]
+    assert fig.labels["drawn"] == len(labels) and fig.labels["drawn"] + fig.labels["skipped"] == 5
+    assert vc.label_overlaps(labels) == 0
+    assert "市民F" not in {t.get_text() for t in labels}              # private: never named
+    assert labels[0].get_text() == "市民協働課"                        # the most connected first
+    legend = ax.get_legend()
+    assert legend is not None and "NPO法人" in [t.get_text() for t in legend.get_texts()]
+    # a crowded network: labels that would collide are left out, never drawn on top
+    cell = "、".join(f"実行委員会メンバー団体{i}（市民活動団体）" for i in range(80))
+    many = validate_register(frame([("X01", "2025", "", "I-1", "共催", cell,
+                                     "", "", "", "", "", "")]), RULES)
+    fig = vc.network_chart(many, types=DEFAULT_PARTNER_TYPES, top_k=80)
+    fig.canvas.draw()
+    labels = [t for t in fig.axes[0].texts if t.get_text()]
+    assert fig.labels["skipped"] > 0 and fig.labels["drawn"] + fig.labels["skipped"] == 80
+    assert vc.label_overlaps(labels) == 0
+
+
+def test_flow_chart_nodes_carry_the_counts(reg, style):
+    from kyodo_analysis.views import collaboration as vc
+
+    fig = vc.flow_chart(m.flows(reg), types=DEFAULT_PARTNER_TYPES, forms=DEFAULT_FORMS,
+                        policies=["I", "II", "III"], policy_names={"I": "学ぶ"})
+    text = _texts(fig)
+    assert "NPO法人（5）" in text and "委託（5）" in text and "I 学ぶ（8）" in text
+    assert "計14" in text
+
+
+def test_other_pictures_show_the_hand_counts(reg, style):
+    from kyodo_analysis.views import collaboration as vc
+
+    fig = vc.plan_tree_chart(m.plan_tree(reg, POLICIES))
+    assert "0（事業なし）" in _texts(fig) and fig.axes[0].get_legend() is not None
+    fig = vc.funnel_chart(m.funnel(reg))
+    assert "日数 15／46／233.5" in _texts(fig) and fig.axes[0].get_legend() is not None
+    fig = vc.timeline_chart(reg)
+    assert fig.shown == (9, 9) and fig.axes[0].get_legend() is not None   # P06 has no dates
+    rv = validate_reviews(reviews_frame(), reg, ITEMS)
+    fig = vc.review_chart(m.review_summary(rv))
+    assert "差 -1.50（2件）" in _texts(fig)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["行政", "市民側"]
+
+
+def test_a_register_without_dates_or_reviews_says_what_is_missing(style):
+    from kyodo_analysis.views import collaboration as vc
+
+    bare = validate_register(frame([(*r[:6], "", "", "", "", "", "") for r in PROJECTS]), RULES)
+    notes = vc.missing_notes(bare, None)
+    assert any("段階の日付" in n for n in notes) and any("振り返りシート" in n for n in notes)
+    assert m.funnel(bare)[list(m.FUNNEL)].to_numpy().sum() == 0
+    assert m.stage_medians(bare)["projects"].sum() == 0
+    fig = vc.timeline_chart(bare)
+    assert fig.shown == (0, 0) and "段階の日付が記入された事業がありません" in _texts(fig)
+    # what does not need dates still works
+    assert m.partner_degrees(bare)["projects"].max() == 7
+    vc.network_chart(bare, types=DEFAULT_PARTNER_TYPES)
+    partial = validate_register(frame([(*r[:6], r[6], "", "", "", "", "") for r in PROJECTS]), RULES)
+    assert any("マッチング・企画" in n for n in vc.missing_notes(partial, None))
