@@ -477,6 +477,22 @@ class Study:
         out["value"] = pd.to_numeric(out["value"])
         return out[["series", "domain", "fiscal_year", "value"]]
 
+    def indicator_series(self) -> pd.DataFrame:
+        """What activity-type indicators read: the activity statistics (:meth:`activity`)
+        plus, when study.yaml has a collaboration register, the register's yearly series
+        (:func:`~kyodo_analysis.collaboration.measures.register_series`, for indicators of
+        ``type: register``); same long form."""
+        from kyodo_analysis.collaboration.measures import register_series
+
+        parts = [self.activity()] if self.settings.activity is not None else []
+        collab = self.collaboration()
+        if collab is not None:
+            parts.append(register_series(collab.register, collab.reviews, self.plan.policies,
+                                         city="市全体"))
+        if not parts:
+            return self.activity()  # the error saying what to add
+        return pd.concat(parts, ignore_index=True)
+
     def activity_levels(self) -> dict[str, str]:
         """Series published by district -> the district level they are published by."""
         spec = self.settings.activity

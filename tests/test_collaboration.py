@@ -445,3 +445,43 @@ def test_a_register_without_dates_or_reviews_says_what_is_missing(style):
     vc.network_chart(bare, types=DEFAULT_PARTNER_TYPES)
     partial = validate_register(frame([(*r[:6], r[6], "", "", "", "", "") for r in PROJECTS]), RULES)
     assert any("マッチング・企画" in n for n in vc.missing_notes(partial, None))
+
+
+def test_indicators_computed_from_the_register_are_graded(demo_study):
+    """indicators.yaml can name register measures (type: register); they are computed from
+    the register year by year and graded like activity series."""
+    import yaml as _yaml
+
+    from kyodo_analysis.evaluation.compute import compute_indicators
+    from kyodo_analysis.evaluation.registry import IndicatorRegistry
+
+    doc = _yaml.safe_load((demo_study.root / "indicators.yaml").read_text(encoding="utf-8"))
+    reg = demo_study.collaboration().register
+    yearly = m.yearly_measures(reg).set_index("fiscal_year")
+    iii_2022 = int((reg.active_in(2022)["policy"] == "III").sum())
+    doc["indicators"] += [
+        {"id": "V-9", "name": "推進施策IIIの協働事業数", "policy": "III", "measure": "1",
+         "source": {"type": "register", "measure": "projects", "policy": "III"}, "unit": "件",
+         "baseline": {"fiscal_year": 2022, "value": iii_2022},
+         "targets": {2026: iii_2022 + 10}},
+        {"id": "V-10", "name": "市以外の相手方が2者以上の事業の割合", "policy": "V", "measure": "1",
+         "source": {"type": "register", "measure": "two_non_city_share"}, "unit": "%",
+         "baseline": {"fiscal_year": 2022, "value": round(100 * yearly.loc[2022, "two_non_city"], 1)},
+         "targets": {2026: 60.0}},
+        {"id": "V-11", "name": "振り返りの平均評点", "policy": "V", "measure": "1",
+         "source": {"type": "register", "measure": "mean_review_score"}, "unit": "点",
+         "baseline": {"fiscal_year": 2022, "value": 3.5}, "targets": {2026: 4.0}},
+    ]
+    registry = IndicatorRegistry.from_dict(doc, plan=demo_study.plan)
+    registry.check(demo_study)
+    got = compute_indicators(demo_study, 2025, registry=registry).set_index("indicator_id")
+    assert got.loc["V-9", "estimate"] == (reg.active_in(2025)["policy"] == "III").sum()
+    assert got.loc["V-10", "estimate"] == pytest.approx(100 * yearly.loc[2025, "two_non_city"])
+    reviews = demo_study.collaboration().reviews.scores
+    assert got.loc["V-11", "estimate"] == pytest.approx(
+        reviews.loc[reviews["fiscal_year"] == 2025, "score"].mean())
+    assert got.loc[["V-9", "V-10", "V-11"], "grade"].notna().all()
+    with pytest.raises(Exception, match="measure"):
+        IndicatorRegistry.from_dict({"indicators": [{**doc["indicators"][-1],
+                                                     "source": {"type": "register", "measure": "x"}}]},
+                                    plan=demo_study.plan)

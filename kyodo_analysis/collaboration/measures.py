@@ -30,6 +30,7 @@ from kyodo_analysis.collaboration.reviews import CITY_SIDE, PARTNER_SIDE, Review
 
 __all__ = [
     "FUNNEL",
+    "REGISTER_MEASURES",
     "build_network",
     "flows",
     "funnel",
@@ -38,6 +39,8 @@ __all__ = [
     "partner_degrees",
     "plan_tree",
     "project_gaps",
+    "register_series",
+    "register_series_name",
     "review_summary",
     "stage_days",
     "stage_medians",
@@ -257,3 +260,52 @@ def largest_disagreements(reviews: Reviews, *, k: int = 3,
     s = review_summary(reviews, fiscal_year=fiscal_year).dropna(subset=["abs_gap"])
     return s.sort_values(["abs_gap", "item"], ascending=[False, True],
                          kind="stable").head(k).reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- indicator series
+#: Register measures an indicator can name (indicators.yaml ``source: {type: register,
+#: measure: ...}``) -> the Japanese label of the yearly series.
+REGISTER_MEASURES: dict[str, str] = {
+    "projects": "事業数",
+    "partners": "相手方の数",
+    "two_non_city_share": "市以外の相手方が2者以上の事業の割合（%）",
+    "non_city_lead_share": "市以外が主導する事業の割合（%）",
+    "mean_review_score": "振り返りの平均評点",
+}
+_SERIES_PREFIX = "協働事業台帳: "
+
+
+def register_series_name(measure: str, policy: str | None = None) -> str:
+    """The name of a register series in the study's activity statistics
+    (「協働事業台帳: 事業数（推進施策III）」)."""
+    label = REGISTER_MEASURES[measure]
+    return f"{_SERIES_PREFIX}{label}" + (f"（推進施策{policy}）" if policy else "")
+
+
+def register_series(register: Register, reviews: Reviews | None, policies: Sequence,
+                    *, city: str) -> pd.DataFrame:
+    """Yearly series of the register, in the long form of activity statistics
+    (``series, domain, fiscal_year, value``; domain ``city``), for indicators: projects running
+    in the year (in all and per 推進施策), distinct partners, the shares of
+    :func:`yearly_measures` in %, and the mean review score (both sides, every item) of the
+    reviews of the year."""
+    yearly = yearly_measures(register)
+    rows = []
+    for r in yearly.itertuples(index=False):
+        y = int(r.fiscal_year)
+        rows += [(register_series_name("projects"), y, float(r.projects)),
+                 (register_series_name("partners"), y, float(r.partners)),
+                 (register_series_name("two_non_city_share"), y, 100 * r.two_non_city),
+                 (register_series_name("non_city_lead_share"), y, 100 * r.non_city_lead)]
+        running = register.active_in(y)
+        for pol in policies:
+            pid = str(_attr(pol, "id"))
+            rows.append((register_series_name("projects", pid), y,
+                         float((running["policy"] == pid).sum())))
+    if reviews is not None and not reviews.scores.empty:
+        means = reviews.scores.groupby("fiscal_year")["score"].mean()
+        rows += [(register_series_name("mean_review_score"), int(y), float(v))
+                 for y, v in means.items()]
+    out = pd.DataFrame(rows, columns=["series", "fiscal_year", "value"])
+    out.insert(1, "domain", city)
+    return out
