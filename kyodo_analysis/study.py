@@ -562,7 +562,12 @@ class Study:
     def collaboration(self):
         """The study's register and reviews, read and validated
         (:class:`~kyodo_analysis.collaboration.Collaboration`), or ``None`` when study.yaml
-        has no ``collaboration:`` block. Rejected rows are in each part's ``quarantine``."""
+        has no ``collaboration:`` block. Rejected rows are in each part's ``quarantine``.
+        Read once per :class:`Study` object."""
+        return self._collaboration
+
+    @cached_property
+    def _collaboration(self):
         from kyodo_analysis.collaboration import Collaboration
         from kyodo_analysis.collaboration.register import combine_registers, read_register
         from kyodo_analysis.collaboration.reviews import combine_reviews, read_reviews
