@@ -485,3 +485,17 @@ def test_indicators_computed_from_the_register_are_graded(demo_study):
         IndicatorRegistry.from_dict({"indicators": [{**doc["indicators"][-1],
                                                      "source": {"type": "register", "measure": "x"}}]},
                                     plan=demo_study.plan)
+
+
+def test_a_project_id_in_two_register_files_is_quarantined_in_both():
+    from kyodo_analysis.collaboration.register import combine_registers
+
+    a = validate_register(frame(PROJECTS[:3]), RULES, file="a.csv")
+    b = validate_register(frame(PROJECTS[2:5]), RULES, file="b.csv")      # P03 in both
+    both = combine_registers([a, b])
+    assert both.read == 6 and both.n_accepted + both.n_quarantined == 6
+    assert set(both.projects["project_id"]) == {"P01", "P02", "P04", "P05"}
+    q = both.quarantine
+    assert set(zip(q["file"], q["row"], q["rule"], strict=True)) == {
+        ("a.csv", 4, "duplicate_id"), ("b.csv", 2, "duplicate_id")}
+    assert "P03" not in set(both.partners["project_id"])
