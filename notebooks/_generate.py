@@ -256,7 +256,10 @@ c06c = [new_code_cell(PARAMS),
     if problems:
         import pandas as pd
         q = pd.concat(problems, ignore_index=True)
-        display(tables.styled(q.rename(columns={"file": "ファイル", "row": "行", "column": "列", "value": "値", "message": "理由"})[["ファイル", "行", "列", "値", "理由"]], opts))
+        # the rule, not the value: a rejected cell may hold a person's name (the full record is
+        # Register.quarantine, for the staff who correct the file)
+        q = q.assign(ファイル=q["file"].map(lambda f: f.rsplit("/", 1)[-1]))
+        display(tables.styled(q.rename(columns={"row": "行", "column": "列", "rule": "規則"})[["ファイル", "行", "列", "規則"]], opts))
     for line in vc.missing_notes(reg, reviews):
         display(page.note(line))
     if year is None:
