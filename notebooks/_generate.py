@@ -235,7 +235,7 @@ else:
     reg, reviews, conf = collab.register, collab.reviews, s.settings.collaboration
     year = vc.register_year(reg, fy)
     names = {p.id: p.name for p in s.plan.policies}
-    city_as_one = "市（行政）"
+    city_as_one = "市（行政）" if conf.merge_city else None
 
 def show_table(table, name, title, notes=()):
     number = num.table()
@@ -280,7 +280,8 @@ c06c = [new_code_cell(PARAMS),
                                title=f"{num.figure()}　協働のネットワーク（{fiscal_year_label(y, style='era')}に実施中の事業）")
         plt.show()
         display(page.notes([f"名前を示すのは関わった事業の多い上位{fig.labels['top_k']}の相手方のうち、ラベルが重ならないもの（{fig.labels['drawn']}件。重なるため省いたもの {fig.labels['skipped']}件）です。",
-                            f"市の部署は「{city_as_one}」として1つにまとめています。{'・'.join(conf.private_types)}（個人）の名前は示しません。"]))
+                            (f"市の部署は「{city_as_one}」として1つにまとめています。" if city_as_one else "市の部署は部署ごとに示しています。")
+                            + f"{'・'.join(conf.private_types)}（個人）の名前は示しません。"]))
     degrees = measures.partner_degrees(reg, fiscal_year=year)
     show_table(vc.partner_table(degrees, private_types=conf.private_types), "collab_partners",
                f"関わった事業の多い相手方（{fiscal_year_label(year, style='era')}、上位20）",

@@ -288,6 +288,9 @@ class CollaborationConfig(Model):
     private_types: list[str] = Field(
         default_factory=lambda: ["市民"],
         description="partner types whose names are never shown (individual citizens)")
+    merge_city: bool = Field(
+        True, description="draw the city's departments as one node in the network (false: "
+                          "one node per department)")
     forms: list[str] = Field(default_factory=lambda: list(DEFAULT_FORMS), min_length=1,
                              description="forms of collaboration (協働の形態)")
     review_items: list[str] = Field(default_factory=lambda: list(DEFAULT_REVIEW_ITEMS),
