@@ -56,7 +56,7 @@ def demo(out: Path, seed: int) -> None:
 
 
 @main.command(name="init")
-@click.option("--from", "first", type=click.Path(path_type=Path), required=True,
+@click.option("--from", "first", type=click.Path(path_type=Path), default=None,
               metavar="FILE [FILE ...]",
               help="The city's exports (xlsx, csv, sav), one file per wave.")
 @click.argument("more", nargs=-1, type=click.Path(path_type=Path))
@@ -65,8 +65,12 @@ def demo(out: Path, seed: int) -> None:
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 @click.option("--name", default=None, help="The study's slug (a-z0-9 - _); default from the file.")
 @click.option("--title", default=None, help="The study's title; default from the title rows.")
-def init(first: Path, more: tuple[Path, ...], out: Path, force: bool, name: str | None,
-         title: str | None) -> None:
+@click.option("--collaboration", is_flag=True,
+              help="Write the template of the collaboration register (協働事業台帳.xlsx) instead.")
+@click.option("--study", "study_file", type=click.Path(path_type=Path), default=None,
+              help="With --collaboration: take the plan, lists and districts from this study.yaml.")
+def init(first: Path | None, more: tuple[Path, ...], out: Path, force: bool, name: str | None,
+         title: str | None, collaboration: bool, study_file: Path | None) -> None:
     """Draft a study (codebook, study and indicator files) from a city's exports.
 
     Every guess is marked 「要確認」 in the files written. Exit code 0 when the draft was
@@ -76,6 +80,12 @@ def init(first: Path, more: tuple[Path, ...], out: Path, force: bool, name: str 
     import re
 
     from kyodo_analysis.io.init import describe, draft_study, write_study
+
+    if collaboration:
+        _init_collaboration(out, study_file, force)
+        return
+    if first is None:
+        raise click.UsageError("give the exports with --from FILE (or --collaboration)")
 
     if name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
         raise click.BadParameter("a slug of a-z, 0-9, - and _", param_hint="--name")
@@ -96,6 +106,44 @@ def init(first: Path, more: tuple[Path, ...], out: Path, force: bool, name: str 
         click.echo("left to fill in:")
         for item in draft.todo:
             click.echo(f"  - {item}")
+
+def _init_collaboration(out: Path, study_file: Path | None, force: bool) -> None:
+    """``kyodo init --collaboration``: write the register template (協働事業台帳.xlsx)."""
+    from importlib import resources
+
+    import yaml
+
+    from kyodo_analysis.collaboration.template import write_template
+    from kyodo_analysis.config.study import CollaborationConfig
+
+    target = out / "協働事業台帳.xlsx"
+    if target.exists() and not force:
+        _fail(f"{target} exists; use --force to overwrite it")
+    districts: dict = {}
+    try:
+        if study_file is not None:
+            from kyodo_analysis.study import Study
+
+            study = Study.from_yaml(study_file)
+            policies = study.plan.policies
+            conf = study.settings.collaboration or CollaborationConfig(register="協働事業台帳.xlsx")
+            districts = {lv.name: study.districts(lv.name) for lv in study.district_levels}
+        else:
+            plan = yaml.safe_load(resources.files("kyodo_analysis.templates").joinpath("plan.yaml")
+                                  .read_text(encoding="utf-8"))
+            policies = plan["policies"]
+            conf = CollaborationConfig(register="協働事業台帳.xlsx")
+    except KyodoError as exc:
+        _fail(str(exc))
+    write_template(target, policies=policies, partner_types=conf.partner_types, forms=conf.forms,
+                   review_items=conf.review_items, grant_categories=conf.grant_categories,
+                   districts=districts)
+    click.echo(f"written: {target}")
+    click.echo("add to study.yaml:")
+    click.echo("  collaboration:")
+    click.echo("    register: {file: 協働事業台帳.xlsx, sheet: 事業台帳}")
+    click.echo("    reviews: {file: 協働事業台帳.xlsx, sheet: 振り返り}")
+
 
 
 @contextlib.contextmanager

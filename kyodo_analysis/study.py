@@ -477,6 +477,22 @@ class Study:
         out["value"] = pd.to_numeric(out["value"])
         return out[["series", "domain", "fiscal_year", "value"]]
 
+    def indicator_series(self) -> pd.DataFrame:
+        """What activity-type indicators read: the activity statistics (:meth:`activity`)
+        plus, when study.yaml has a collaboration register, the register's yearly series
+        (:func:`~kyodo_analysis.collaboration.measures.register_series`, for indicators of
+        ``type: register``); same long form."""
+        from kyodo_analysis.collaboration.measures import register_series
+
+        parts = [self.activity()] if self.settings.activity is not None else []
+        collab = self.collaboration()
+        if collab is not None:
+            parts.append(register_series(collab.register, collab.reviews, self.plan.policies,
+                                         city="市全体"))
+        if not parts:
+            return self.activity()  # the error saying what to add
+        return pd.concat(parts, ignore_index=True)
+
     def activity_levels(self) -> dict[str, str]:
         """Series published by district -> the district level they are published by."""
         spec = self.settings.activity
@@ -524,6 +540,57 @@ class Study:
         return table
 
     # ----------------------------------------------------------------------------------
+    # collaborative projects (協働事業台帳) and their reviews
+    # ----------------------------------------------------------------------------------
+    def collaboration_rules(self):
+        """What the study's register is checked against: the plan's 施策, the partner
+        types, forms and grant categories of ``collaboration:``, and every district level."""
+        from kyodo_analysis.collaboration.register import RegisterRules, measure_codes
+
+        spec = self.settings.collaboration
+        if spec is None:
+            raise ConfigError("the study has no collaboration register: add collaboration: "
+                              "{register: <file>} to study.yaml", file=str(self.path),
+                              key="collaboration")
+        return RegisterRules(measures=measure_codes(self.plan.policies),
+                             partner_types=tuple(spec.partner_types), forms=tuple(spec.forms),
+                             city_types=tuple(spec.city_types),
+                             grant_categories=tuple(spec.grant_categories),
+                             districts={lv.name: tuple(self.districts(lv.name))
+                                        for lv in self.settings.districts})
+
+    def collaboration(self):
+        """The study's register and reviews, read and validated
+        (:class:`~kyodo_analysis.collaboration.Collaboration`), or ``None`` when study.yaml
+        has no ``collaboration:`` block. Rejected rows are in each part's ``quarantine``.
+        Read once per :class:`Study` object."""
+        return self._collaboration
+
+    @cached_property
+    def _collaboration(self):
+        from kyodo_analysis.collaboration import Collaboration
+        from kyodo_analysis.collaboration.register import combine_registers, read_register
+        from kyodo_analysis.collaboration.reviews import combine_reviews, read_reviews
+
+        spec = self.settings.collaboration
+        if spec is None:
+            return None
+        if not self.plan.policies:
+            raise ConfigError("a collaboration register needs the plan's policies and measures "
+                              "(plan.policies) to check its 施策 codes", file=str(self.path),
+                              key="plan.policies")
+        rules = self.collaboration_rules()
+        register = combine_registers([
+            read_register(self.root / f.file, rules, sheet=f.sheet, encoding=f.encoding)
+            for f in spec.register_files])
+        reviews = None
+        if spec.reviews:
+            reviews = combine_reviews([
+                read_reviews(self.root / f.file, register, spec.review_items, sheet=f.sheet,
+                             encoding=f.encoding) for f in spec.reviews])
+        return Collaboration(register=register, reviews=reviews)
+
+    # ----------------------------------------------------------------------------------
     # what a report can show
     # ----------------------------------------------------------------------------------
     def missing_inputs(self) -> dict[str, str]:
@@ -545,6 +612,10 @@ class Study:
         if not cfg.districts:
             out["districts"] = ("地区別の集計には地区の定義が必要です: study.yaml に districts "
                                 "（name と codebook の列）を追加してください。")
+        if cfg.collaboration is None:
+            out["collaboration"] = ("協働事業台帳が設定されていません: 協働事業の相手方・形態・段階を示すには "
+                                    "study.yaml に collaboration: {register: <ファイル>} を追加してください"
+                                    "（kyodo init --collaboration が雛形を作ります）。")
         if not cfg.plan.start:
             out["plan"] = ("計画開始年度（plan.start）が未設定のため、計画前後の比較はしません。")
         return out

@@ -1,4 +1,5 @@
-"""Generate notebooks 01_overview, 04_district, 05_comparison and 08_crosstabs (outputs cleared).
+"""Generate notebooks 01_overview, 04_district, 05_comparison, 06_collaboration and 08_crosstabs
+(outputs cleared).
 
 Run from the project root: ``python notebooks/_generate.py``. The notebooks call the views
 (:mod:`kyodo_analysis.views`); edit this file, not the notebooks, and rerun it.
@@ -221,3 +222,122 @@ for k, (dim, column) in enumerate(dims, start=1):
         display(page.notes(notes))'''),
 ]
 nb(c06, "notebooks/08_crosstabs.ipynb", "notebooks/05_comparison.ipynb")
+
+# ---------------------------------------------------------------- 06 collaboration (協働プロセスの可視化)
+COLLAB_SETUP = SETUP + '''from kyodo_analysis.calendar import fiscal_year_label
+from kyodo_analysis.collaboration import measures
+from kyodo_analysis.reporting.publish import publish_text
+from kyodo_analysis.views import collaboration as vc
+
+display(r.header("協働プロセスの可視化"))
+collab = s.collaboration()
+if collab is None:
+    display(r.missing("collaboration"))
+else:
+    reg, reviews, conf = collab.register, collab.reviews, s.settings.collaboration
+    year = vc.register_year(reg, fy)
+    names = {p.id: p.name for p in s.plan.policies}
+    city_as_one = "市（行政）" if conf.merge_city else None
+
+def show_table(table, name, title, notes=()):
+    number = num.table()
+    display(page.table_heading(number, title))
+    display(tables.styled(publish_view(table, name, output_dir=output_dir, study=s, title=title,
+                                       number=number, notes=list(notes)), opts))
+    if notes:
+        display(page.notes(notes))
+'''
+c06c = [new_code_cell(PARAMS),
+ new_code_cell(COLLAB_SETUP),
+ new_markdown_cell("協働事業台帳（事業ごとの相手方・協働の形態・計画の施策・段階の日付）と、事業ごとに行政と市民側の双方が記入した振り返りシートから、誰と誰がどのように協働し、事業がどこまで進んだかを示します。"),
+ new_code_cell('''if collab is not None:
+    display(page.paragraph(f"事業台帳: {reg.read:,}件を読み込み、{reg.n_accepted:,}件を受け付け、{reg.n_quarantined:,}件を保留しました（保留の理由は下表）。"))
+    if reviews is not None:
+        display(page.paragraph(f"振り返りシート: {reviews.read:,}件を読み込み、{reviews.n_accepted:,}件を受け付け、{reviews.n_quarantined:,}件を保留しました。"))
+    problems = [q for q in (reg.quarantine, reviews.quarantine if reviews is not None else None) if q is not None and len(q)]
+    if problems:
+        import pandas as pd
+        q = pd.concat(problems, ignore_index=True)
+        # the rule, not the value: a rejected cell may hold a person's name (the full record is
+        # Register.quarantine, for the staff who correct the file)
+        q = q.assign(ファイル=q["file"].map(lambda f: f.rsplit("/", 1)[-1]))
+        display(tables.styled(q.rename(columns={"row": "行", "column": "列", "rule": "規則"})[["ファイル", "行", "列", "規則"]], opts))
+    for line in vc.missing_notes(reg, reviews):
+        display(page.note(line))
+    if year is None:
+        display(page.note("この年度までに実施された事業が台帳にありません。"))'''),
+ new_markdown_cell("## 年度別の協働の状況\n\n各年度に実施中の事業（開始年度～終了年度）について、相手方の数、市以外が主導する事業（台帳で最初に書かれた相手方が市の部署でない事業）の割合、市以外の相手方が2者以上の事業の割合、前年度までに一度も登場しなかった相手方の数を示します。"),
+ new_code_cell('''if collab is not None and year is not None:
+    yearly = measures.yearly_measures(reg)
+    yearly = yearly[yearly["fiscal_year"] <= year]
+    show_table(vc.yearly_table(yearly), "collab_yearly", "年度別の協働の状況",
+               ["台帳の最初の年度は、それ以前の相手方が分からないため「新たな相手方」を「-」としています。"])'''),
+ new_markdown_cell("## 協働のネットワーク\n\n丸は相手方（色は種別、大きさは関わった事業の数）、小さな四角は事業です。線は事業の相手方であることを表します。"),
+ new_code_cell('''if collab is not None and year is not None:
+    years = reg.fiscal_years()
+    shown_years = [y for y in dict.fromkeys([years[0], year])]
+    for y in shown_years:
+        fig = vc.network_chart(reg, types=conf.partner_types, fiscal_year=y, city_as_one=city_as_one,
+                               private_types=conf.private_types,
+                               title=f"{num.figure()}　協働のネットワーク（{fiscal_year_label(y, style='era')}に実施中の事業）")
+        plt.show()
+        display(page.notes([f"名前を示すのは関わった事業の多い上位{fig.labels['top_k']}の相手方のうち、ラベルが重ならないもの（{fig.labels['drawn']}件。重なるため省いたもの {fig.labels['skipped']}件）です。",
+                            (f"市の部署は「{city_as_one}」として1つにまとめています。" if city_as_one else "市の部署は部署ごとに示しています。")
+                            + f"{'・'.join(conf.private_types)}（個人）の名前は示しません。"]))
+    degrees = measures.partner_degrees(reg, fiscal_year=year)
+    show_table(vc.partner_table(degrees, private_types=conf.private_types), "collab_partners",
+               f"関わった事業の多い相手方（{fiscal_year_label(year, style='era')}、上位20）",
+               ["事業数は、その年度に実施中の事業のうち相手方として名前がある事業の数です。"])'''),
+ new_markdown_cell("## 協働の形と計画の施策\n\n市以外の相手方と事業の組を単位に、相手方の種別から協働の形態、計画の推進施策への流れを示します。"),
+ new_code_cell('''if collab is not None and year is not None:
+    fl = measures.flows(reg, fiscal_year=year)
+    fig = vc.flow_chart(fl, types=conf.partner_types, forms=conf.forms, policies=list(names), policy_names=names,
+                        title=f"{num.figure()}　相手方の種別 → 協働の形態 → 推進施策（{fiscal_year_label(year, style='era')}）")
+    plt.show()
+    show_table(vc.flow_table(fl, names), "collab_flows", "相手方の種別・協働の形態・推進施策の組の数",
+               ["市の部署との組は数えていません。"])'''),
+ new_markdown_cell("## 事業の進み方\n\n相談 → マッチング → 企画 → 実施 → 振り返りの各段階に進んだ事業の数と、段階の間の日数（中央値）です。"),
+ new_code_cell('''if collab is not None and year is not None and reg.stages_present:
+    fig = vc.timeline_chart(reg, fiscal_year=year, title=f"{num.figure()}　事業の経過（{fiscal_year_label(year, style='era')}に実施中の事業）")
+    plt.show()
+    if fig.shown[0] < fig.shown[1]:
+        display(page.note(f"最初の段階の日付が早い{fig.shown[0]}件を示しています（全{fig.shown[1]}件）。"))
+    fun = measures.funnel(reg)
+    fun = fun[fun["start_fy"] <= year]
+    fig = vc.funnel_chart(fun, title=f"{num.figure()}　段階に進んだ事業数（開始年度別）")
+    plt.show()
+    show_table(vc.funnel_table(fun), "collab_funnel", "段階に進んだ事業数と日数（開始年度別）",
+               ["日数は、両方の段階に日付がある事業の中央値です。"])
+    show_table(vc.stage_table(measures.stage_medians(reg)), "collab_stages", "段階の間の日数（全年度）",
+               ["日付が記入されていない段階は数えていません。"])'''),
+ new_markdown_cell("## 施策体系と事業数\n\n計画のすべての個別施策について、実施中の事業の数を示します。事業のない施策は「0（事業なし）」と表示します。"),
+ new_code_cell('''if collab is not None and year is not None:
+    tree = measures.plan_tree(reg, s.plan.policies, fiscal_year=year)
+    fig = vc.plan_tree_chart(tree, title=f"{num.figure()}　施策体系と事業数（{fiscal_year_label(year, style='era')}）")
+    plt.show()
+    show_table(vc.plan_tree_table(tree), "collab_plan_tree", "施策体系と事業数")
+    gaps = tree[tree["projects"] == 0]
+    if len(gaps):
+        display(page.note("事業のない個別施策: " + "、".join(f"{p}-{m} {n}" for p, m, n in zip(gaps["policy"], gaps["measure"], gaps["measure_name"]))))'''),
+ new_markdown_cell("## 振り返り（行政と市民側の評価）\n\n同じ事業について行政と市民側がそれぞれ1～5で評価した項目を比べます。差は「市民側－行政」で、双方が評価した事業だけで計算しています。"),
+ new_code_cell('''if collab is not None and year is not None and reviews is not None and not reviews.scores.empty:
+    summary = measures.review_summary(reviews)
+    fig = vc.review_chart(summary, title=f"{num.figure()}　振り返りの評点（全年度、行政と市民側）")
+    plt.show()
+    show_table(vc.review_table(summary), "collab_reviews", "振り返りの評点（項目別）",
+               ["差は市民側の評点から行政の評点を引いた値の平均です。"])
+    top = measures.largest_disagreements(reviews, k=3)
+    display(page.paragraph("評価の差が大きい項目: " + "、".join(f"{i}（差の大きさ {v:.2f}）" for i, v in zip(top["item"], top["abs_gap"]))))
+    show_table(vc.project_gap_table(measures.project_gaps(reviews), reg), "collab_review_projects",
+               "双方の評価の差が大きい事業（上位15）", ["事業ごとに差の最も大きい項目を示しています。"])
+    comments = reviews.comments
+    if comments.empty:
+        display(page.note("振り返りシートにコメントはありません。"))
+    elif s.settings.disclosure.allow_free_text:
+        shown = publish_text(comments["comment"], "collab_comments", output_dir=output_dir, study=s,
+                             title="振り返りのコメント", column="コメント")
+        display(tables.styled(shown, opts))
+    else:
+        display(page.note(f"振り返りのコメント（{len(comments):,}件）は、自由記述を公表しない設定（study.yaml の disclosure.allow_free_text）のため示しません。"))'''),
+]
+nb(c06c, "notebooks/06_collaboration.ipynb", "notebooks/05_comparison.ipynb")

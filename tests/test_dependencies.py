@@ -24,7 +24,6 @@ NOT_IMPORTED = {
     "nbclient": "papermill's notebook executor (papermill requires it; pinned for the kernel protocol)",
     # locked ahead of the code that imports them, so parallel work shares one lock; removed from
     # this list by the change that first imports each
-    "networkx": "collaboration network (#15), lands with its code",
     "scikit-learn": "awareness segments (#16), lands with its code",
     "frictionless": "partner bundles' datapackage.json (#17), lands with its code",
 }

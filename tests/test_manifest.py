@@ -28,7 +28,8 @@ def test_the_manifest_records_inputs_parameters_and_tables(small_run):
     doc = load_manifest(result.manifest)
     assert [n["id"] for n in doc["notebooks"]] == ["01_overview", "02_indicators", "03_trends",
                                                   "04_district-1-1", "04_district-2-1",
-                                                  "05_comparison", "08_crosstabs"]
+                                                  "05_comparison", "06_collaboration",
+                                                  "08_crosstabs"]
     assert doc["notebooks"][4]["parameters"]["district"] == "有脇"
     assert {i.path: i.sha256 for i in input_files(study)} == {
         i["path"]: i["sha256"] for i in doc["inputs"]}

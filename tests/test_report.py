@@ -300,7 +300,8 @@ def test_the_index_loads_in_headless_chromium(full_run, tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="chromium is not installed")
 @pytest.mark.parametrize("page", ["index", "01_overview", "02_indicators", "03_trends",
-                                  "04_district-2-13", "05_comparison", "08_crosstabs"])
+                                  "04_district-2-13", "05_comparison", "06_collaboration",
+                                  "08_crosstabs"])
 def test_every_page_type_renders_without_errors_or_overflow(full_run, tmp_path, page):
     import base64
 

@@ -16,6 +16,7 @@ from kyodo_analysis.config.base import FiscalYear, Model, Slug, parse_document, 
 from kyodo_analysis.config.study import (
     ActivityConfig,
     AttributeConfig,
+    CollaborationConfig,
     DesignConfig,
     DisclosureConfig,
     DistrictLevelConfig,
@@ -39,6 +40,7 @@ from kyodo_analysis.config.study import (
 __all__ = [
     "ActivityConfig",
     "AttributeConfig",
+    "CollaborationConfig",
     "DesignConfig",
     "DisclosureConfig",
     "DistrictLevelConfig",

@@ -18,6 +18,7 @@ from kyodo_analysis.config.base import FiscalYear, Model, Slug
 __all__ = [
     "ActivityConfig",
     "AttributeConfig",
+    "CollaborationConfig",
     "DesignConfig",
     "DisclosureConfig",
     "DistrictLevelConfig",
@@ -254,6 +255,72 @@ class ReportConfig(Model):
     small_base: int = Field(30, ge=1, description="bases below this are marked 参考値")
 
 
+# ----------------------------------------------------------------------------- collaboration
+#: Partner types (協働の主体) a register may use unless study.yaml lists its own.
+DEFAULT_PARTNER_TYPES = ["市民", "自治区・町内会", "まちづくり協議会", "市民活動団体", "NPO法人",
+                         "事業者", "教育機関", "行政"]
+#: Forms of collaboration (協働の形態).
+DEFAULT_FORMS = ["委託", "補助・助成", "共催", "事業協力・協定", "実行委員会・協議会", "後援",
+                 "情報交換"]
+#: Items both sides score 1-5 on a project review (協働事業評価書 / ふりかえりシート).
+DEFAULT_REVIEW_ITEMS = ["目的の共有", "役割分担", "対等性", "情報共有", "相乗効果", "成果",
+                        "継続の意向"]
+
+
+class CollaborationConfig(Model):
+    """The register of collaborative projects (協働事業台帳) and their two-sided reviews.
+
+    The layout of the files is described in ``docs/study-config.md`` (協働事業台帳);
+    ``kyodo init --collaboration`` writes a template.
+    """
+
+    register_files: list[TableFile] = Field(
+        alias="register", min_length=1,
+        description="register file(s): one row per project (事業台帳)")
+    reviews: list[TableFile] = Field(
+        default_factory=list, description="review sheet(s): one row per project, year and side")
+    partner_types: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PARTNER_TYPES), min_length=1,
+        description="partner types (協働の主体) a partner may have")
+    city_types: list[str] = Field(
+        default_factory=lambda: ["行政"],
+        description="partner types that are the city itself (its departments)")
+    private_types: list[str] = Field(
+        default_factory=lambda: ["市民"],
+        description="partner types whose names are never shown (individual citizens)")
+    merge_city: bool = Field(
+        True, description="draw the city's departments as one node in the network (false: "
+                          "one node per department)")
+    forms: list[str] = Field(default_factory=lambda: list(DEFAULT_FORMS), min_length=1,
+                             description="forms of collaboration (協働の形態)")
+    review_items: list[str] = Field(default_factory=lambda: list(DEFAULT_REVIEW_ITEMS),
+                                    min_length=1, description="items scored 1-5 by both sides")
+    grant_categories: list[str] = Field(
+        default_factory=list, description="grant categories (助成区分); empty: any text")
+
+    @field_validator("register_files", "reviews", mode="before")
+    @classmethod
+    def _files(cls, value: object) -> object:
+        if isinstance(value, (str, dict)):
+            value = [value]
+        if isinstance(value, list):
+            return [{"file": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _city_types_known(self) -> CollaborationConfig:
+        for key in ("city_types", "private_types"):
+            bad = [t for t in getattr(self, key) if t not in self.partner_types]
+            if bad:
+                raise ValueError(f"{key}: {bad[0]!r} is not one of partner_types "
+                                 f"{self.partner_types}")
+        for key in ("partner_types", "forms", "review_items"):
+            values = getattr(self, key)
+            if len(values) != len(set(values)):
+                raise ValueError(f"{key} lists a value twice: {values}")
+        return self
+
+
 class StudyConfig(Model):
     """study.yaml: one study (a survey series with its statistics) and how to report it."""
 
@@ -277,6 +344,8 @@ class StudyConfig(Model):
     suppression_threshold: int = Field(10, ge=1)
     disclosure: DisclosureConfig = DisclosureConfig()
     report: ReportConfig | None = None
+    collaboration: CollaborationConfig | None = Field(
+        None, description="register of collaborative projects and their reviews (optional)")
 
     @model_validator(mode="after")
     def _consistent(self) -> StudyConfig:

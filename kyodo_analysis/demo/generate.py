@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from kyodo_analysis.calendar import fiscal_year_label, parse_fiscal_year
+from kyodo_analysis.calendar import era_year, fiscal_year_label, parse_fiscal_year
 from kyodo_analysis.demo import spec
 from kyodo_analysis.demo.spec import DEFAULT_SEED
 from kyodo_analysis.errors import ConfigError
@@ -275,6 +275,7 @@ def generate_demo(out_dir: str | Path, *, seed: int = DEFAULT_SEED) -> DemoStudy
     truth.to_csv(tmp / "truth" / "truth_indicators.csv", index=False, float_format="%.10g")
     _write_fieldwork(tmp, pd.concat(fieldwork), frame_sizes)
     series_truth = _write_activity(tmp, rng)
+    _write_collaboration(tmp, seed)
     _write_truth_json(tmp, seed, series_truth)
     _write_config(tmp, truth, frame_sizes)
 
@@ -643,6 +644,7 @@ def _write_config(root: Path, truth: pd.DataFrame, frame_sizes: pd.Series) -> No
             ],
         },
         "plan": _plan_config(),
+        "collaboration": _collaboration_config(),
         "waves": waves,
     }
     (root / "study.yaml").write_text(
@@ -741,3 +743,246 @@ def _demo_indicators(base: dict[str, float], activity: pd.DataFrame | None = Non
                    value=round(100 * (1 - base["intention_top3"]), 1)),
         ],
     }
+
+
+# ----------------------------------------------------------------------------- collaboration
+#: File names of the demo's collaboration register and review sheet.
+COLLAB_REGISTER = "collaboration_register.csv"
+COLLAB_REVIEWS = "collaboration_reviews.csv"
+#: Years the demo register covers (the plan's years up to the latest wave).
+_COLLAB_YEARS = (2022, 2023, 2024, 2025)
+_GRANT_PREFIX = "助成件数（"
+_CITY_DEPARTMENTS = ["市民協働課", "生涯学習課", "子育て支援課", "防災危機管理課", "高齢介護課",
+                     "商工観光課", "環境課", "学校教育課"]
+_NPOS = ["NPO法人まちねっと", "NPO法人こどもの森", "NPO法人ささえあいネット", "NPO法人みどりの会",
+         "NPO法人多文化ひろば", "NPO法人スポーツクラブ結", "NPO法人子ども食堂つなぐ",
+         "NPO法人ゆめ工房", "NPO法人防災ボランティア隊", "NPO法人はなみずき"]
+_GROUPS = ["子育てサークルひだまり", "読み聞かせの会おはなし", "ごみゼロの会", "ふれあい体操クラブ",
+           "多文化交流サロン", "山車まつり保存会", "里山を守る会", "シニア見守り隊", "写真サークル光",
+           "外国籍市民の会", "朗読ボランティア", "まちかど音楽会", "料理教室なかま", "若者の居場所づくり",
+           "防犯パトロール隊", "花いっぱいの会", "歴史を学ぶ会", "ボードゲーム交流会"]
+_BUSINESSES = ["株式会社ちた印刷", "みなと信用金庫", "駅前商店街振興組合", "株式会社みなと物流",
+               "蔵のまち醸造", "コミュニティFMはんだ"]
+_SCHOOLS = ["A大学", "B高等学校", "C中学校", "D専門学校"]
+_TITLES = ["子ども食堂", "防災訓練", "多文化共生講座", "見守り活動", "環境美化", "まちづくりワークショップ",
+           "子育てサロン", "健康体操教室", "地域の歴史講座", "若者交流会", "情報発信講座", "担い手養成講座",
+           "協働フォーラム", "マッチング交流会", "地域の祭り", "図書館ボランティア"]
+#: 施策 codes by weight: II-1 is rare and V-1 has none, so the plan tree shows gaps.
+_MEASURE_WEIGHTS = {"I-1": 4, "I-2": 3, "II-1": 0.3, "II-2": 2, "III-1": 4, "III-2": 3,
+                    "IV-1": 1, "V-2": 0.5}
+_FORMS_NONGRANT = {"委託": 3, "共催": 4, "事業協力・協定": 3, "実行委員会・協議会": 2, "後援": 1,
+                   "情報交換": 1}
+_REVIEW_ITEMS = ["目的の共有", "役割分担", "対等性", "情報共有", "相乗効果", "成果", "継続の意向"]
+#: Mean review score by side and item (city side higher on 対等性 and 情報共有: the gap the
+#: demo's review pictures should show).
+_REVIEW_MEANS = {"行政": [4.1, 3.9, 4.0, 3.9, 3.8, 3.7, 4.2],
+                 "市民側": [4.0, 3.6, 3.1, 3.0, 3.7, 3.8, 4.1]}
+_REVIEW_COMMENTS = ["役割分担を最初に話し合えたのがよかった。", "情報共有の頻度をもっと増やしたい。",
+                    "市の手続きに時間がかかった。", "参加者が想定より多く、次年度も続けたい。",
+                    "対等な立場で意見を言いにくい場面があった。", "他の団体とつながるきっかけになった。",
+                    "事務局の負担が大きかった。"]
+_REVIEW_PERSONAL = "詳細は担当の山田（090-1234-5678）まで。"
+
+
+def _collab_counts(root: Path) -> dict[int, dict[str, int]]:
+    """The activity statistics the register must match, by fiscal year: 協働事業数,
+    マッチング件数 and the grants by category."""
+    table = pd.read_csv(root / "activity_statistics.csv", encoding="cp932")
+    table["fy"] = table.iloc[:, 0].map(parse_fiscal_year)
+    out = {}
+    for y in _COLLAB_YEARS:
+        row = table[table["fy"] == y].iloc[0]
+        out[y] = {c: int(row[c]) for c in table.columns
+                  if c in ("協働事業数", "マッチング件数") or c.startswith(_GRANT_PREFIX)}
+    return out
+
+
+def _fy_date(rng: np.random.Generator, fy: int, low: int, high: int) -> pd.Timestamp:
+    """A date ``low``..``high`` days after 1 April of ``fy``."""
+    return pd.Timestamp(fy, 4, 1) + pd.Timedelta(days=int(rng.integers(low, high + 1)))
+
+
+def _pick_weighted(rng: np.random.Generator, weights: dict) -> str:
+    keys = list(weights)
+    p = np.array([weights[k] for k in keys], dtype=float)
+    return keys[int(rng.choice(len(keys), p=p / p.sum()))]
+
+
+def _collab_register(rng: np.random.Generator, counts: dict[int, dict[str, int]]) -> pd.DataFrame:
+    """The demo register: per fiscal year exactly 協働事業数 implemented projects without a
+    grant running in the year (about a third continue from the year before), one grant
+    project per 助成件数 of each category, and as many dated matchings as マッチング件数
+    (projects that stalled after マッチング make up the difference); a few consultations never
+    went further. Partners are drawn with preferential attachment, so a few groups become hubs.
+    """
+    orgs = ([(n, "NPO法人") for n in _NPOS] + [(n, "市民活動団体") for n in _GROUPS]
+            + [(f"{e}自治区", "自治区・町内会") for e in spec.ELEMENTARY]
+            + [(f"{j}まちづくり協議会", "まちづくり協議会") for j in spec.DISTRICTS]
+            + [(n, "事業者") for n in _BUSINESSES] + [(n, "教育機関") for n in _SCHOOLS])
+    degree = dict.fromkeys(orgs, 0)
+    parent = {e: j for j, (_, parts) in spec.DISTRICTS.items() for e in parts}
+    citizens = 0
+    projects: list[dict] = []
+
+    def partners_for(n_other: int, lead_city: bool) -> list[tuple[str, str]]:
+        nonlocal citizens
+        w = np.array([1.0 + degree[o] for o in orgs])
+        chosen = [orgs[i] for i in rng.choice(len(orgs), size=n_other, replace=False, p=w / w.sum())]
+        for o in chosen:
+            degree[o] += 1
+        if rng.random() < 0.12:
+            citizens += 1
+            chosen.append((f"市民ボランティア{citizens}", "市民"))
+        dept = (_CITY_DEPARTMENTS[int(rng.choice(len(_CITY_DEPARTMENTS),
+                                                  p=np.array([6, 2, 2, 1.5, 1.5, 1, 1, 1]) / 16))],
+                "行政")
+        return [dept, *chosen] if lead_city else [*chosen, dept]
+
+    def new_project(fy: int, *, form: str, measure: str, grant: str | None, n_other: int,
+                    lead_city: bool, stage: str, matched: bool) -> dict:
+        partners = partners_for(n_other, lead_city)
+        consult = _fy_date(rng, fy, 0, 170)
+        rec = {"fy": fy, "end": fy, "form": form, "measure": measure, "grant": grant,
+               "partners": partners, "相談": consult, "stage": stage,
+               "title": _TITLES[int(rng.integers(len(_TITLES)))]}
+        match = consult + pd.Timedelta(days=int(rng.integers(7, 60)))
+        rec["マッチング"] = match if matched else None
+        base = match if matched else consult
+        if stage in ("implemented",):
+            rec["企画"] = base + pd.Timedelta(days=int(rng.integers(7, 45)))
+            rec["実施開始"] = rec["企画"] + pd.Timedelta(days=int(rng.integers(10, 60)))
+        local = [p for p, t in partners if t in ("自治区・町内会", "まちづくり協議会")]
+        rec["中学校区"] = rec["小学校区"] = None
+        if local:
+            name = local[0]
+            if name.endswith("自治区"):
+                rec["小学校区"] = name.removesuffix("自治区")
+                rec["中学校区"] = parent[rec["小学校区"]]
+            else:
+                rec["中学校区"] = name.removesuffix("まちづくり協議会")
+        return rec
+
+    running_prev: list[dict] = []
+    for y in _COLLAB_YEARS:
+        c = counts[y]
+        lead_city_p = 0.55 - 0.07 * (y - _COLLAB_YEARS[0])   # the plan moves the lead to citizens
+        pool = [running_prev[i] for i in rng.permutation(len(running_prev))]
+        cont = pool[: round(0.35 * len(pool))]
+        cont = cont[: c["協働事業数"]]
+        for p in cont:
+            p["end"] = y
+        n_new = c["協働事業数"] - len(cont)
+        grants = [(k[len(_GRANT_PREFIX):-1], v) for k, v in c.items() if k.startswith(_GRANT_PREFIX)]
+        n_grants = sum(v for _, v in grants)
+        matched_budget = c["マッチング件数"]
+        year: list[dict] = []
+        for i in range(n_new):
+            year.append(new_project(y, form=_pick_weighted(rng, _FORMS_NONGRANT),
+                                    measure=_pick_weighted(rng, _MEASURE_WEIGHTS), grant=None,
+                                    n_other=int(rng.choice([1, 1, 2, 2, 3])),
+                                    lead_city=rng.random() < lead_city_p, stage="implemented",
+                                    matched=i < matched_budget))
+        matched_budget -= min(n_new, matched_budget)
+        for k, (category, n) in enumerate(g for g in grants for _ in range(g[1])):
+            del n
+            year.append(new_project(y, form="補助・助成", measure="IV-1", grant=category,
+                                    n_other=1, lead_city=False, stage="implemented",
+                                    matched=k < matched_budget))
+        matched_budget -= min(n_grants, matched_budget)
+        for _ in range(matched_budget):   # matched, then stalled before 企画
+            year.append(new_project(y, form=_pick_weighted(rng, _FORMS_NONGRANT),
+                                    measure=_pick_weighted(rng, _MEASURE_WEIGHTS), grant=None,
+                                    n_other=1, lead_city=False, stage="stalled", matched=True))
+        for _ in range(int(rng.integers(3, 7))):   # consultations that went no further
+            year.append(new_project(y, form=_pick_weighted(rng, _FORMS_NONGRANT),
+                                    measure=_pick_weighted(rng, _MEASURE_WEIGHTS), grant=None,
+                                    n_other=1, lead_city=False, stage="consulted", matched=False))
+        projects += year
+        running_prev = cont + [p for p in year if p["stage"] == "implemented" and p["grant"] is None]
+    rows = []
+    last_day = pd.Timestamp(_COLLAB_YEARS[-1] + 1, 3, 31)
+    for k, p in enumerate(projects, start=1):
+        end_of_fy = pd.Timestamp(p["end"] + 1, 3, 31)
+        finish = review = None
+        if "実施開始" in p:
+            low = max((end_of_fy - pd.Timedelta(days=330) - p["実施開始"]).days, 30)
+            span = int(rng.integers(low, max(low + 1, (end_of_fy - p["実施開始"]).days - 20)))
+            finish = p["実施開始"] + pd.Timedelta(days=span)
+            if rng.random() < 0.8:
+                review = finish + pd.Timedelta(days=int(rng.integers(5, 20)))
+        if finish is not None and finish > last_day - pd.Timedelta(days=120) \
+                and p["end"] == _COLLAB_YEARS[-1] and rng.random() < 0.5:
+            finish = review = None   # still running when the register was exported
+        era = p["fy"] % 2 == 0   # half the years written in 和暦, as a city's sheet is
+
+        def fmt(d, era=era):
+            if d is None or pd.isna(d):
+                return ""
+            if era:
+                e, n = era_year(d.year)
+                return f"{e}{n}年{d.month}月{d.day}日"
+            return f"{d.year}/{d.month}/{d.day}"
+
+        partners = "、".join(f"{n}（{t}）" for n, t in p["partners"])
+        kind = "助成" if p["grant"] else p["form"]
+        implemented = "実施開始" in p
+        rows.append({
+            "事業ID": f"K{p['fy'] % 100:02d}-{k:03d}",
+            "事業名": f"{p['title']}（{kind}）",
+            "開始年度": fiscal_year_label(p["fy"], style="era"),
+            "終了年度": fiscal_year_label(p["end"], style="era") if p["end"] != p["fy"] else "",
+            "施策": p["measure"],
+            "協働の形態": p["form"],
+            "相手方": partners,
+            "相談日": fmt(p["相談"]), "マッチング日": fmt(p.get("マッチング")),
+            "企画日": fmt(p.get("企画")), "実施開始日": fmt(p.get("実施開始")),
+            "実施終了日": fmt(finish), "振り返り日": fmt(review),
+            "参加者数": int(rng.poisson(60 if p["grant"] else 120)) if implemented else "",
+            "事業費": (int(rng.integers(5, 50)) * 10_000 if p["grant"]
+                    else int(rng.integers(10, 300)) * 10_000) if implemented else "",
+            "助成区分": p["grant"] or "",
+            "中学校区": p["中学校区"] or "",
+            "小学校区": p["小学校区"] or "",
+        })
+    return pd.DataFrame(rows)
+
+
+def _collab_reviews(rng: np.random.Generator, register: pd.DataFrame) -> pd.DataFrame:
+    """Both sides' review of every project with a 振り返り date (one side missing for about
+    one in ten), scores around :data:`_REVIEW_MEANS`."""
+    rows = []
+    for r in register[register["振り返り日"] != ""].itertuples(index=False):
+        year = r.終了年度 or r.開始年度
+        sides = ["行政", "市民側"]
+        if rng.random() < 0.1:
+            sides = [sides[int(rng.integers(2))]]
+        for side in sides:
+            scores = np.clip(np.rint(np.array(_REVIEW_MEANS[side]) + rng.normal(0, 0.7, 7)), 1, 5)
+            comment = ""
+            if rng.random() < 0.4:
+                comment = _REVIEW_COMMENTS[int(rng.integers(len(_REVIEW_COMMENTS)))]
+                if rng.random() < 0.05:
+                    comment += _REVIEW_PERSONAL
+            rows.append({"事業ID": r.事業ID, "年度": year, "立場": side,
+                         **dict(zip(_REVIEW_ITEMS, scores.astype(int).tolist(), strict=True)),
+                         "コメント": comment})
+    return pd.DataFrame(rows)
+
+
+def _write_collaboration(root: Path, seed: int) -> None:
+    """Write the demo register (CP932 CSV under a title row) and review sheet (UTF-8 CSV)
+    from their own random stream, so the other demo files do not change with them."""
+    rng = np.random.default_rng([seed, 15])
+    register = _collab_register(rng, _collab_counts(root))
+    text = "協働事業台帳（デモデータ・合成）\r\n" + register.to_csv(index=False, lineterminator="\r\n")
+    (root / COLLAB_REGISTER).write_bytes(text.encode("cp932"))
+    _collab_reviews(rng, register).to_csv(root / COLLAB_REVIEWS, index=False,
+                                          encoding="utf-8-sig")
+
+
+def _collaboration_config() -> dict:
+    """The demo's ``collaboration:`` block of study.yaml."""
+    return {"register": {"file": COLLAB_REGISTER, "encoding": "cp932"},
+            "reviews": COLLAB_REVIEWS,
+            "grant_categories": [label[len(_GRANT_PREFIX):-1] for label, *_ in _SERIES.values()
+                                 if label.startswith(_GRANT_PREFIX)]}

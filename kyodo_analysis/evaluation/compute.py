@@ -302,7 +302,7 @@ def compute_indicators(
         cur = cur.merge(ch, on=["indicator_id", "domain"], how="left")
         parts.append(cur)
     if activity_inds:
-        act = study.activity()
+        act = _indicator_series(study)
         for ind in activity_inds:
             vals = _activity_values(act, ind, domain)
             if vals.empty:
@@ -488,7 +488,7 @@ def indicator_history(
                 fiscal_year=fy, kind="survey"))
     acts = [i for i in registry if i.kind == "activity"]
     if acts:
-        act = study.activity()
+        act = _indicator_series(study)
         for ind in acts:
             vals = _activity_values(act, ind, domain)
             if through is not None:
@@ -506,4 +506,9 @@ def indicator_history(
     return out
 
 
-
+def _indicator_series(study: Any) -> pd.DataFrame:
+    """The series activity-type indicators read: the study's activity statistics plus its
+    collaboration register's yearly series (``Study.indicator_series``); a study object with
+    only ``activity()`` gives its activity statistics."""
+    series = getattr(study, "indicator_series", None)
+    return series() if callable(series) else study.activity()

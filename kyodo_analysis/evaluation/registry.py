@@ -252,7 +252,7 @@ class IndicatorRegistry:
                                       file=self.file, key=f"{key}.domain")
             else:
                 if series is None:
-                    series = set(study.activity()["series"].unique())
+                    series = set(_indicator_series(study)["series"].unique())
                 missing = [s for s in src.series if s not in series]
                 if missing:
                     raise ConfigError(f"indicator {ind.id}: activity series {missing} not in "
@@ -373,7 +373,7 @@ def _parse_indicator(item: Any, key: str, file: str | None,
 
 def _parse_source(src: Any, key: str, file: str | None) -> SurveySource | ActivitySource:
     if not isinstance(src, Mapping):
-        raise _fail(file, key, "must be a mapping with a type (survey or activity)")
+        raise _fail(file, key, "must be a mapping with a type (survey, activity or register)")
     kind = src.get("type")
     if kind == "survey":
         for k in src:
@@ -407,7 +407,30 @@ def _parse_source(src: Any, key: str, file: str | None) -> SurveySource | Activi
             raise _fail(file, f"{key}.series", "must name an activity series or list several "
                                                f"to add up, got {series!r}")
         return ActivitySource(tuple(names))
-    raise _fail(file, f"{key}.type", f"must be 'survey' or 'activity', got {kind!r}")
+    if kind == "register":
+        return _register_source(src, key, file)
+    raise _fail(file, f"{key}.type", f"must be 'survey', 'activity' or 'register', got {kind!r}")
+
+
+def _register_source(src: Mapping, key: str, file: str | None) -> ActivitySource:
+    """``{type: register, measure: projects, policy: III}``: a yearly series of the study's
+    collaboration register (see
+    :func:`kyodo_analysis.collaboration.measures.register_series`), graded like an activity
+    series."""
+    from kyodo_analysis.collaboration.measures import REGISTER_MEASURES, register_series_name
+
+    for k in src:
+        if k not in ("type", "measure", "policy"):
+            raise _fail(file, f"{key}.{k}", "unknown register source key; expected measure, "
+                                            "policy")
+    measure = src.get("measure")
+    if measure not in REGISTER_MEASURES:
+        raise _fail(file, f"{key}.measure", f"must be one of {', '.join(REGISTER_MEASURES)}, "
+                                            f"got {measure!r}")
+    policy = src.get("policy")
+    if policy is not None and measure != "projects":
+        raise _fail(file, f"{key}.policy", "only the measure 'projects' is counted per policy")
+    return ActivitySource((register_series_name(measure, None if policy is None else str(policy)),))
 
 
 def load_registry(study: Any = None, *, path: str | Path | None = None,
@@ -426,6 +449,9 @@ def load_registry(study: Any = None, *, path: str | Path | None = None,
             source: {type: survey, question: q1, statistic: share, levels: [1, 2],
                      domain: {column: reg_age, levels: [1]}}   # domain optional
             # or: {type: activity, series: 登録団体数}  (or a list of series to add up)
+            # or: {type: register, measure: projects, policy: III}  (the collaboration
+            #     register: projects, partners, two_non_city_share, non_city_lead_share,
+            #     mean_review_score; graded like an activity series)
             unit: "%"
             direction: higher          # or lower
             baseline: {fiscal_year: 2021, value: 45.7}
@@ -482,3 +508,9 @@ def _valid_codes(codebook: Any, column: str) -> set[int] | None:
     return None
 
 
+def _indicator_series(study: Any) -> pd.DataFrame:
+    """The series activity-type indicators read: the study's activity statistics plus its
+    collaboration register's yearly series (``Study.indicator_series``); a study object with
+    only ``activity()`` gives its activity statistics."""
+    series = getattr(study, "indicator_series", None)
+    return series() if callable(series) else study.activity()

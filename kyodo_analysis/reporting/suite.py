@@ -50,6 +50,8 @@ DEFAULT_SUITE: tuple[NotebookSpec, ...] = (
     NotebookSpec("03_trends", "市民活動の推移"),
     NotebookSpec("04_district", "地区別の集計", scope="district"),
     NotebookSpec("05_comparison", "経年比較"),
+    # Runs for every study: without a collaboration block its page says what to add.
+    NotebookSpec("06_collaboration", "協働プロセスの可視化"),
     NotebookSpec("08_crosstabs", "属性別クロス集計"),
 )
 
