@@ -84,7 +84,7 @@ def hostile_study(demo_dir: Path, dest: Path) -> Path:
             q["text"] = q.get("text", "") + " " + PAYLOADS[i % len(PAYLOADS)]
         for j, scale in enumerate(doc.get("scales", {}).values()):
             first = sorted(scale["codes"])[0]
-            scale["codes"][first] = PAYLOADS[j % len(PAYLOADS)] + scale["codes"][first]
+            scale["codes"][first] = PAYLOADS[(j + 4) % len(PAYLOADS)] + scale["codes"][first]
 
     def indicators(doc):
         for i, item in enumerate(doc["indicators"]):

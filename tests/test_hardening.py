@@ -387,3 +387,12 @@ def test_an_unknown_key_is_an_error_with_a_did_you_mean(study_copy, file, where,
     message = str(err.value)
     assert f"unknown key {key!r}" in message and f"did you mean {meant!r}?" in message
     assert err.value.key.endswith(key)
+
+
+def test_csv_cells_that_a_spreadsheet_would_evaluate_are_quoted():
+    from kyodo_analysis.views.excel import csv_safe
+
+    for f in FORMULAS:
+        assert csv_safe(f) == "'" + f
+    assert csv_safe("よく知っている") == "よく知っている"
+    assert csv_safe(-2.5) == -2.5 and csv_safe(3) == 3 and csv_safe(None) is None

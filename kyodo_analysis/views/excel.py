@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["HEADER_ROW", "LEGEND", "read_workbook", "write_workbook"]
+__all__ = ["HEADER_ROW", "LEGEND", "csv_safe", "read_workbook", "write_workbook"]
 
 #: 1-based row of the header of every table sheet.
 HEADER_ROW = 4
@@ -29,6 +29,16 @@ def _safe_text(cell, value: str) -> None:
     if value.startswith(_FORMULA_START):
         cell.data_type = "s"  # stored as text, never evaluated
         cell.quotePrefix = True
+
+
+def csv_safe(value: object) -> object:
+    """A cell for a published CSV: text that a spreadsheet would read as a formula (beginning
+    with ``=``, ``+``, ``-``, ``@``, tab or CR) gets a leading ``'`` (OWASP CSV injection);
+    numbers and other text are returned unchanged. Every CSV a run publishes writes its text
+    cells through this, as ``tables.xlsx`` writes them as text."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _number_format(header: str, value: float | int) -> str:
