@@ -34,7 +34,9 @@ NaN).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -68,6 +70,14 @@ RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "n"]
 # above this many (unit x domain x column) cells, designs whose units are the rows use the
 # memory-lean path of SurveyDesign._smooth_row_units
 _DENSE_LIMIT = 20_000_000
+# from this many rows, the columns a call needs are coded in parallel threads (pyarrow's
+# dictionary encoding and numpy's passes release the GIL)
+_PARALLEL_CODING_ROWS = 200_000
+
+
+def _usable_cpus() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
 
 
 def _as_list(spec: ColumnSpec) -> list[str]:
@@ -440,12 +450,26 @@ class _BaseDesign:
             cache[col] = hit
         return hit
 
+    def _prefetch_codes(self, cols: Sequence[str]) -> None:
+        """Code the not yet coded ``cols`` at once, in parallel threads on large data (the
+        same codes as :meth:`_column_codes`, which then finds them cached)."""
+        cache = self._code_cache()
+        todo = [c for c in dict.fromkeys(cols) if c not in cache and c in self._frame.columns]
+        workers = min(len(todo), _usable_cpus())
+        if workers < 2 or len(self._frame) < _PARALLEL_CODING_ROWS:
+            return
+        series = [self._frame[c] for c in todo]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for col, hit in zip(todo, pool.map(_sorted_codes, series), strict=True):
+                cache[col] = hit
+
     def _domains(self, by: ColumnSpec) -> _Domains:
         cols = _as_list(by)
         cache = self._code_cache()
         key = ("by", *cols)
         hit = cache.get(key)
         if hit is None:
+            self._prefetch_codes(cols)
             hit = _Domains(self._frame, cols, self._column_codes)
             cache[key] = hit
         return hit
