@@ -479,24 +479,28 @@ def _fields(blob: bytes, encoding: str, delimiter: str) -> np.ndarray:
 def _fields_per_line(codes: np.ndarray, delimiter: int, chunk: int = 1 << 24) -> np.ndarray:
     """Number of fields on every non-blank line of a byte buffer without quotes.
 
-    Counts delimiters with a running sum taken in chunks, so that the temporary arrays stay
-    small (tens of MiB) whatever the file size.
+    Delimiters are counted per line by ``np.add.reduceat`` over runs of whole lines of about
+    ``chunk`` bytes (one compare and one summing pass, no running sum), so that the
+    temporary arrays stay small (tens of MiB) whatever the file size.
     """
     newlines = np.flatnonzero(codes == 0x0A)
     ends = np.append(newlines, len(codes))
-    running_at_end = np.empty(len(ends), dtype=np.int64)
-    carry, done = 0, 0
-    for start in range(0, len(codes), chunk):
-        # int32 within a chunk (a chunk holds < 2**31 bytes): several times faster than int64
-        hits = (codes[start: start + chunk] == delimiter).view(np.uint8)
-        running = np.cumsum(hits, dtype=np.int32)
-        upto = np.searchsorted(ends, start + len(running), side="left")
-        if upto > done:
-            running_at_end[done:upto] = running[ends[done:upto] - start] + carry
-        done, carry = upto, carry + int(running[-1])
-    running_at_end[done:] = carry
-    delims = np.diff(np.concatenate([[0], running_at_end]))
     starts = np.concatenate([[0], newlines + 1])
+    delims = np.zeros(len(ends), dtype=np.int64)
+    first, n_lines = 0, len(ends)
+    while first < n_lines:
+        lo = int(starts[first])
+        # lines [first, last): as many whole lines as fit in the chunk, at least one
+        last = max(first + 1, int(np.searchsorted(starts, lo + chunk, side="right")) - 1)
+        hi = int(ends[last - 1])
+        if hi > lo:
+            idx = starts[first:last] - lo
+            hits = (codes[lo:hi] == delimiter).view(np.uint8)
+            k = int(np.searchsorted(idx, hi - lo))  # a line starting at the end is empty
+            # int32 sums are several times faster than int64 (a run holds < 2**31 bytes)
+            delims[first: first + k] = np.add.reduceat(
+                hits, idx[:k], dtype=np.int32 if hi - lo < 2**31 else np.int64)
+        first = last
     has_cr = (ends > starts) & (codes[np.maximum(ends - 1, 0)] == 0x0D)
     nonblank = (ends - starts - has_cr) > 0  # pandas skips blank lines
     return delims[nonblank] + 1

@@ -84,6 +84,7 @@ def crosstab(
     """
     if statistic not in ("F", "Chisq", "Wald", "adjWald"):
         raise EstimationError(f"unknown statistic {statistic!r}")
+    design._prefetch_codes([row, col])
     rc, rlev = _factor(design, row)
     cc, clev = _factor(design, col)
     nr, nc = len(rlev), len(clev)

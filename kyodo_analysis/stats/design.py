@@ -34,7 +34,9 @@ NaN).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -68,6 +70,14 @@ RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "n"]
 # above this many (unit x domain x column) cells, designs whose units are the rows use the
 # memory-lean path of SurveyDesign._smooth_row_units
 _DENSE_LIMIT = 20_000_000
+# from this many rows, the columns a call needs are coded in parallel threads (pyarrow's
+# dictionary encoding and numpy's passes release the GIL)
+_PARALLEL_CODING_ROWS = 200_000
+
+
+def _usable_cpus() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
 
 
 def _as_list(spec: ColumnSpec) -> list[str]:
@@ -120,15 +130,20 @@ def _quantile_crit(level: float, df: float | np.ndarray | None) -> np.ndarray:
     return np.asarray(np.where(np.isinf(df), stats.norm.ppf(a), stats.t.ppf(a, np.where(df > 0, df, np.nan))))
 
 
-def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, Any]:
+def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes of a column over its distinct values in sorted order (``-1``: missing).
 
-    The distinct values are those present (for a categorical, in category order). Integer
-    columns with a compact range are coded by counting, everything else by hashing
-    (``pandas.factorize``).
+    The distinct values are those present (for a categorical, in category order), as
+    ``pandas.factorize(col, sort=True)`` gives them. Each column type takes its cheapest
+    exact route: integer columns with a compact range are coded by counting, categoricals
+    from their category codes, Arrow-backed strings (what ``pandas.read_csv`` returns) by
+    one dictionary-encoding pass, everything else by ``pandas.factorize``.
     """
     n = len(col)
-    if pd.api.types.is_integer_dtype(col.dtype) and not isinstance(col.dtype, pd.CategoricalDtype) and not col.hasnans:
+    dtype = col.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return _categorical_codes(col)
+    if pd.api.types.is_integer_dtype(dtype) and not col.hasnans:
         v = col.to_numpy(dtype=np.int64)
         lo, hi = (int(v.min()), int(v.max())) if n else (0, 0)
         if hi - lo <= 4 * n + 1024:
@@ -137,9 +152,60 @@ def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, Any]:
             remap = np.full(hi - lo + 1, -1, dtype=np.int64)
             remap[present] = np.arange(len(present))
             # a Series cast also handles nullable extension dtypes (Int64 from a store)
-            return remap[v - lo], pd.Series(present + lo).astype(col.dtype).to_numpy()
+            return remap[v - lo], pd.Series(present + lo).astype(dtype).to_numpy()
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return _arrow_string_codes(col)
     codes, uniques = pd.factorize(col, sort=True)
-    return codes.astype(np.int64, copy=False), uniques
+    return codes.astype(np.int64, copy=False), np.asarray(uniques)
+
+
+def _categorical_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_sorted_codes` of a categorical: its codes renumbered over the categories
+    present (no hashing)."""
+    cat_codes = col.cat.codes.to_numpy()
+    categories = col.cat.categories
+    k = len(categories)
+    # pandas sizes the code dtype so that ``codes + 1`` cannot overflow; slot 0 counts NAs
+    present = np.flatnonzero(np.bincount(cat_codes + 1, minlength=k + 1)[1:])
+    remap = np.full(k + 1, -1, dtype=np.int64)  # remap[-1] (code -1, missing) stays -1
+    remap[present] = np.arange(len(present))
+    return remap[cat_codes], np.asarray(categories[present])
+
+
+def _arrow_string_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_sorted_codes` of an Arrow-backed string column: one dictionary encoding of
+    the Arrow data, the (few) distinct strings sorted in Python (code-point order, as
+    ``pandas.factorize(sort=True)``), and one gather from the encoding's indices to ranks."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = col.array.__arrow_array__()
+    chunked = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    encoded = pc.dictionary_encode(chunked)
+    chunks = encoded.chunks
+    if not chunks:
+        return np.full(len(col), -1, dtype=np.int64), np.asarray([], dtype=object)
+    dictionary = chunks[-1].dictionary
+    if any(len(c.dictionary) != len(dictionary) for c in chunks):
+        encoded = encoded.unify_dictionaries()
+        chunks = encoded.chunks
+        dictionary = chunks[-1].dictionary
+    values = dictionary.to_pylist()
+    k = len(values)
+    order = sorted(range(k), key=values.__getitem__)
+    rank = np.empty(k + 1, dtype=np.int64)
+    rank[order] = np.arange(k)
+    rank[k] = -1  # missing values
+    codes = np.empty(len(col), dtype=np.int64)
+    start = 0
+    for c in chunks:
+        idx = c.indices
+        if idx.null_count:
+            idx = pc.fill_null(idx, k)
+        stop = start + len(idx)
+        np.take(rank, idx.to_numpy(zero_copy_only=False), out=codes[start:stop])
+        start = stop
+    return codes, np.asarray([values[i] for i in order], dtype=object)
 
 
 class _Domains:
@@ -153,7 +219,7 @@ class _Domains:
         self,
         frame: pd.DataFrame,
         by: list[str],
-        codes_of: Callable[[str], tuple[np.ndarray, Any]] | None = None,
+        codes_of: Callable[[str], tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         self.by = by
         n_rows = len(frame)
@@ -167,7 +233,7 @@ class _Domains:
             raise EstimationError(f"by column(s) not in the data: {missing}")
         if codes_of is None:
 
-            def codes_of(c: str) -> tuple[np.ndarray, Any]:
+            def codes_of(c: str) -> tuple[np.ndarray, np.ndarray]:
                 return _sorted_codes(frame[c])
 
         self._unit: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
@@ -373,7 +439,7 @@ class _BaseDesign:
             self._codes = cache
         return cache
 
-    def _column_codes(self, col: str) -> tuple[np.ndarray, Any]:
+    def _column_codes(self, col: str) -> tuple[np.ndarray, np.ndarray]:
         """Codes of ``col`` over its sorted distinct values (``-1``: missing), cached."""
         cache = self._code_cache()
         hit = cache.get(col)
@@ -384,12 +450,26 @@ class _BaseDesign:
             cache[col] = hit
         return hit
 
+    def _prefetch_codes(self, cols: Sequence[str]) -> None:
+        """Code the not yet coded ``cols`` at once, in parallel threads on large data (the
+        same codes as :meth:`_column_codes`, which then finds them cached)."""
+        cache = self._code_cache()
+        todo = [c for c in dict.fromkeys(cols) if c not in cache and c in self._frame.columns]
+        workers = min(len(todo), _usable_cpus())
+        if workers < 2 or len(self._frame) < _PARALLEL_CODING_ROWS:
+            return
+        series = [self._frame[c] for c in todo]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for col, hit in zip(todo, pool.map(_sorted_codes, series), strict=True):
+                cache[col] = hit
+
     def _domains(self, by: ColumnSpec) -> _Domains:
         cols = _as_list(by)
         cache = self._code_cache()
         key = ("by", *cols)
         hit = cache.get(key)
         if hit is None:
+            self._prefetch_codes(cols)
             hit = _Domains(self._frame, cols, self._column_codes)
             cache[key] = hit
         return hit

@@ -7,7 +7,7 @@ a replicate design (:func:`reweight`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,8 @@ from kyodo_analysis.errors import WeightingError
 from kyodo_analysis.stats.calibrated import CollapsedCells, WeightedDesign
 from kyodo_analysis.stats.design import SurveyDesign
 from kyodo_analysis.stats.replicate import ReplicateDesign
+
+Level = TypeVar("Level")  # a margin level (any hashable value of the column)
 
 
 def check_design(design: object) -> SurveyDesign:
@@ -121,7 +123,7 @@ def check_complete(design: SurveyDesign, col: str, role: str) -> None:
         )
 
 
-def distinct_codes(design: SurveyDesign, col: str) -> tuple[np.ndarray, Any]:
+def distinct_codes(design: SurveyDesign, col: str) -> tuple[np.ndarray, np.ndarray]:
     """Codes of the rows over the column's distinct values (-1: missing) and those values.
 
     The design's cached column codes: a column is hashed once per design, whatever its type.
@@ -146,8 +148,8 @@ def level_codes(design: SurveyDesign, col: str, levels: pd.Index, role: str) -> 
 
 
 def collapse_adjacent(
-    col: str, levels: list[Any], n_per_level: np.ndarray, min_cell: int
-) -> tuple[list[list[Any]], list[CollapsedCells]]:
+    col: str, levels: list[Level], n_per_level: np.ndarray, min_cell: int
+) -> tuple[list[list[Level]], list[CollapsedCells]]:
     """Merge adjacent levels (in target order) until every group has ``>= min_cell`` rows.
 
     The smallest group below the minimum is merged with its smaller neighbour, repeatedly.

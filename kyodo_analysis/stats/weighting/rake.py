@@ -136,6 +136,7 @@ def rake(
     # 1. rows -> codes of their distinct values (one hashing pass per column), then the
     #    cross-classification of those codes; everything after works on the cell table
     row_codes_l, uniques_l = [], []
+    design._prefetch_codes(cols)
     for col in cols:
         check_complete(design, col, "margin")
         rc, uniq = distinct_codes(design, col)

@@ -1,0 +1,96 @@
+"""Column codes of a design: one coding per column, the same whatever the column's type.
+
+``_sorted_codes`` must give exactly ``pandas.factorize(col, sort=True)`` (codes over the
+distinct values present, in sorted order, -1 for missing) on every route it takes: Arrow
+strings as ``pandas.read_csv`` returns them (one dictionary encoding, chunked data), pandas
+categoricals (from the category codes), compact integers (counting) and the general
+fallback. Columns coded in parallel threads (large data) are the same codes as coded one
+by one, and give the same estimates.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import kyodo_analysis.stats.design as design_mod
+from kyodo_analysis.stats.design import SurveyDesign, _sorted_codes
+from kyodo_analysis.stats.weighting import rake
+
+VALUES = ["b", "a", "", "男性", "女性", "20代", "70代以上", "Z", "é", "a "]
+
+
+def _assert_like_factorize(s: pd.Series) -> None:
+    codes, uniques = _sorted_codes(s)
+    want_codes, want_uniques = pd.factorize(s, sort=True)
+    assert codes.dtype == np.int64
+    np.testing.assert_array_equal(codes, want_codes)
+    assert list(uniques) == list(np.asarray(want_uniques))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(VALUES)), max_size=200), st.integers(1, 5))
+def test_codes_equal_pandas_factorize_sorted(values: list[str | None], n_chunks: int) -> None:
+    x = np.array(values, dtype=object)
+    _assert_like_factorize(pd.Series(x, dtype="str"))
+    _assert_like_factorize(pd.Series(x, dtype=object))
+    _assert_like_factorize(pd.Series(x, dtype="category"))
+    # categories in a non-sorted order, some never observed
+    cats = pd.CategoricalDtype(["unused", *reversed(VALUES)])
+    _assert_like_factorize(pd.Series(x, dtype=cats))
+    # Arrow data in several chunks (what read_csv returns for a large file)
+    bounds = np.linspace(0, len(x), n_chunks + 1).astype(int)
+    chunked = pa.chunked_array(
+        [pa.array(list(x[a:b]), type=pa.large_string()) for a, b in itertools.pairwise(bounds)],
+        type=pa.large_string(),
+    )
+    _assert_like_factorize(pd.Series(pd.arrays.ArrowStringArray(chunked)))
+
+
+def test_integer_and_read_csv_columns(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"k": rng.integers(-5, 9, 5000), "s": rng.choice(VALUES, 5000)})
+    frame.loc[::97, "s"] = None
+    frame.to_csv(tmp_path / "x.csv", index=False)
+    back = pd.read_csv(tmp_path / "x.csv")
+    assert isinstance(back["s"].dtype, pd.StringDtype)
+    for col in ["k", "s"]:
+        _assert_like_factorize(back[col])
+    _assert_like_factorize(pd.Series(frame["k"], dtype="Int64"))
+
+
+def test_parallel_coding_gives_the_same_codes_and_estimates(monkeypatch) -> None:
+    rng = np.random.default_rng(11)
+    n = 4000
+    frame = pd.DataFrame(
+        {
+            "age": rng.choice(["20代", "30代", "40代", "70代以上"], n),
+            "sex": rng.choice(["男性", "女性"], n),
+            "area": rng.choice(["a", "b", "c"], n),
+            "w": rng.uniform(1, 3, n),
+            "y": rng.normal(size=n),
+        }
+    )
+    frame = frame.astype({"age": "str", "sex": "str", "area": "str"})
+    margins = {
+        "age": {"20代": 300.0, "30代": 250.0, "40代": 250.0, "70代以上": 200.0},
+        "sex": {"男性": 480.0, "女性": 520.0},
+        "area": {"a": 300.0, "b": 300.0, "c": 400.0},
+    }
+    serial = SurveyDesign(frame, weights="w", strata="area")
+    want_mean = serial.mean("y", by=["age", "sex"])
+    want_rake = rake(serial, margins).mean("y", by="age")
+    monkeypatch.setattr(design_mod, "_PARALLEL_CODING_ROWS", 1)
+    monkeypatch.setattr(design_mod, "_usable_cpus", lambda: 2)
+    parallel = SurveyDesign(frame, weights="w", strata="area")
+    parallel._prefetch_codes(["age", "sex", "area"])
+    for col in ["age", "sex", "area"]:
+        np.testing.assert_array_equal(parallel._code_cache()[col][0], serial._code_cache()[col][0])
+    pd.testing.assert_frame_equal(parallel.mean("y", by=["age", "sex"]), want_mean)
+    fresh = SurveyDesign(frame, weights="w", strata="area")  # coded inside rake, in threads
+    pd.testing.assert_frame_equal(rake(fresh, margins).mean("y", by="age"), want_rake)
