@@ -172,6 +172,10 @@ def anonymise_wave(study: Study, data: pd.DataFrame, weights: np.ndarray, *,
         recode_rows |= (data[c].fillna(-1) != recoded[c].fillna(-1)).to_numpy()
     report["records_changed"] = int((supp.changed_rows | recode_rows).sum())
     report["after"] = _risk(out, keys, weights, conf.k)
+    # records whose design cell (protected keys alone) is rarer than k stay violations: their
+    # design variables are kept so that the weights and standard errors stay exact
+    cell = sdc.key_frequencies(data, protected)["fk"] if protected else None
+    report["design_cells_below_k"] = int((cell < conf.k).sum()) if cell is not None else 0
     report["l_diversity"] = {}
     for item in sensitive_items(study):
         if item not in data.columns:
@@ -256,41 +260,49 @@ def information_loss(study: Study, fy: int, original: pd.DataFrame, anonymised: 
     d0, d1 = study.design(fy, original), study.design(fy, anonymised)
     cb = study.codebook
     rows = []
-    for fig in study.headline.figures:
-        if fig.question not in original.columns:
-            continue
-        y0 = _indicator(original, cb, fig.question, list(fig.codes))
-        y1 = _indicator(anonymised, cb, fig.question, list(fig.codes))
-        a, b = d0.assign(_y=y0), d1.assign(_y=y1)
-        for column in [None, *changed]:
-            levels = [None] if column is None else sorted(
-                int(c) for c in original[column].dropna().unique())
-            for code in levels:
-                if column is None:
-                    e0, e1 = a, b
-                else:
-                    e0 = a.subset((original[column] == code).fillna(False).to_numpy())
-                    e1 = b.subset((anonymised[column] == code).fillna(False).to_numpy())
-                r0, r1 = _share(e0), _share(e1)
-                label = "全体" if column is None else (
-                    f"{column}={cb[column].codes.get(code, code)}" if column in cb else
-                    f"{column}={code}")
-                rows.append({"figure": fig.label, "domain": label,
-                             "estimate": r0[0], "se": r0[1], "n": r0[2],
-                             "estimate_bundle": r1[0], "se_bundle": r1[1], "n_bundle": r1[2],
-                             "difference": None if r0[0] is None or r1[0] is None
-                             else round(r1[0] - r0[0], 2)})
+    with np.errstate(all="ignore"):
+        for fig in study.headline.figures:
+            if fig.question not in original.columns:
+                continue
+            a = d0.assign(_y=_indicator(original, cb, fig.question, list(fig.codes)))
+            b = d1.assign(_y=_indicator(anonymised, cb, fig.question, list(fig.codes)))
+            for column in [None, *changed]:
+                r0, r1 = _shares(a, original, column), _shares(b, anonymised, column)
+                for code, (e0, s0, n0) in r0.items():
+                    if code == -1:
+                        continue
+                    e1, s1, n1 = r1.get(code, (None, None, 0))
+                    label = "全体" if column is None else (
+                        f"{column}={cb[column].codes.get(code, code)}" if column in cb else
+                        f"{column}={code}")
+                    rows.append({"figure": fig.label, "domain": label, "estimate": e0, "se": s0,
+                                 "n": n0, "estimate_bundle": e1, "se_bundle": s1, "n_bundle": n1,
+                                 "difference": None if e0 is None or e1 is None
+                                 else round(e1 - e0, 2)})
     return rows
 
 
-def _share(design) -> tuple[float | None, float | None, int]:
+def _shares(design, data: pd.DataFrame, column: str | None
+            ) -> dict[int | None, tuple[float | None, float | None, int]]:
+    """Share of ``_y`` in percent with its SE and n: overall (``None``) or by ``column``'s
+    codes (a suppressed value is domain ``-1``)."""
     try:
-        res = design.mean("_y", na_rm=True)
-    except Exception:  # noqa: BLE001 - an empty domain has no estimate
-        return None, None, 0
-    row = res.iloc[0]
-    n = int(row["n"]) if "n" in res.columns else 0
-    return round(float(row["estimate"]) * 100, 2), round(float(row["se"]) * 100, 2), n
+        if column is None:
+            res = design.mean("_y", na_rm=True)
+            keys: list = [None]
+        else:
+            by = pd.to_numeric(data[column]).fillna(-1).astype(int).to_numpy()
+            res = design.assign(_by=by).mean("_y", by="_by", na_rm=True)
+            keys = [int(v) for v in res["_by"]]
+    except Exception:  # noqa: BLE001 - an estimate that cannot be made is shown as missing
+        return {}
+    out = {}
+    for key, (_, row) in zip(keys, res.iterrows(), strict=True):
+        n = int(row["n"]) if "n" in res.columns else 0
+        est, se = float(row["estimate"]), float(row["se"])
+        out[key] = (None if np.isnan(est) else round(est * 100, 2),
+                    None if np.isnan(se) else round(se * 100, 2), n)
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -445,7 +457,7 @@ def build_bundle(study: Study, fiscal_year: int, *, out: Path, waves: list[int] 
         for y in chosen:
             data = study.load_wave(y)
             design = study.design(y, data)
-            weights = np.asarray(design.weights(), dtype=float)
+            weights = np.asarray(design.weights, dtype=float)
             anon, rep = anonymise_wave(study, data, weights, rng=rng)
             order = rep.pop("order")
             fpc = None

@@ -51,28 +51,28 @@ def write_datapackage(root: Path, *, name: str, title: str, schemas: dict[str, d
                       description: str = "") -> Path:
     """Describe every file under ``root`` in ``datapackage.json`` (sha256, bytes; the
     microdata with their schemas)."""
-    from frictionless import Package, Resource
-
     resources = []
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
         if rel == DATAPACKAGE:
             continue
         fmt = _FORMATS.get(path.suffix.lower(), path.suffix.lstrip(".").lower() or "bin")
-        options: dict = {"name": _name(rel), "path": rel, "hash": f"sha256:{_sha256(path)}",
-                         "bytes": path.stat().st_size}
+        res: dict = {"name": _name(rel), "path": rel}
         if rel in schemas:
-            options.update(format="csv", encoding="utf-8", schema=schemas[rel])
+            res.update(type="table", format="csv", mediatype="text/csv", encoding="utf-8")
         else:
             # every other file (aggregate inputs in their own encodings included) is checked
             # by hash and size only
-            options.update(format=fmt if fmt != "csv" else "txt", mediatype=_mediatype(fmt))
-        resources.append(Resource.from_descriptor({**options}))
-    package = Package(name=_name(name), title=title, description=description,
-                      resources=resources)
+            res.update(type="file", format=fmt if fmt != "csv" else "txt",
+                       mediatype=_mediatype(fmt))
+        res.update(hash=f"sha256:{_sha256(path)}", bytes=path.stat().st_size)
+        if rel in schemas:
+            res["schema"] = schemas[rel]
+        resources.append(res)
+    package = {"name": _name(name), "title": title, "description": description,
+               "resources": resources}
     out = root / DATAPACKAGE
-    out.write_text(json.dumps(package.to_descriptor(), ensure_ascii=False, indent=1),
-                   encoding="utf-8")
+    out.write_text(json.dumps(package, ensure_ascii=False, indent=1), encoding="utf-8")
     return out
 
 

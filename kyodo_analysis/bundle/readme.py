@@ -37,8 +37,10 @@ k-匿名性 / k-anonymity: k = {risk['k']}
 - `study/data/FY<年度>.csv` — 匿名化した個票データ（回答者IDは無作為の行キーに置換、自由記述は削除、日付は年月に丸め、
   準識別子は k-匿名性を満たすよう一部の値を秘匿（空欄））。`weight` 列は市の最終ウェイト、`fpc` 列は層の母集団数です。
 - `study/study.yaml`, `study/codebook.yaml` — 調査の設定と調査票のコード表。`study/inputs/` — 母集団数などの集計値。
-- `disclosure/risk_report.md` — 開示リスクの報告（匿名化の前後の k-匿名性違反・個体リスク、変更した値の数、主要な推定値の変化）。
-- `notebooks/` と `notebooks/parameters.json` — 公表時のノートブックとパラメータ。`published/` — 公表した実行の記録と集計表。
+- `disclosure/risk_report.md` — 開示リスクの報告（匿名化の前後の k-匿名性違反・個体リスク、
+  変更した値の数、主要な推定値の変化）。
+- `notebooks/` と `notebooks/parameters.json` — 公表時のノートブックとパラメータ。
+  `published/` — 公表した実行の記録と集計表。
 - `environment/requirements.lock` — 公表時と同じパッケージの版（ハッシュ付き）。`source/` — 使用した kyodo_analysis。
 - `datapackage.json` — 全ファイルの sha256 とデータの列定義（Frictionless Data Package）。
 
@@ -97,6 +99,10 @@ def risk_markdown(study, risk: dict) -> str:
                   f"| 再識別の期待件数 / expected re-identifications | {b['expected_reidentifications']:.2f} "
                   f"| {a['expected_reidentifications']:.2f} |", "",
                   f"変更したレコード / records changed: {r['records_changed']}", ""]
+        if r.get("design_cells_below_k"):
+            lines += [f"設計上の層・重み付けの区分が k 未満のレコード / records in design cells "
+                      f"smaller than k: {r['design_cells_below_k']}（重みを正確に保つため設計変数は"
+                      "秘匿していません / design variables kept so the weights stay exact）", ""]
         if r["suppressed"]:
             lines.append("秘匿した値 / values suppressed: " + ", ".join(
                 f"`{md(c)}` {n}" for c, n in r["suppressed"].items()))

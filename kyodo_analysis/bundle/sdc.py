@@ -155,12 +155,16 @@ def local_suppression(data: pd.DataFrame, keys: Sequence[str], *, k: int = 5,
     before = int((f < k).sum())
     original_na = np.isnan(x)
 
-    def count(row: np.ndarray) -> int:
-        m = np.ones(x.shape[0], dtype=bool)
+    def trials(i: int, open_keys: list[str]) -> tuple[int, dict[str, int]]:
+        """Frequency of record i's key now, and with each open key suppressed."""
+        row = x[i]
+        match = np.ones((x.shape[0], x.shape[1]), dtype=bool)
         for v in range(x.shape[1]):
             if not np.isnan(row[v]):
-                m &= (x[:, v] == row[v]) | np.isnan(x[:, v])
-        return int(m.sum())
+                match[:, v] = (x[:, v] == row[v]) | np.isnan(x[:, v])
+        misses = (~match).sum(axis=1)
+        now = int((misses == 0).sum())
+        return now, {c: now + int(((misses == 1) & ~match[:, col[c]]).sum()) for c in open_keys}
 
     for _ in range(max_rounds):
         f, _ = _match_counts(x, ones)
@@ -169,23 +173,15 @@ def local_suppression(data: pd.DataFrame, keys: Sequence[str], *, k: int = 5,
             break
         progress = False
         for i in todo:
-            if count(x[i]) >= k:
-                continue
             while True:
                 open_keys = [c for c in suppressible if not np.isnan(x[i, col[c]])]
-                if not open_keys:
+                now, after = trials(i, open_keys)
+                if now >= k or not open_keys:
                     break
-                fixed = None
-                for c in open_keys:
-                    trial = x[i].copy()
-                    trial[col[c]] = np.nan
-                    if count(trial) >= k:
-                        fixed = c
-                        break
-                target = fixed or open_keys[0]
-                x[i, col[target]] = np.nan
+                fixed = next((c for c in open_keys if after[c] >= k), None)
+                x[i, col[fixed or open_keys[0]]] = np.nan
                 progress = True
-                if fixed or count(x[i]) >= k:
+                if fixed:
                     break
         if not progress:
             break

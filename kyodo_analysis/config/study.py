@@ -17,8 +17,8 @@ from kyodo_analysis.config.base import FiscalYear, Model, Slug
 
 __all__ = [
     "ActivityConfig",
-    "BundleConfig",
     "AttributeConfig",
+    "BundleConfig",
     "DesignConfig",
     "DisclosureConfig",
     "DistrictLevelConfig",
