@@ -294,7 +294,7 @@ def _shares(design, data: pd.DataFrame, column: str | None
             by = pd.to_numeric(data[column]).fillna(-1).astype(int).to_numpy()
             res = design.assign(_by=by).mean("_y", by="_by", na_rm=True)
             keys = [int(v) for v in res["_by"]]
-    except Exception:  # noqa: BLE001 - an estimate that cannot be made is shown as missing
+    except Exception:
         return {}
     out = {}
     for key, (_, row) in zip(keys, res.iterrows(), strict=True):
