@@ -102,3 +102,53 @@ def test_suppression_reaches_k_on_random_data() -> None:
     assert res.violations_after == 0
     assert res.suppressed["a"] == 0
     assert (sdc.key_frequencies(res.data, ["a", "b", "c"])["fk"] >= 5).all()
+
+
+def test_compare_records_cell_by_cell() -> None:
+    from kyodo_analysis.bundle.reproduce import compare_records
+
+    published = {"nb/a": {"columns": ["回答", "n", "%"], "rows": [["男性", 10, 50.0],
+                                                                  ["女性", 10, 50.0]]},
+                 "nb/b": {"columns": ["x"], "rows": [[1]]},
+                 "nb/gone": {"columns": ["x"], "rows": []}}
+    new = {"nb/a": {"columns": ["回答", "n", "%"], "rows": [["男性", 9, 47.4], ["女性", 10, 52.6]]},
+           "nb/b": {"columns": ["x"], "rows": [[1.0]]},
+           "nb/extra": {"columns": ["x"], "rows": []}}
+    got = {t.key: t for t in compare_records(published, new)}
+    assert got["nb/b"].status == "identical"  # 1 and 1.0 are the same cell value
+    assert got["nb/gone"].status == "missing"
+    assert got["nb/extra"].status == "new"
+    a = got["nb/a"]
+    assert a.status == "differs"
+    assert [(c.row, c.label, c.column, c.published, c.bundle) for c in a.cells] == [
+        (0, "男性", "n", 10, 9), (0, "男性", "%", 50.0, 47.4), (1, "女性", "%", 50.0, 52.6)]
+    assert not a.explained
+
+
+def test_codebook_quasi_identifier_flag() -> None:
+    from kyodo_analysis.codebook import Codebook
+    from kyodo_analysis.errors import ConfigError
+
+    doc = {"codebook": "t", "id": {"columns": ["ID"]},
+           "questions": [{"id": "f1", "columns": ["性別"], "text": "性別", "type": "demographic",
+                          "codes": {1: "男性", 2: "女性"}, "quasi_identifier": True},
+                         {"id": "q1", "columns": ["問1"], "text": "問1", "type": "single",
+                          "codes": {1: "はい", 2: "いいえ"}}]}
+    cb = Codebook.from_dict(doc)
+    assert cb["f1"].quasi_identifier and not cb["q1"].quasi_identifier
+    doc["questions"][0]["quasi_identifier"] = "yes"
+    with pytest.raises(ConfigError, match="quasi_identifier"):
+        Codebook.from_dict(doc)
+
+
+def test_bundle_config_block() -> None:
+    from pydantic import ValidationError
+
+    from kyodo_analysis.config.study import BundleConfig
+
+    conf = BundleConfig.model_validate({"k": 3, "recode": {"f4": {"10年以上": [3, 4]}}})
+    assert conf.k == 3 and conf.l == 2 and conf.dates == "month"
+    with pytest.raises(ValidationError):
+        BundleConfig.model_validate({"k": 1})
+    with pytest.raises(ValidationError):
+        BundleConfig.model_validate({"kk": 5})

@@ -26,7 +26,6 @@ NOT_IMPORTED = {
     # this list by the change that first imports each
     "networkx": "collaboration network (#15), lands with its code",
     "scikit-learn": "awareness segments (#16), lands with its code",
-    "frictionless": "partner bundles' datapackage.json (#17), lands with its code",
 }
 
 

@@ -52,6 +52,7 @@ from kyodo_analysis.bundle.package import (
 from kyodo_analysis.bundle.study import BUNDLE_FILE, FPC_COLUMN, WEIGHT_COLUMN, BundleError
 from kyodo_analysis.calendar import fiscal_year_label
 from kyodo_analysis.config.study import BundleConfig
+from kyodo_analysis.errors import KyodoError
 from kyodo_analysis.reporting import manifest as mf
 from kyodo_analysis.study import Study
 
@@ -294,7 +295,7 @@ def _shares(design, data: pd.DataFrame, column: str | None
             by = pd.to_numeric(data[column]).fillna(-1).astype(int).to_numpy()
             res = design.assign(_by=by).mean("_y", by="_by", na_rm=True)
             keys = [int(v) for v in res["_by"]]
-    except Exception:
+    except (KyodoError, ValueError, KeyError):  # an estimate that cannot be made: missing
         return {}
     out = {}
     for key, (_, row) in zip(keys, res.iterrows(), strict=True):
