@@ -10,7 +10,7 @@ import re
 
 from kyodo_analysis.calendar import fiscal_year_label
 
-__all__ = ["md", "readme", "risk_markdown"]
+__all__ = ["code", "md", "readme", "risk_markdown"]
 
 
 def md(text: object) -> str:
@@ -18,6 +18,11 @@ def md(text: object) -> str:
     s = str(text).replace("\r", " ").replace("\n", " ")
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return re.sub(r"([\\`*_{}\[\]()#+!|~])", r"\\\1", s)
+
+
+def code(text: object) -> str:
+    """A value as a Markdown code span (no escapes inside; backticks and line breaks removed)."""
+    return "`" + str(text).replace("`", "'").replace("\n", " ").replace("\r", " ") + "`"
 
 
 def readme(study, description: dict, risk: dict) -> str:
@@ -87,8 +92,8 @@ def risk_markdown(study, risk: dict) -> str:
     for y, r in risk["waves"].items():
         b, a = r["before"], r["after"]
         lines += [f"## FY{y}", "",
-                  "準識別子 / key variables: " + ", ".join(f"`{md(k)}`" for k in r["keys"]),
-                  "（保護 / never suppressed: " + ", ".join(f"`{md(k)}`" for k in r["protected"])
+                  "準識別子 / key variables: " + ", ".join(code(k) for k in r["keys"]),
+                  "（保護 / never suppressed: " + ", ".join(code(k) for k in r["protected"])
                   + "）", "",
                   "| 指標 / measure | 匿名化前 / before | 匿名化後 / after |", "|---|---:|---:|",
                   f"| 件数 / records | {b['records']} | {a['records']} |",
@@ -105,16 +110,16 @@ def risk_markdown(study, risk: dict) -> str:
                       "秘匿していません / design variables kept so the weights stay exact）", ""]
         if r["suppressed"]:
             lines.append("秘匿した値 / values suppressed: " + ", ".join(
-                f"`{md(c)}` {n}" for c, n in r["suppressed"].items()))
+                f"{code(c)} {n}" for c, n in r["suppressed"].items()))
         recoded = {c: n for c, n in r["recoded"].items() if n}
         if recoded:
             lines.append("再符号化した値 / values recoded: " + ", ".join(
-                f"`{md(c)}` {n}" for c, n in recoded.items()))
+                f"{code(c)} {n}" for c, n in recoded.items()))
         if r["free_text_dropped"]:
             lines.append("削除した自由記述 / free text removed: " + ", ".join(
-                f"`{md(c)}`" for c in r["free_text_dropped"]))
+                code(c) for c in r["free_text_dropped"]))
         for item, ld in r["l_diversity"].items():
-            lines.append(f"l-多様性 / l-diversity `{md(item)}`: 最小 l {ld['min_before']} → "
+            lines.append(f"l-多様性 / l-diversity {code(item)}: 最小 l {ld['min_before']} → "
                          f"{ld['min_after']}, 違反 / violations {ld['violations_before']} → "
                          f"{ld['violations_after']}")
         loss = r.get("information_loss") or []
