@@ -273,14 +273,19 @@ def information_loss(study: Study, fy: int, original: pd.DataFrame, anonymised: 
                     if code == -1:
                         continue
                     e1, s1, n1 = r1.get(code, (None, None, 0))
-                    label = "全体" if column is None else (
-                        f"{column}={cb[column].codes.get(code, code)}" if column in cb else
-                        f"{column}={code}")
+                    label = "全体" if column is None else f"{column}={_label(cb, column, code)}"
                     rows.append({"figure": fig.label, "domain": label, "estimate": e0, "se": s0,
                                  "n": n0, "estimate_bundle": e1, "se_bundle": s1, "n_bundle": n1,
                                  "difference": None if e0 is None or e1 is None
                                  else round(e1 - e0, 2)})
     return rows
+
+
+def _label(cb, column: str, code: int) -> str:
+    try:
+        return cb[column].label(code) if column in cb else str(code)
+    except KeyError:
+        return str(code)
 
 
 def _shares(design, data: pd.DataFrame, column: str | None
@@ -300,6 +305,9 @@ def _shares(design, data: pd.DataFrame, column: str | None
     out = {}
     for key, (_, row) in zip(keys, res.iterrows(), strict=True):
         n = int(row["n"]) if "n" in res.columns else 0
+        if n == 0:  # an empty domain has no estimate
+            out[key] = (None, None, 0)
+            continue
         est, se = float(row["estimate"]), float(row["se"])
         out[key] = (None if np.isnan(est) else round(est * 100, 2),
                     None if np.isnan(se) else round(se * 100, 2), n)
