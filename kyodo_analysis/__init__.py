@@ -65,3 +65,16 @@ __all__ = [
     "trim",
     "weighting_report",
 ]
+
+
+# ---- partner bundles (#17) ---------------------------------------------------------------
+def open_bundle(path, **options):
+    """Open a partner bundle (``.zip`` or its folder) as a read-only study: the same
+    ``design()`` as the city's, microdata from the bundle
+    (:func:`kyodo_analysis.bundle.open_bundle`)."""
+    from kyodo_analysis.bundle.study import open_bundle as _open_bundle
+
+    return _open_bundle(path, **options)
+
+
+__all__ += ["open_bundle"]

@@ -278,13 +278,29 @@ def report(study_file: Path, fiscal_year: str | None, out: Path, timeout: int, j
               help="Run on a dask.distributed scheduler instead.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr [default: when stderr is a terminal].")
+@click.option("--python", "python", default=None, metavar="PATH",
+              help="Bundles: interpreter holding the locked packages, or 'current' for this "
+                   "one [default: create a virtual environment from the bundle's lock].")
+@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Bundles: folder to unpack the .zip into [default: a temporary folder].")
 def reproduce(manifest: Path, out: Path | None, timeout: int | None, jobs: int | None,
-              scheduler: str | None, progress: bool | None) -> None:
+              scheduler: str | None, progress: bool | None, python: str | None,
+              workdir: Path | None) -> None:
     """Rerun a report from its manifest.json and check every published table is identical.
 
     Every input file's sha256 is checked first (a changed file is an error naming it). Exit
     code 0 when all tables are identical, 1 otherwise.
+
+    MANIFEST may also be a partner bundle (a .zip made by kyodo bundle, or its unpacked
+    folder): its hashes are verified, the environment is created from its lock (or --python),
+    the notebooks run on its anonymised data and every published table is compared cell by
+    cell; cells changed by the anonymisation are listed with the reason (exit 0 when every
+    difference is explained, 1 otherwise).
     """
+    if _is_bundle(manifest):
+        _reproduce_bundle(manifest, out=out, timeout=timeout, jobs=jobs, progress=progress,
+                          python=python, workdir=workdir)
+        return
     from kyodo_analysis.reporting.report import reproduce as rerun
 
     with _run_log(None):
@@ -309,6 +325,111 @@ def reproduce(manifest: Path, out: Path | None, timeout: int | None, jobs: int |
         _fail(f"{len(result.report.failed)} notebooks failed or the audit failed in the rerun")
     if not result.ok:
         _fail("the rerun's tables differ from the manifest's")
+
+
+# ---- partner bundles (#17) ---------------------------------------------------------------
+def _is_bundle(path: Path) -> bool:
+    from kyodo_analysis.bundle.study import bundle_root
+
+    return path.suffix.lower() == ".zip" or (path.is_dir() and bundle_root(path) is not None)
+
+
+def _reproduce_bundle(path: Path, *, out: Path | None, timeout: int | None, jobs: int | None,
+                      progress: bool | None, python: str | None, workdir: Path | None) -> None:
+    """``kyodo reproduce bundle.zip``: see :mod:`kyodo_analysis.bundle.reproduce`."""
+    import os
+    import tempfile
+
+    from kyodo_analysis.bundle import bootstrap
+    from kyodo_analysis.bundle.study import bundle_root, safe_extract
+
+    with contextlib.ExitStack() as stack:
+        try:
+            if path.is_file():
+                target = workdir or Path(stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix="kyodo-bundle-")))
+                root = safe_extract(path, target)
+            else:
+                root = bundle_root(path)
+                if root is None:
+                    _fail(f"{path} is not a study bundle")
+        except KyodoError as exc:
+            _fail(str(exc))
+        if python not in (None, "current") and Path(python).resolve() == Path(sys.executable).resolve():
+            python = "current"
+        if python != "current":
+            # verify, create the environment from the lock, and rerun in it
+            args = [str(root)] + (["--python", python] if python else [])
+            for opt, value in (("--jobs", jobs), ("--out", out), ("--timeout", timeout)):
+                if value is not None:
+                    args += [opt, str(Path(value).resolve()) if opt == "--out" else str(value)]
+            code = bootstrap.main(args)
+            if code:
+                sys.exit(code)
+            return
+        from kyodo_analysis.bundle.reproduce import run_bundle
+
+        with _run_log(None):
+            try:
+                result = run_bundle(root, out_root=out, jobs=jobs, timeout=timeout,
+                                    progress=_progress_default(progress))
+            except KyodoError as exc:
+                _fail(str(exc))
+        for line in result.lines():
+            click.echo(line)
+        if out is not None and result.report is not None:
+            click.echo(f"rerun: {os.fspath(result.report.index)}")
+        if result.notebooks_failed:
+            _fail(f"{len(result.notebooks_failed)} notebooks failed in the rerun: "
+                  + ", ".join(result.notebooks_failed))
+        if result.unexplained:
+            _fail(f"{len(result.unexplained)} tables differ without a cause in the anonymisation")
+
+
+@main.command(name="bundle")
+@click.option("--study", "study_file", type=click.Path(path_type=Path, dir_okay=False),
+              required=True, help="The study's study.yaml.")
+@click.option("--fiscal-year", "fiscal_year", required=True,
+              help="The published year to bundle (2025, FY2025 or 令和7年度).")
+@click.option("--waves", default=None, metavar="FY[,FY...]",
+              help="Waves to include [default: every wave up to the fiscal year].")
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The bundle to write (.zip); written atomically, nothing else is written.")
+@click.option("--run", "run_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="The published run folder [default: REPORTS/<study>/FY<year>/latest].")
+@click.option("--reports", "reports_root", type=click.Path(path_type=Path, file_okay=False),
+              default=project_root() / "reports", show_default=True,
+              help="Root folder of published reports.")
+def bundle(study_file: Path, fiscal_year: str, waves: str | None, out: Path,
+           run_dir: Path | None, reports_root: Path) -> None:
+    """Write an anonymised study bundle for university partners.
+
+    Anonymised microdata per wave (ids replaced, free text removed, dates coarsened,
+    quasi-identifiers made k-anonymous), final weights and design variables, codebook,
+    datapackage.json with the sha256 of every file, the notebooks and the published run,
+    the environment lock and a disclosure-risk report. Exit code 0 when written, 1 otherwise.
+    """
+    from kyodo_analysis.bundle.build import build_bundle
+    from kyodo_analysis.calendar import parse_fiscal_year
+    from kyodo_analysis.study import open_study
+
+    try:
+        fy = parse_fiscal_year(fiscal_year)
+        chosen = [parse_fiscal_year(w.strip()) for w in waves.split(",")] if waves else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    with _run_log(None):
+        try:
+            study = open_study(study_file)
+            result = build_bundle(study, fy, out=out, waves=chosen, run_dir=run_dir,
+                                  reports_root=reports_root)
+        except KyodoError as exc:
+            _fail(str(exc))
+    for year, r in result.risk["waves"].items():
+        click.echo(f"FY{year}: k-anonymity violations {r['before']['k_violations']} -> "
+                   f"{r['after']['k_violations']} (k={result.risk['k']}), records changed "
+                   f"{r['records_changed']}, suppressed {r['suppressed'] or 'nothing'}")
+    click.echo(f"bundle: {result.path.resolve()} ({result.seconds:.1f} s)")
 
 
 #: The store ``kyodo import FILE`` writes to when neither --db nor a study file says where.

@@ -104,6 +104,8 @@ class Question:
     derivation: Derivation | None = None
     sensitive: bool = False
     comparable_from: int | None = None
+    # partner bundles (#17): a key variable of k-anonymity (年代, 性別, 小学校区, ...)
+    quasi_identifier: bool = False
 
     @property
     def is_multiple(self) -> bool:
@@ -324,6 +326,7 @@ class Codebook:
                 not_applicable=not_applicable, sensitive=bool(q.get("sensitive", False)),
                 comparable_from=(parse_fiscal_year(q["comparable_from"])
                                  if q.get("comparable_from") is not None else None),
+                quasi_identifier=_flag(q, "quasi_identifier", f"{key}.quasi_identifier", fail),
             ))
         questions += _derived(doc.get("derived"), questions, global_missing, global_na, fail)
         fy_spec = doc.get("fiscal_year") or {}
@@ -345,10 +348,19 @@ _KEYS = {
     "scale": ["codes", "scores"],
     "question": ["id", "columns", "text", "type", "codes", "scale", "missing", "not_applicable",
                  "aliases", "waves", "options", "layout", "max_choices", "range", "asked_if",
-                 "policy", "sensitive", "comparable_from"],
+                 "policy", "sensitive", "comparable_from",
+                 "quasi_identifier"],
     "option": ["code", "label", "columns", "exclusive"],
     "derived": ["id", "from", "text", "type", "codes", "bins", "map", "missing"],
 }
+
+
+def _flag(q: Mapping, name: str, key: str, fail) -> bool:
+    """A true/false key of a question (partner bundles: ``quasi_identifier``)."""
+    value = q.get(name, False)
+    if not isinstance(value, bool):
+        raise fail(key, f"{name} must be true or false, got {value!r}")
+    return value
 
 
 def _code_map(value: object, key: str, fail, *, value_type=str) -> dict:

@@ -634,6 +634,11 @@ def open_study(path: str | Path | None = None) -> Study:
     ``kyodo report`` and from the plain ``papermill`` command line.
     """
     if path:
+        # partner bundles (#17): a bundle's study opens read-only on its anonymised data
+        from kyodo_analysis.bundle.study import bundle_root, open_bundle
+
+        if bundle_root(path) is not None:
+            return open_bundle(path, verify=False)
         return Study.from_yaml(path)
     from kyodo_analysis.paths import demo_study_file
 

@@ -25,7 +25,6 @@ NOT_IMPORTED = {
     # locked ahead of the code that imports them, so parallel work shares one lock; removed from
     # this list by the change that first imports each
     "scikit-learn": "awareness segments (#16), lands with its code",
-    "frictionless": "partner bundles' datapackage.json (#17), lands with its code",
 }
 
 

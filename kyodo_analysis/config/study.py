@@ -18,6 +18,7 @@ from kyodo_analysis.config.base import FiscalYear, Model, Slug
 __all__ = [
     "ActivityConfig",
     "AttributeConfig",
+    "BundleConfig",
     "CollaborationConfig",
     "DesignConfig",
     "DisclosureConfig",
@@ -321,6 +322,31 @@ class CollaborationConfig(Model):
         return self
 
 
+# ---- partner bundles (#17) ---------------------------------------------------------------
+class BundleConfig(Model):
+    """How ``kyodo bundle`` anonymises microdata for university partners (partner bundles).
+
+    Key variables are the codebook questions marked ``quasi_identifier: true`` plus
+    ``quasi_identifiers`` here; the design's strata and weighting margins among them are never
+    suppressed (the weights depend on them).
+    """
+
+    k: int = Field(5, ge=2, description="k-anonymity: smallest key frequency allowed")
+    l: int = Field(2, ge=1, description="l-diversity wanted for sensitive items (reported)")  # noqa: E741
+    quasi_identifiers: list[str] = Field([], description="key variables besides the codebook's "
+                                                         "quasi_identifier: true")
+    sensitive: list[str] = Field([], description="items checked for l-diversity besides the "
+                                                 "codebook's sensitive: true")
+    importance: list[str] | None = Field(
+        None, description="key variables from most to least important (the least important "
+                          "is suppressed first); default: districts, then attributes, then others")
+    recode: dict[str, dict[str, list[int]]] = Field(
+        {}, description="global recoding: column -> {new label: [codes merged into the first]}")
+    free_text: list[str] = Field([], description="free-text items shipped masked (only with "
+                                                 "disclosure.allow_free_text)")
+    dates: Literal["month", "fiscal_year"] = Field("month", description="precision of dates")
+
+
 class StudyConfig(Model):
     """study.yaml: one study (a survey series with its statistics) and how to report it."""
 
@@ -346,6 +372,7 @@ class StudyConfig(Model):
     report: ReportConfig | None = None
     collaboration: CollaborationConfig | None = Field(
         None, description="register of collaborative projects and their reviews (optional)")
+    bundle: BundleConfig | None = None  # partner bundles (#17)
 
     @model_validator(mode="after")
     def _consistent(self) -> StudyConfig:

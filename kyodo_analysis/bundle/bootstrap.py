@@ -1,0 +1,97 @@
+"""Reproduce a study bundle on a machine with only python3 (standard library only).
+
+Copied into every bundle as ``reproduce.py`` (run by ``make reproduce`` or
+``python3 reproduce.py``) and used by ``kyodo reproduce bundle.zip``: checks every file's
+sha256 against ``datapackage.json``, creates a virtual environment from
+``environment/requirements.lock`` (``pip install --require-hashes``), unpacks the bundled
+kyodo_analysis and runs ``kyodo reproduce <bundle> --python current`` in that environment.
+Everything it creates goes under ``<bundle>/.kyodo/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+WORK = ".kyodo"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(root: Path) -> int:
+    """Check every file named in datapackage.json; return how many (SystemExit on a mismatch)."""
+    doc = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
+    for res in doc["resources"]:
+        path = root / res["path"]
+        if not path.is_file() or "sha256:" + _sha256(path) != res["hash"]:
+            raise SystemExit(f"reproduce: file missing or changed: {res['path']}")
+    return len(doc["resources"])
+
+
+def _safe_untar(archive: Path, target: Path) -> None:
+    target = target.resolve()
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            dest = (target / member.name).resolve()
+            if not (member.isfile() or member.isdir()) or (
+                    dest != target and target not in dest.parents):
+                raise SystemExit(f"reproduce: unsafe member in {archive}: {member.name}")
+        tar.extractall(target)
+
+
+def environment(root: Path, python: str | None) -> tuple[str, dict]:
+    """The interpreter to run in and the process environment (PYTHONPATH to the source)."""
+    work = root / WORK
+    src = work / "src"
+    if not (src / "kyodo_analysis").is_dir():
+        src.mkdir(parents=True, exist_ok=True)
+        _safe_untar(root / "source" / "kyodo_analysis.tar.gz", src)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
+    if python:
+        return python, env
+    venv = work / "env"
+    exe = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    marker = venv / ".locked"
+    lock = root / "environment" / "requirements.lock"
+    if not marker.is_file() or marker.read_text() != _sha256(lock):
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(exe), "-m", "pip", "install", "--quiet", "--require-hashes",
+                        "--no-deps", "-r", str(lock)], check=True)
+        marker.write_text(_sha256(lock))
+    return str(exe), env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", nargs="?", default=str(Path(__file__).resolve().parent))
+    parser.add_argument("--python", default=None,
+                        help="interpreter with the locked packages (default: create a venv)")
+    parser.add_argument("--jobs", "-j", default=None)
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--timeout", default=None)
+    args = parser.parse_args(argv)
+    root = Path(args.bundle).resolve()
+    print(f"files verified: {verify(root)}", flush=True)
+    python, env = environment(root, args.python)
+    cmd = [python, "-m", "kyodo_analysis.cli", "reproduce", str(root), "--python", "current"]
+    for opt in ("jobs", "out", "timeout"):
+        if getattr(args, opt):
+            cmd += [f"--{opt}", str(getattr(args, opt))]
+    return subprocess.run(cmd, env=env, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

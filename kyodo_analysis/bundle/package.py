@@ -1,0 +1,133 @@
+"""The bundle's Frictionless ``datapackage.json``: one resource per file with its sha256 and
+size, table schemas for the microdata, validated with the ``frictionless`` library; and the
+check a partner's machine runs before anything else (:func:`verify_bundle`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from kyodo_analysis.bundle.study import BundleError
+
+__all__ = ["DATAPACKAGE", "microdata_schema", "validate_package", "verify_bundle",
+           "write_datapackage"]
+
+DATAPACKAGE = "datapackage.json"
+_FORMATS = {".csv": "csv", ".json": "json", ".md": "md", ".yaml": "yaml", ".yml": "yaml",
+            ".ipynb": "ipynb", ".lock": "txt", ".txt": "txt", ".gz": "gz"}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _name(rel: str) -> str:
+    return re.sub(r"[^a-z0-9._-]+", "-", rel.lower()).strip("-")
+
+
+def microdata_schema(codebook, columns: list[str]) -> dict:
+    """Table Schema of a wave's microdata file (codes integer, dates year-month)."""
+    types = {"id": ("string", "random row key (not derived from the respondent id)")}
+    for q in codebook:
+        for col in (q.option_ids if q.is_multiple else [q.id]):
+            kind = {"text": "string", "numeric": "number", "date": "string"}.get(q.type, "integer")
+            types[col] = (kind, q.text)
+    types["weight"] = ("number", "final weight of the city's design / 最終ウェイト")
+    types["fpc"] = ("number", "frame size of the stratum (finite population correction)")
+    fields = []
+    for col in columns:
+        kind, title = types.get(col, ("string", ""))
+        fields.append({"name": col, "type": kind, "description": title})
+    return {"fields": fields, "primaryKey": ["id"], "missingValues": [""]}
+
+
+def write_datapackage(root: Path, *, name: str, title: str, schemas: dict[str, dict],
+                      description: str = "") -> Path:
+    """Describe every file under ``root`` in ``datapackage.json`` (sha256, bytes; the
+    microdata with their schemas)."""
+    resources = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if rel == DATAPACKAGE:
+            continue
+        fmt = _FORMATS.get(path.suffix.lower(), path.suffix.lstrip(".").lower() or "bin")
+        res: dict = {"name": _name(rel), "path": rel}
+        if rel in schemas:
+            res.update(type="table", format="csv", mediatype="text/csv", encoding="utf-8")
+        else:
+            # every other file (aggregate inputs in their own encodings included) is checked
+            # by hash and size only
+            res.update(type="file", format=fmt if fmt != "csv" else "txt",
+                       mediatype=_mediatype(fmt))
+        res.update(hash=f"sha256:{_sha256(path)}", bytes=path.stat().st_size)
+        if rel in schemas:
+            res["schema"] = schemas[rel]
+        resources.append(res)
+    package = {"name": _name(name), "title": title, "description": description,
+               "resources": resources}
+    out = root / DATAPACKAGE
+    out.write_text(json.dumps(package, ensure_ascii=False, indent=1), encoding="utf-8")
+    return out
+
+
+def _mediatype(fmt: str) -> str:
+    return {"json": "application/json", "md": "text/markdown", "yaml": "application/yaml",
+            "ipynb": "application/x-ipynb+json", "gz": "application/gzip"}.get(fmt, "text/plain")
+
+
+def validate_package(root: Path) -> list[str]:
+    """Validate ``datapackage.json`` with frictionless (schemas, hashes, sizes): the errors,
+    empty when valid."""
+    from frictionless import validate
+
+    report = validate(str(root / DATAPACKAGE))
+    if report.valid:
+        return []
+    return [f"{row[0]}: {row[1]}: {row[2]}" for row in report.flatten(["resourceName", "type",
+                                                                       "note"])]
+
+
+def verify_bundle(root: Path) -> int:
+    """Check every file of the bundle against ``datapackage.json`` (sha256 and size) and that
+    no file was added; returns the number of files checked.
+
+    Raises
+    ------
+    BundleError
+        Naming the first missing, changed or unlisted file.
+    """
+    root = Path(root)
+    try:
+        doc = json.loads((root / DATAPACKAGE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{root / DATAPACKAGE} is missing or not JSON: {exc}") from None
+    listed = set()
+    for res in doc.get("resources", []):
+        rel = res["path"]
+        path = (root / rel).resolve()
+        if root.resolve() not in path.parents:
+            raise BundleError(f"datapackage.json names a file outside the bundle: {rel}")
+        listed.add(rel)
+        if not path.is_file():
+            raise BundleError(f"file missing from the bundle: {rel}")
+        algo, _, digest = str(res.get("hash", "")).partition(":")
+        if algo != "sha256" or _sha256(path) != digest or path.stat().st_size != res.get("bytes"):
+            raise BundleError(f"file changed since the bundle was made: {rel} (sha256 differs "
+                              "from datapackage.json)")
+    extra = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                   if p.is_file() and p.relative_to(root).as_posix() not in listed
+                   and p.name != DATAPACKAGE and not _generated(p.relative_to(root)))
+    if extra:
+        raise BundleError(f"file not listed in datapackage.json: {extra[0]}")
+    return len(listed)
+
+
+def _generated(rel: Path) -> bool:
+    """Files a partner's own work creates inside an unpacked bundle (caches)."""
+    return any(part in {"__pycache__", ".ipynb_checkpoints", ".kyodo"} for part in rel.parts)
