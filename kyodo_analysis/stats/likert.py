@@ -57,7 +57,7 @@ def item_scores(data: pd.DataFrame, question: Question, *, reverse: bool = False
     if reverse:
         lo, hi = min(mapping.values()), max(mapping.values())
         out = lo + hi - out
-    return out
+    return np.asarray(out, dtype=float)
 
 
 def _codes(data: pd.DataFrame, question: Question) -> pd.Series:
