@@ -39,7 +39,7 @@ from kyodo_analysis.stats._moments import weighted_covariance
 if TYPE_CHECKING:
     from kyodo_analysis.stats.design import _BaseDesign
 
-__all__ = ["FactorResult", "cov_to_corr", "factor_analysis", "fit_factors", "oblimin",
+__all__ = ["FactorResult", "add_factor_scores", "cov_to_corr", "factor_analysis", "fit_factors", "oblimin",
            "parallel_analysis", "varimax"]
 
 Method = Literal["minres", "ml"]
@@ -121,7 +121,7 @@ def fit_factors(r: np.ndarray, q: int, *, method: Method = "minres"
     return load * np.where(sign == 0, 1, sign), psi
 
 
-def varimax(load: np.ndarray, *, normalize: bool = True, eps: float = 1e-10,
+def varimax(load: np.ndarray, *, normalize: bool = True, eps: float = 1e-5,
             maxit: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """Varimax rotation (R ``stats::varimax``); returns rotated loadings and the rotation."""
     x = load.copy()
@@ -325,8 +325,25 @@ def factor_analysis(data: pd.DataFrame, items: Sequence[str], n_factors: int, *,
         phi=pd.DataFrame(phi, index=cols, columns=cols),
         correlation=pd.DataFrame(r, index=idx, columns=idx),
         method=method, rotation=rotation, n=int(keep.sum()),
-        means=pd.Series(mu, index=idx), sds=pd.Series(np.sqrt(np.diag(c)), index=idx),
+        means=pd.Series(mu, index=idx),
+        # weighted SD with the n/(n-1) correction (R's sd() when the weights are equal)
+        sds=pd.Series(np.sqrt(np.diag(c) * keep.sum() / (keep.sum() - 1)), index=idx),
     )
+
+
+def add_factor_scores(design: _BaseDesign, result: FactorResult, scores: pd.DataFrame, *,
+                      names: Sequence[str] | None = None) -> _BaseDesign:
+    """The design with the regression factor scores as new columns (NaN where an item is
+    missing), for later models (``svyglm``) and tables.
+
+    ``scores`` holds the item scores aligned with ``design.data``; ``names`` default to the
+    factor names (``MR1``, …).
+    """
+    fs = result.scores(scores)
+    names = list(names) if names is not None else list(fs.columns)
+    if len(names) != fs.shape[1]:
+        raise EstimationError(f"{len(names)} names for {fs.shape[1]} factors")
+    return design.assign(**{n: fs.iloc[:, i].to_numpy() for i, n in enumerate(names)})
 
 
 def _reduced_eigen(r: np.ndarray) -> np.ndarray:
@@ -338,14 +355,16 @@ def _reduced_eigen(r: np.ndarray) -> np.ndarray:
 
 def parallel_analysis(data: pd.DataFrame, items: Sequence[str], *,
                       weights: np.ndarray | None = None, n_iter: int = 20,
-                      seed: int = 0) -> tuple[pd.DataFrame, int]:
-    """Horn's parallel analysis; returns the eigenvalue table and the number of factors.
+                      seed: int = 0) -> tuple[pd.DataFrame, int, int]:
+    """Horn's parallel analysis; returns the eigenvalue table, the number of factors and
+    the number of components.
 
     The table has one row per position: ``observed_pc`` (eigenvalues of the weighted
     correlation matrix), ``observed_fa`` (of the reduced matrix, one-factor minres
     communalities on the diagonal, psych ``fa.values``), ``simulated_pc``/``simulated_fa``
     (means over ``n_iter`` random normal data sets of the same size). The number of factors
-    is the count of leading ``observed_fa`` values above ``simulated_fa`` (psych's rule).
+    is the count of leading ``observed_fa`` values above ``simulated_fa`` (psych's rule; at
+    least 1); the number of components the same for ``observed_pc``/``simulated_pc``.
     """
     x, w = _scores_matrix(None, data, items, weights)
     keep = ~np.isnan(x).any(axis=1) & (w != 0)
@@ -362,7 +381,9 @@ def parallel_analysis(data: pd.DataFrame, items: Sequence[str], *,
         sim_fa += _reduced_eigen(rz) / n_iter
     above = obs_fa > sim_fa
     n_factors = int(np.argmin(above)) if not above.all() else p
+    above_pc = obs_pc > sim_pc
+    n_components = int(np.argmin(above_pc)) if not above_pc.all() else p
     table = pd.DataFrame({"position": np.arange(1, p + 1), "observed_pc": obs_pc,
                           "observed_fa": obs_fa, "simulated_pc": sim_pc,
                           "simulated_fa": sim_fa})
-    return table, max(n_factors, 1)
+    return table, max(n_factors, 1), n_components
