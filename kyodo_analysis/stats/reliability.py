@@ -135,7 +135,7 @@ class ReliabilityResult:
 
 def reliability(design: _BaseDesign, scores: pd.DataFrame, *, n_factors: int = 3,
                 level: float = 0.95, omega: bool = True, replicates: int = 100,
-                seed: int = 0) -> ReliabilityResult:
+                seed: int = 0, omega_design: _BaseDesign | None = None) -> ReliabilityResult:
     """Weighted alpha and omega of the items in ``scores`` with design-based intervals.
 
     Parameters
@@ -151,6 +151,9 @@ def reliability(design: _BaseDesign, scores: pd.DataFrame, *, n_factors: int = 3
     replicates, seed : int
         Rao–Wu bootstrap replicates for omega's interval when ``design`` is a linearisation
         design (``design.to_replicate("bootstrap", replicates=, seed=)``).
+    omega_design : ReplicateDesign, optional
+        Replicate version of ``design`` to use for omega instead (build it once when
+        several scales share a design).
 
     Examples
     --------
@@ -182,8 +185,10 @@ def reliability(design: _BaseDesign, scores: pd.DataFrame, *, n_factors: int = 3
         # omega involves an iterative rotation: its interval comes from replicate weights
         # (the design's own, or a Rao–Wu bootstrap of it), each replicate rotated from the
         # full-sample solution; the point estimate is psych's (rotation from the identity)
-        rep = design if design._is_replicate else design.to_replicate(  # type: ignore[attr-defined]
-            "bootstrap", replicates=replicates, seed=seed)
+        rep = (omega_design if omega_design is not None
+               else design if design._is_replicate
+               else design.to_replicate(  # type: ignore[attr-defined]
+                   "bootstrap", replicates=replicates, seed=seed))
         keep = ~np.isnan(x).any(axis=1) & (design.weights != 0)
         r0 = cov_to_corr(weighted_covariance(x[keep], design.weights[keep]))
         oh, ot, ref, t0 = _omega(r0, n_factors)

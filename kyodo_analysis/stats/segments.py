@@ -2,7 +2,7 @@
 
 * Items are standardised with their weighted means and SDs (complete rows only).
 * For each ``k`` in the range, scikit-learn ``KMeans`` (``sample_weight`` = survey weights,
-  ``n_init=10``, the seed given). The number of segments is the ``k`` with the largest mean
+  ``n_init=5``, the seed given). The number of segments is the ``k`` with the largest mean
   silhouette (Rousseeuw 1987; computed on the unweighted rows, Euclidean distance).
 * Stability: the adjusted Rand index (Hubert & Arabie 1985) between the chosen solution and
   (a) fits from other seeds (``n_init=1``), (b) fits on bootstrap resamples of the rows
@@ -90,7 +90,7 @@ def segment(design: _BaseDesign, scores: pd.DataFrame, *, k_range: tuple[int, in
     z = (xk - mu) / sd
     rows, fits = [], {}
     for k in range(lo, hi + 1):
-        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(z, sample_weight=w)
+        km = KMeans(n_clusters=k, n_init=5, random_state=seed).fit(z, sample_weight=w)
         fits[k] = km
         rows.append({"k": k, "silhouette": float(silhouette_score(z, km.labels_)),
                      "inertia": float(km.inertia_)})
@@ -105,7 +105,7 @@ def segment(design: _BaseDesign, scores: pd.DataFrame, *, k_range: tuple[int, in
     rng = np.random.default_rng(seed)
     for b in range(n_boot):
         idx = rng.choice(len(z), size=len(z), replace=True, p=w / w.sum())
-        km = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(z[idx])
+        km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(z[idx])
         stab.append({"kind": "bootstrap", "replicate": b + 1,
                      "ari": float(adjusted_rand_score(best, km.predict(z)))})
     labels = np.full(len(w_all), np.nan)
