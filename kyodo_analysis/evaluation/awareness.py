@@ -24,9 +24,18 @@ if TYPE_CHECKING:
     from kyodo_analysis.codebook import Codebook
     from kyodo_analysis.config.awareness import AwarenessSpec, ItemGroup
 
-__all__ = ["DriverResult", "FactorSection", "missing_declarations", "drivers",
-           "factor_section", "group_items", "likert_section", "reliability_table",
-           "segment_profiles", "segments_section"]
+__all__ = [
+    "DriverResult",
+    "FactorSection",
+    "drivers",
+    "factor_section",
+    "group_items",
+    "likert_section",
+    "missing_declarations",
+    "reliability_table",
+    "segment_profiles",
+    "segments_section",
+]
 
 
 def missing_declarations(codebook: Codebook) -> dict[str, str]:
