@@ -50,6 +50,7 @@ DEFAULT_SUITE: tuple[NotebookSpec, ...] = (
     NotebookSpec("03_trends", "市民活動の推移"),
     NotebookSpec("04_district", "地区別の集計", scope="district"),
     NotebookSpec("05_comparison", "経年比較"),
+    NotebookSpec("07_awareness", "協働への意識と参加の要因"),
     NotebookSpec("08_crosstabs", "属性別クロス集計"),
 )
 
