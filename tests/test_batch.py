@@ -63,7 +63,8 @@ def test_the_default_suite_runs_every_district(demo_study):
     assert len([r for r in district if r.group == "小学校区"]) == 13
     assert {r.parameters["level"] for r in district} == {"中学校区", "小学校区"}
     assert [r.stem for r in runs if r.group == "市全体"] == [
-        "01_overview", "02_indicators", "03_trends", "05_comparison", "08_crosstabs"]
+        "01_overview", "02_indicators", "03_trends", "05_comparison", "07_awareness",
+        "08_crosstabs"]
     assert district[0].id == "04_district-1-1" and district[-1].id == "04_district-2-13"
 
 
