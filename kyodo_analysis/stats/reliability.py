@@ -157,13 +157,16 @@ def reliability(design: _BaseDesign, scores: pd.DataFrame, *, n_factors: int = 3
 
     Examples
     --------
-    ``design``: the demo's FY2025 design; the five satisfaction items of the demo:
+    ``design``: the demo's FY2025 design; the first scale its codebook declares:
 
     >>> from kyodo_analysis.stats.reliability import item_frame, reliability
-    >>> qs = [study.codebook[f"q5_{k}"] for k in range(1, 6)]
-    >>> res = reliability(design, item_frame(design.data, qs), n_factors=2, omega=False)
-    >>> res.summary["statistic"].tolist()
-    ['raw_alpha', 'std_alpha']
+    >>> cb = ka.open_study().codebook
+    >>> qs = [cb[q] for q in cb.awareness.groups[0].items]
+    >>> res = reliability(design, item_frame(design.data, qs), omega=False)
+    >>> print(res.summary[["statistic", "estimate", "se"]].round(3).to_string(index=False))
+    statistic  estimate    se
+    raw_alpha     0.693 0.014
+    std_alpha     0.693 0.014
     """
     x = scores.to_numpy(dtype=float)
     p = x.shape[1]
