@@ -77,3 +77,19 @@ def test_codebook_rejects_bad_dont_know_and_reverse():
         _book(reversed=True)  # typo: did-you-mean
     assert _book(reverse=True)["a"].reverse
     assert _book()["a"].dont_know == (6,)
+
+
+def test_intervals_are_those_of_design_proportion():
+    q = _book()["a"]
+    data = pd.concat([_data()] * 5, ignore_index=True).assign(h=lambda d: d.index % 3)
+    d = SurveyDesign(data, weights="w", strata="h")
+    dist = likert_distribution(d, [q]).set_index("code")
+    ind = np.where(data["a"].isin(list(q.codes)), (data["a"] == 2).astype(float), np.nan)
+    ref = d.assign(x=ind).proportion("x", success=1.0, na_rm=True).iloc[0]
+    for k in ("estimate", "se", "ci_low", "ci_high", "df"):
+        assert dist.loc[2, k] == pytest.approx(ref[k], rel=1e-10)
+    summ = likert_summary(d, [q]).iloc[0]
+    top = np.where(~data["a"].isin([6, 9]), data["a"].isin([1, 2]).astype(float), np.nan)
+    ref = d.assign(x=top).proportion("x", success=1.0, na_rm=True).iloc[0]
+    assert summ["top2_low"] == pytest.approx(ref["ci_low"], rel=1e-10)
+    assert summ["top2_high"] == pytest.approx(ref["ci_high"], rel=1e-10)

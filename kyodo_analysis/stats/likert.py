@@ -12,9 +12,11 @@ Conventions (declared in the codebook, never guessed from labels):
   themselves. The top-2 box is the two scored answers with the highest scores, the
   bottom-2 box the two lowest.
 
-Every share is a design-based proportion (``design.proportion``: linearised standard
-error, interval by ``method``, R ``svyciprop``); the mean score is ``design.mean`` (Hájek,
-linearised; normal-quantile interval as R ``confint(svymean)``).
+Every share is the design-based mean of a 0/1 indicator over its base (``design.mean`` of
+all of an item's indicators in one pass: linearised standard error), with the interval
+``design.proportion`` gives (``method="logit"``: R ``svyciprop``, ``t(degf)``; or
+``"wald"``); the mean score is ``design.mean`` (Hájek, linearised; normal-quantile interval as
+R ``confint(svymean)``).
 """
 
 from __future__ import annotations
@@ -64,6 +66,27 @@ def _codes(data: pd.DataFrame, question: Question) -> pd.Series:
     return pd.to_numeric(data[question.id], errors="coerce")
 
 
+def _share_interval(p: np.ndarray, se: np.ndarray, df: np.ndarray, method: str,
+                    level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Interval of a share as ``design.proportion`` gives it: ``"logit"`` (R ``svyciprop``
+    default, ``t(df)`` quantile), ``"wald"`` (clipped to [0, 1])."""
+    from scipy import stats as sps
+
+    t = np.where(np.isinf(df), sps.norm.ppf((1 + level) / 2),
+                 sps.t.ppf((1 + level) / 2, np.where(df > 0, df, np.nan)))
+    if method == "wald":
+        return np.clip(p - t * se, 0, 1), np.clip(p + t * se, 0, 1)
+    if method != "logit":
+        raise EstimationError(f"interval method {method!r}: likert shares support "
+                              "'logit' and 'wald'")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.log(p / (1 - p))
+        half = t * se / (p * (1 - p))
+        lo, hi = 1 / (1 + np.exp(-(eta - half))), 1 / (1 + np.exp(-(eta + half)))
+    edge = (p <= 0) | (p >= 1)
+    return np.where(edge, p, lo), np.where(edge, p, hi)
+
+
 def likert_distribution(design: _BaseDesign, questions: Sequence[Question], *,
                         method: str = "logit", level: float = 0.95) -> pd.DataFrame:
     """Weighted distribution of each item's answers with intervals.
@@ -84,16 +107,16 @@ def likert_distribution(design: _BaseDesign, questions: Sequence[Question], *,
         order = [c for c in q.codes if c not in q.dont_know] + list(q.dont_know)
         n_missing = int(((~valid) & (design.weights != 0)).sum())
         base = int((valid & (design.weights != 0)).sum())
-        for c in order:
-            ind = np.where(valid, (codes == c).astype(float), np.nan)
-            est = design.assign(_lk=ind).proportion("_lk", success=1.0, method=method,  # type: ignore[arg-type]
-                                                    level=level, na_rm=True)
-            r = est.iloc[0]
+        cols = {f"_lk{i}": np.where(valid, (codes == c).astype(float), np.nan)
+                for i, c in enumerate(order)}
+        est = design.assign(**cols).mean(list(cols), na_rm=True, level=level)
+        p, se, df = (est[k].to_numpy(dtype=float) for k in ("estimate", "se", "df"))
+        lo, hi = _share_interval(p, se, df, method, level)
+        for i, c in enumerate(order):
             rows.append({"item": q.id, "text": q.text, "code": c, "answer": q.codes[c],
                          "score": mapping.get(c, np.nan), "dont_know": c in q.dont_know,
-                         "estimate": r["estimate"], "se": r["se"], "ci_low": r["ci_low"],
-                         "ci_high": r["ci_high"], "df": r["df"],
-                         "n": int(((codes == c) & (design.weights != 0)).sum()),
+                         "estimate": p[i], "se": se[i], "ci_low": lo[i], "ci_high": hi[i],
+                         "df": df[i], "n": int(((codes == c) & (design.weights != 0)).sum()),
                          "base": base, "n_missing": n_missing})
     return pd.DataFrame(rows)
 
@@ -128,13 +151,13 @@ def likert_summary(design: _BaseDesign, questions: Sequence[Question], *,
             "n_dont_know": int((codes.isin(list(q.dont_know)).to_numpy() & active).sum()),
             "n_missing": int((~codes.isin(list(q.codes)).to_numpy() & active).sum()),
         }
-        for name, col in (("top2", "_top"), ("bottom2", "_bottom")):
-            r = d.proportion(col, success=1.0, method=method, level=level,  # type: ignore[arg-type]
-                             na_rm=True).iloc[0]
-            row.update({name: r["estimate"], f"{name}_se": r["se"], f"{name}_low": r["ci_low"],
-                        f"{name}_high": r["ci_high"]})
-        r = d.mean("_score", na_rm=True, level=level).iloc[0]
-        row.update({"mean": r["estimate"], "mean_se": r["se"], "mean_low": r["ci_low"],
-                    "mean_high": r["ci_high"]})
+        est = d.mean(["_top", "_bottom", "_score"], na_rm=True, level=level)
+        p, se, df = (est[k].to_numpy(dtype=float) for k in ("estimate", "se", "df"))
+        lo, hi = _share_interval(p[:2], se[:2], df[:2], method, level)
+        for i, name in enumerate(("top2", "bottom2")):
+            row.update({name: p[i], f"{name}_se": se[i], f"{name}_low": lo[i],
+                        f"{name}_high": hi[i]})
+        row.update({"mean": p[2], "mean_se": se[2], "mean_low": est["ci_low"].iloc[2],
+                    "mean_high": est["ci_high"].iloc[2]})
         rows.append(row)
     return pd.DataFrame(rows)
