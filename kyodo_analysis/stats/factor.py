@@ -78,6 +78,19 @@ def _uls_fixed_point(psi: np.ndarray, r: np.ndarray, q: int) -> np.ndarray:
     return np.asarray(1 - psi - np.sum(load**2, axis=1))
 
 
+def _minres_psi(r: np.ndarray, q: int, start: np.ndarray) -> np.ndarray:
+    """Uniquenesses of the minres solution: the root of the diagonal residual (psych's
+    gradient) when it lies inside psych's bounds ``[0.005, 1]``; otherwise (a Heywood case)
+    psych's own procedure, L-BFGS-B on the criterion with that gradient from ``1 - SMC``."""
+    sol = optimize.root(_uls_fixed_point, start, args=(r, q), method="hybr", tol=1e-14)
+    if sol.success and sol.x.min() >= 0.005 and sol.x.max() <= 1:
+        return np.asarray(sol.x)
+    res = optimize.minimize(_uls_fn, start, args=(r, q), method="L-BFGS-B",
+                            jac=lambda v, r, q: -_uls_fixed_point(v, r, q),
+                            bounds=[(0.005, 1.0)] * len(start))
+    return np.asarray(res.x)
+
+
 def _ml_fn(psi: np.ndarray, r: np.ndarray, q: int) -> float:
     sc = 1 / np.sqrt(psi)
     sstar = r * sc[:, None] * sc[None, :]
@@ -95,14 +108,7 @@ def fit_factors(r: np.ndarray, q: int, *, method: Method = "minres"
     start = 1 / np.diag(np.linalg.inv(r))  # 1 - SMC
     bounds = [(0.005, 1.0)] * p
     if method == "minres":
-        sol = optimize.root(_uls_fixed_point, start, args=(r, q), method="hybr", tol=1e-14)
-        psi = sol.x
-        if not sol.success or psi.min() < 0.005 or psi.max() > 1:
-            # a Heywood case: fall back to the bounded criterion (psych's bounds)
-            res = optimize.minimize(_uls_fn, start, args=(r, q), method="L-BFGS-B",
-                                    bounds=bounds, options={"ftol": 1e-15, "gtol": 1e-12,
-                                                            "maxiter": 5000})
-            psi = res.x
+        psi = _minres_psi(r, q, start)
         load, _ = _uls_loadings(r, psi, q)
     elif method == "ml":
         res = optimize.minimize(lambda s: _ml_fn(s, r, q), start, method="L-BFGS-B",
