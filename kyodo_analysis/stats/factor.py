@@ -99,13 +99,17 @@ def _ml_fn(psi: np.ndarray, r: np.ndarray, q: int) -> float:
     return float(-np.sum(np.log(e) - e + 1))
 
 
-def fit_factors(r: np.ndarray, q: int, *, method: Method = "minres"
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Unrotated loadings ``(p, q)`` and uniquenesses of correlation matrix ``r``."""
+def fit_factors(r: np.ndarray, q: int, *, method: Method = "minres",
+                start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Unrotated loadings ``(p, q)`` and uniquenesses of correlation matrix ``r``.
+
+    ``start``: starting uniquenesses (default ``1 - SMC``, as psych; a nearby solution
+    speeds up refits of replicates)."""
     p = r.shape[0]
     if not 1 <= q < p:
         raise EstimationError(f"number of factors must be between 1 and {p - 1}, got {q}")
-    start = 1 / np.diag(np.linalg.inv(r))  # 1 - SMC
+    if start is None:
+        start = 1 / np.diag(np.linalg.inv(r))  # 1 - SMC
     bounds = [(0.005, 1.0)] * p
     if method == "minres":
         psi = _minres_psi(r, q, start)

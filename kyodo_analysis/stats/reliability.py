@@ -94,7 +94,8 @@ def _omega(r: np.ndarray, n_factors: int, *, ref: np.ndarray | None = None,
     """omega_h, omega_t, the unrotated loadings and the rotation matrix. ``ref``: loadings
     whose column signs the unrotated loadings follow (eigenvector signs are arbitrary), so
     that a warm ``start`` rotation applies."""
-    load, _ = fit_factors(r, n_factors)
+    psi0 = None if ref is None else np.clip(1 - np.sum(ref**2, axis=1), 0.005, 1.0)
+    load, _ = fit_factors(r, n_factors, start=psi0)
     if ref is not None:
         sign = np.sign(np.sum(load * ref, axis=0))
         load = load * np.where(sign == 0, 1, sign)

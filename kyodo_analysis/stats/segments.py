@@ -73,6 +73,17 @@ def segment(design: _BaseDesign, scores: pd.DataFrame, *, k_range: tuple[int, in
     -------
     SegmentResult
     """
+    from threadpoolctl import threadpool_limits
+
+    # one thread: k-means on a survey's size is fast serially, and OpenMP threads spinning
+    # against the report's other worker processes slow it down a hundredfold
+    with threadpool_limits(limits=1):
+        return _segment(design, scores, k_range=k_range, seed=seed, n_seeds=n_seeds,
+                        n_boot=n_boot, level=level)
+
+
+def _segment(design: _BaseDesign, scores: pd.DataFrame, *, k_range: tuple[int, int],
+             seed: int, n_seeds: int, n_boot: int, level: float) -> SegmentResult:
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score, silhouette_score
 
