@@ -301,10 +301,9 @@ else:
         previous = None
         earlier = [y for y in s.fiscal_years if y < fy]
         if earlier and definition == "mean":
-            try:
-                previous = importance_satisfaction(s.design(earlier[-1]), cb, spec.pairs, definition=definition)
-            except KeyError:
-                previous = None
+            asked = all(cb[q].asked_in(earlier[-1]) for p in spec.pairs for q in (p.importance, p.satisfaction))
+            previous = (importance_satisfaction(s.design(earlier[-1]), cb, spec.pairs, definition=definition)
+                        if asked else None)
         fig = av.importance_satisfaction_chart(m.points, x_label=m.x_label, y_label=m.y_label,
                                                previous=previous.points if previous is not None else None,
                                                title=f"{num.figure()}　重要度・満足度（{what}）")
