@@ -356,7 +356,7 @@ def _raw_wave(resp: pd.DataFrame, obs: pd.DataFrame, fy: int) -> pd.DataFrame:
     raw["reg_age"] = resp["age_group"]
     cols = ["q1", "q2", *[f"q3_{k}" for k in range(1, 7)], "q3sq", "q4",
             *[f"q5_{k}" for k in range(1, 6)], *[f"q6_{k}" for k in range(1, 6)],
-            "q7", "f1", "f2", "f3", "f4", "f5", *ATTITUDE_ITEMS]
+            *ATTITUDE_ITEMS, "q7", "f1", "f2", "f3", "f4", "f5"]
     return pd.concat([raw, obs[cols]], axis=1).reset_index(drop=True)
 
 
