@@ -95,7 +95,8 @@ def _omega(r: np.ndarray, n_factors: int, *, ref: np.ndarray | None = None,
     whose column signs the unrotated loadings follow (eigenvector signs are arbitrary), so
     that a warm ``start`` rotation applies."""
     psi0 = None if ref is None else np.clip(1 - np.sum(ref**2, axis=1), 0.005, 1.0)
-    load, _ = fit_factors(r, n_factors, start=psi0)
+    load, _ = fit_factors(r, n_factors, start=psi0,
+                          bounded="psych" if ref is None else "iterate")
     if ref is not None:
         sign = np.sign(np.sum(load * ref, axis=0))
         load = load * np.where(sign == 0, 1, sign)
@@ -114,7 +115,7 @@ def _omega(r: np.ndarray, n_factors: int, *, ref: np.ndarray | None = None,
         if n_factors == 2:
             gl = np.full(2, np.sqrt(max(phi[0, 1], 0.0)))
         else:
-            gload, _ = fit_factors(phi, 1)
+            gload, _ = fit_factors(phi, 1, bounded="psych" if ref is None else "iterate")
             gl = gload[:, 0]
         g = pattern @ gl
     return float(g.sum() ** 2 / vt), float(1 - np.sum(1 - h2) / vt), load, tmat
