@@ -33,7 +33,7 @@ import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 
@@ -41,6 +41,9 @@ from kyodo_analysis.calendar import parse_fiscal_year
 from kyodo_analysis.config.base import check_keys
 from kyodo_analysis.errors import ConfigError
 from kyodo_analysis.io.normalise import fold_label
+
+if TYPE_CHECKING:
+    from kyodo_analysis.config.awareness import AwarenessSpec
 
 __all__ = ["Codebook", "Derivation", "Option", "Question", "Scale"]
 
@@ -56,6 +59,7 @@ class Scale:
     name: str
     codes: dict[int, str]
     scores: dict[int, float] | None = None
+    dont_know: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ class Question:
     comparable_from: int | None = None
     # partner bundles (#17): a key variable of k-anonymity (年代, 性別, 小学校区, ...)
     quasi_identifier: bool = False
+    reverse: bool = False
+    dont_know: tuple[int, ...] = ()
 
     @property
     def is_multiple(self) -> bool:
@@ -153,6 +159,7 @@ class Codebook:
     sha256: str = ""
     source: str | None = None
     fiscal_year_columns: tuple[str, ...] = ()
+    awareness: AwarenessSpec | None = None
 
     def __iter__(self) -> Iterator[Question]:
         return iter(self.questions)
@@ -230,8 +237,13 @@ class Codebook:
             codes = _code_map(body.get("codes") if isinstance(body, Mapping) else None,
                               f"scales.{name}.codes", fail)
             scores = body.get("scores")
+            scale_dk = _code_list(body.get("dont_know"), f"scales.{name}.dont_know", fail)
+            stray_dk = sorted(set(scale_dk) - set(codes))
+            if stray_dk:
+                raise fail(f"scales.{name}.dont_know", f"codes {stray_dk} are not codes of the scale")
             scales[name] = Scale(name, codes, _code_map(scores, f"scales.{name}.scores", fail,
-                                                         value_type=float) if scores else None)
+                                                         value_type=float) if scores else None,
+                                 dont_know=scale_dk)
         global_missing = _code_map(doc.get("missing_codes") or {}, "missing_codes", fail)
         global_na = (_code_list(doc["not_applicable"], "not_applicable", fail)
                      if "not_applicable" in doc else None)
@@ -316,6 +328,14 @@ class Codebook:
             labels = ({o.code: o.label for o in options} if qtype == "multiple"
                       else {**codes, **missing})
             aliases = _aliases(q.get("aliases"), labels, f"{key}.aliases", fail)
+            dont_know = (_code_list(q["dont_know"], f"{key}.dont_know", fail) if "dont_know" in q
+                         else scale.dont_know if scale else ())
+            stray_dk = sorted(set(dont_know) - set(codes))
+            if stray_dk:
+                raise fail(f"{key}.dont_know", f"codes {stray_dk} are not answer codes of {qid!r}")
+            reverse = q.get("reverse", False)
+            if not isinstance(reverse, bool):
+                raise fail(f"{key}.reverse", f"reverse must be true or false, got {reverse!r}")
             questions.append(Question(
                 id=qid, text=str(q.get("text", "")), type=qtype,
                 columns=tuple(q.get("columns") or ()), codes=codes, missing=missing,
@@ -327,12 +347,17 @@ class Codebook:
                 comparable_from=(parse_fiscal_year(q["comparable_from"])
                                  if q.get("comparable_from") is not None else None),
                 quasi_identifier=_flag(q, "quasi_identifier", f"{key}.quasi_identifier", fail),
+                reverse=reverse, dont_know=dont_know,
             ))
         questions += _derived(doc.get("derived"), questions, global_missing, global_na, fail)
         fy_spec = doc.get("fiscal_year") or {}
         book = cls(title=str(doc.get("codebook", "")), questions=tuple(questions),
                    id_columns=id_columns, scales=scales, source=source,
                    fiscal_year_columns=tuple(fy_spec.get("columns") or ()))
+        if doc.get("awareness") is not None:
+            from kyodo_analysis.config.awareness import parse_awareness
+
+            book = replace(book, awareness=parse_awareness(doc["awareness"], book, fail))
         columns = set(book.header_aliases().values()) | {q.id for q in book.derived}
         for i, q in enumerate(book.questions):
             if q.asked_if and q.asked_if["column"] not in columns:
@@ -344,12 +369,12 @@ class Codebook:
 #: The keys each block of a codebook may have (anything else is a typo, and an error).
 _KEYS = {
     "top": ["codebook", "version", "id", "fiscal_year", "missing_codes", "not_applicable",
-            "scales", "questions", "derived"],
-    "scale": ["codes", "scores"],
+            "scales", "questions", "derived", "awareness"],
+    "scale": ["codes", "scores", "dont_know"],
     "question": ["id", "columns", "text", "type", "codes", "scale", "missing", "not_applicable",
                  "aliases", "waves", "options", "layout", "max_choices", "range", "asked_if",
-                 "policy", "sensitive", "comparable_from",
-                 "quasi_identifier"],
+                 "policy", "sensitive", "comparable_from", "quasi_identifier", "reverse",
+                 "dont_know"],
     "option": ["code", "label", "columns", "exclusive"],
     "derived": ["id", "from", "text", "type", "codes", "bins", "map", "missing"],
 }

@@ -341,3 +341,128 @@ c06c = [new_code_cell(PARAMS),
         display(page.note(f"振り返りのコメント（{len(comments):,}件）は、自由記述を公表しない設定（study.yaml の disclosure.allow_free_text）のため示しません。"))'''),
 ]
 nb(c06c, "notebooks/06_collaboration.ipynb", "notebooks/05_comparison.ipynb")
+
+# ---------------------------------------------------------------- 07 (issue #16)
+SETUP07 = '''import matplotlib.pyplot as plt
+from IPython.display import display
+
+from kyodo_analysis.evaluation import awareness as aw
+from kyodo_analysis.evaluation.importance import importance_satisfaction, movement
+from kyodo_analysis.options import DisplayOptions
+from kyodo_analysis.reporting.publish import publish_view
+from kyodo_analysis.views import awareness as av
+from kyodo_analysis.views import figures, page, tables
+
+figures.use_style()
+r = page.open_report(study, fiscal_year)
+s, fy, cb = r.study, r.fiscal_year, r.study.codebook
+opts = DisplayOptions.for_study(s)
+num = page.Counter(chapter)
+spec = cb.awareness
+missing = aw.missing_declarations(cb)
+labels = {q.id: q.text for q in cb}
+
+
+def show(table, name, title, notes=()):
+    number = num.table()
+    display(page.table_heading(number, title))
+    display(tables.styled(publish_view(table, name, output_dir=output_dir, study=s, title=title,
+                                       number=number, notes=list(notes)), opts))
+    if notes:
+        display(page.notes(list(notes)))
+'''
+c07 = [new_code_cell(PARAMS),
+ new_code_cell(SETUP07 + '''design = s.design(fy)
+display(r.header("協働への意識と参加の要因"))
+display(page.paragraph("意識をたずねた設問を尺度としてまとめ、その信頼性と因子構造、施策の重要度と満足度、"
+                       "活動への参加を左右する要因、回答者の類型を、標本設計と重み付けを反映して推定します。"
+                       "すべての推定値に95%信頼区間を付けています。"))'''),
+ new_markdown_cell("## 意識の回答分布"),
+ new_code_cell('''if "groups" in missing:
+    display(page.note(missing["groups"]))
+else:
+    for g in spec.groups:
+        qs = aw.group_items(cb, g, fy)
+        if len(qs) < len(g.items):
+            display(page.note(f"{g.label}: この年度に尋ねていない項目があるため省略します。"))
+            continue
+        dist, summary = aw.likert_section(design, cb, g, method=opts.interval)
+        fig = av.diverging_likert_chart(dist, title=f"{num.figure()}　{g.label}", options=opts)
+        plt.show()
+        show(av.likert_summary_table(summary, options=opts), f"likert_{g.id}", f"{g.label}：肯定・否定の割合と平均評点",
+             [tables.base_note(multiple=False, weighted=s.weighted, options=opts),
+              "平均評点は「そう思う」などの肯定を +2、否定を −2 とした平均です。「わからない」と無回答は平均評点と割合の基数に含みません（人数を別に示します）。",
+              opts.interval_note])'''),
+ new_markdown_cell("## 尺度の信頼性"),
+ new_code_cell('''if "groups" in missing:
+    display(page.note(missing["groups"]))
+else:
+    rel = aw.reliability_table(design, cb, spec)
+    show(av.reliability_view(rel), "reliability", "尺度の信頼性（α係数・ω係数）",
+         ["α係数は項目間の共分散から、ω係数は因子分析（最小残差法・オブリミン回転、シュミット–リーマン変換）から求めた値です。逆転項目は codebook の reverse により向きをそろえています。",
+          "信頼区間: α係数はテイラー線形化、ω係数はブートストラップ複製ウェイト（Rao–Wu、50複製、重み付けを各複製でやり直し）による標準誤差から求めた正規近似の95%区間です。"])'''),
+ new_markdown_cell("## 因子構造"),
+ new_code_cell('''if "groups" in missing:
+    display(page.note(missing["groups"]))
+else:
+    g = max(spec.groups, key=lambda g: len(g.items))
+    fsec = aw.factor_section(design, cb, g)
+    show(av.parallel_view(fsec.parallel), "parallel", f"{g.label}：平行分析",
+         [f"観測データの固有値が乱数データの固有値を上回る数から、因子数を{fsec.n_factors}としました（Horn の平行分析、乱数データ20組の平均）。"])
+    show(av.loadings_view(fsec.result, labels), "loadings", f"{g.label}：因子負荷量",
+         ["重み付きの相関行列を最小残差法で因子分析し、オブリミン回転した値（パターン行列）です。"])
+    phi = fsec.result.phi.round(3)
+    phi.columns = [f"因子{i + 1}" for i in range(phi.shape[1])]
+    phi.insert(0, "因子", list(phi.columns))
+    show(phi.reset_index(drop=True), "factor_correlations", f"{g.label}：因子間相関")'''),
+ new_markdown_cell("## 重要度・満足度分析"),
+ new_code_cell('''if "importance_satisfaction" in missing:
+    display(page.note(missing["importance_satisfaction"]))
+else:
+    for definition, what in (("mean", "平均評点"), ("share", "割合")):
+        m = importance_satisfaction(design, cb, spec.pairs, definition=definition)
+        previous = None
+        earlier = [y for y in s.fiscal_years if y < fy]
+        if earlier and definition == "mean":
+            asked = all(cb[q].asked_in(earlier[-1]) for p in spec.pairs for q in (p.importance, p.satisfaction))
+            previous = (importance_satisfaction(s.design(earlier[-1]), cb, spec.pairs, definition=definition)
+                        if asked else None)
+        fig = av.importance_satisfaction_chart(m.points, x_label=m.x_label, y_label=m.y_label,
+                                               previous=previous.points if previous is not None else None,
+                                               title=f"{num.figure()}　重要度・満足度（{what}）")
+        plt.show()
+        show(av.is_view(m.points, label=spec.is_label), f"is_{definition}", f"重要度・満足度（{what}）",
+             ["象限は全項目の平均で分けています。楕円と区間は標本設計に基づく95%信頼領域です。",
+              "改善要望度: 各項目の座標を項目間で標準化し、平均からの距離に、重要度が高く満足度が低い方向（45°）との角度による補正 (90−角度)/90 を掛けた値です。"])
+        if previous is not None:
+            show(av.movement_view(movement(previous, m)), "is_movement",
+                 f"重要度・満足度の変化（{earlier[-1]}年度から）", ["2つの調査を独立な標本とした差の95%信頼区間です。"])'''),
+ new_markdown_cell("## 参加の要因"),
+ new_code_cell('''if "drivers" in missing:
+    display(page.note(missing["drivers"]))
+else:
+    dr = aw.drivers(design, cb, spec)
+    for sentence in dr.statements["statement"]:
+        display(page.paragraph(sentence))
+    show(av.drivers_view(dr.effects, options=opts), "drivers", "参加の要因（平均限界効果）",
+         ["重み付きロジスティック回帰（すべての要因を同時に投入）から求めた平均限界効果です。該当／非該当の要因は、全員が該当する場合と該当しない場合の参加率の差、得点の要因は1標準偏差高い場合の差（ポイント）です。",
+          "標準誤差はテイラー線形化（標本設計・重み付けを反映）。要因のいずれかが無回答の方は除いています。"])'''),
+ new_markdown_cell("## 回答者の類型"),
+ new_code_cell('''if "segments" in missing:
+    display(page.note(missing["segments"]))
+else:
+    sg = aw.segments_section(design, cb, spec)
+    views = av.segment_views(sg, labels, options=opts)
+    show(views["criterion"], "segments_k", "類型の数の選び方",
+         ["重み付き k-means 法（項目を標準化）。平均シルエットが最大の類型数を採用しました。"])
+    show(views["stability"], "segments_stability", "類型の安定性",
+         ["採用した分類と、初期値を変えた分類・ブートストラップ標本による分類の一致度（修正ランド指数、1で完全一致）です。"])
+    show(views["shares"], "segments_shares", "類型の構成比", [opts.interval_note])
+    show(views["centres"], "segments_centres", "類型ごとの項目の平均（標準化得点）")
+    dims = [(a.name, a.column) for a in s.attributes] + [(lv.name, lv.column) for lv in s.district_levels]
+    if dims:
+        prof = aw.segment_profiles(design, cb, sg, dims, min_base=opts.min_base)
+        show(av.profile_view(prof, options=opts), "segments_profile", "属性・地区別の類型の構成比",
+             [f"x: 回答者数が{opts.min_base}人未満の区分です。"])'''),
+]
+nb(c07, "notebooks/07_awareness.ipynb", "notebooks/05_comparison.ipynb")

@@ -38,9 +38,10 @@ def test_a_study_with_only_waves_and_a_codebook_gets_every_page(demo_dir, tmp_pa
     latest = tmp_path / "out" / "minimal" / "FY2025" / "latest"
     pages = {p.stem: p for p in latest.glob("*.html") if p.stem != "index"}
     assert set(pages) == {"01_overview", "02_indicators", "03_trends", "04_district",
-                          "05_comparison", "06_collaboration", "08_crosstabs"}
+                          "05_comparison", "06_collaboration", "07_awareness",
+                          "08_crosstabs"}
     index = (latest / "index.html").read_text(encoding="utf-8")
-    assert index.count(">完了<") == 7 and "失敗" not in index
+    assert index.count(">完了<") == 8 and "失敗" not in index
     assert any("fieldwork:" in n for n in _notes(pages["01_overview"]))
     assert any("design.weighting" in n for n in _notes(pages["01_overview"]))
     assert any("indicators:" in n for n in _notes(pages["02_indicators"]))
@@ -80,7 +81,7 @@ def test_init_import_report_on_a_municipal_export(exports, tmp_path, kind):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     latest = tmp_path / "out" / s.name / f"FY{exports['fiscal_year']}" / "latest"
     index = (latest / "index.html").read_text(encoding="utf-8")
-    assert index.count(">完了<") == 6 and "失敗" not in index
+    assert index.count(">完了<") == 8 and "失敗" not in index
 
 
 def _label_shares(design, codebook, qid: str) -> dict[str, float]:

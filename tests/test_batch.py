@@ -65,7 +65,7 @@ def test_the_default_suite_runs_every_district(demo_study):
     city = [r for r in runs if r.group == "市全体"]
     assert [r.stem for r in city] == [
         "01_overview", "02_indicators", "03_trends", "05_comparison", "06_collaboration",
-        "08_crosstabs"]
+        "07_awareness", "08_crosstabs"]
     assert district[0].id == "04_district-1-1" and district[-1].id == "04_district-2-13"
     # city pages are the printed report's chapters in suite order; district pages are not
     assert [r.parameters["chapter"] for r in city] == list(range(1, len(city) + 1))

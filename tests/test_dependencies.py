@@ -22,9 +22,6 @@ NOT_IMPORTED = {
     "ipykernel": "the kernel that executes the report notebooks",
     "jupyterlab": "make lab",
     "nbclient": "papermill's notebook executor (papermill requires it; pinned for the kernel protocol)",
-    # locked ahead of the code that imports them, so parallel work shares one lock; removed from
-    # this list by the change that first imports each
-    "scikit-learn": "awareness segments (#16), lands with its code",
 }
 
 

@@ -46,6 +46,7 @@ STATS_MODULES = [
     "kyodo_analysis.stats.weighting.poststratify",
     "kyodo_analysis.stats.weighting.calibrate",
     "kyodo_analysis.stats.weighting.trim",
+    "kyodo_analysis.stats.reliability",
 ]
 
 

@@ -28,7 +28,7 @@ def test_the_manifest_records_inputs_parameters_and_tables(small_run):
     doc = load_manifest(result.manifest)
     assert [n["id"] for n in doc["notebooks"]] == ["01_overview", "02_indicators", "03_trends",
                                                   "04_district-1-1", "04_district-2-1",
-                                                  "05_comparison", "06_collaboration",
+                                                  "05_comparison", "06_collaboration", "07_awareness",
                                                   "08_crosstabs"]
     assert doc["notebooks"][4]["parameters"]["district"] == "有脇"
     assert {i.path: i.sha256 for i in input_files(study)} == {
@@ -36,11 +36,12 @@ def test_the_manifest_records_inputs_parameters_and_tables(small_run):
     per = {}
     for key in doc["tables"]:
         per[key.split("/")[0]] = per.get(key.split("/")[0], 0) + 1
-    # 01_overview: every question (20), response rates and 3 weighting tables; 04_district:
-    # q1-q4 twice; 05_comparison: the questions asked in several waves; 08_crosstabs: the 15
+    # 01_overview: every question (26), response rates and 3 weighting tables; 04_district:
+    # q1-q4 twice; 05_comparison: the questions asked in several waves; 08_crosstabs: the 21
     # single/rating/multiple questions by 2 district levels and 4 attributes
-    assert per["01_overview"] == 20 + 4 and per["04_district-1-1"] == per["04_district-2-1"] == 4
-    assert per["05_comparison"] >= 4 and per["08_crosstabs"] == 15 * 6
+    assert per["01_overview"] == 26 + 4 and per["04_district-1-1"] == per["04_district-2-1"] == 4
+    assert per["05_comparison"] >= 4 and per["08_crosstabs"] == 21 * 6
+    assert per["07_awareness"] >= 10
     assert [lv["pages"] for lv in doc["study"]["config"]["districts"]] == [["亀崎"], ["有脇"]]
     assert verify_inputs(doc) == study.path
 

@@ -269,6 +269,7 @@ def generate_demo(out_dir: str | Path, *, seed: int = DEFAULT_SEED) -> DemoStudy
         order = rng.permutation(len(resp))  # returned questionnaires arrive in no order
         resp = resp.iloc[order]
         obs = _observe(answers.loc[resp.index], resp, rng)
+        obs = obs.join(attitude_answers(resp, fy, seed))
         _write_wave(tmp / "raw", fy, _raw_wave(resp, obs, fy))
 
     truth = pd.concat(truth_rows, ignore_index=True)
@@ -277,6 +278,7 @@ def generate_demo(out_dir: str | Path, *, seed: int = DEFAULT_SEED) -> DemoStudy
     series_truth = _write_activity(tmp, rng)
     _write_collaboration(tmp, seed)
     _write_truth_json(tmp, seed, series_truth)
+    _write_attitude_truth(tmp)
     _write_config(tmp, truth, frame_sizes)
 
     if out.exists():
@@ -355,7 +357,7 @@ def _raw_wave(resp: pd.DataFrame, obs: pd.DataFrame, fy: int) -> pd.DataFrame:
     raw["reg_age"] = resp["age_group"]
     cols = ["q1", "q2", *[f"q3_{k}" for k in range(1, 7)], "q3sq", "q4",
             *[f"q5_{k}" for k in range(1, 6)], *[f"q6_{k}" for k in range(1, 6)],
-            "q7", "f1", "f2", "f3", "f4", "f5"]
+            *ATTITUDE_ITEMS, "q7", "f1", "f2", "f3", "f4", "f5"]
     return pd.concat([raw, obs[cols]], axis=1).reset_index(drop=True)
 
 
@@ -986,3 +988,61 @@ def _collaboration_config() -> dict:
             "reviews": COLLAB_REVIEWS,
             "grant_categories": [label[len(_GRANT_PREFIX):-1] for label, *_ in _SERIES.values()
                                  if label.startswith(_GRANT_PREFIX)]}
+# ----------------------------------------------------------------- attitudes (issue #16)
+#: Attitude items (協働への態度) and their true model: two correlated factors built on the
+#: latent civic-mindedness that already drives interest, participation, satisfaction and
+#: importance: engagement ``F1 = 0.8 civic + 0.6 e1`` and trust in the city
+#: ``F2 = 0.4 civic + sqrt(0.84) e2`` (corr(F1, F2) = 0.32). Item ``k`` answers
+#: ``y* = loading F + sqrt(1 - loading^2) e`` cut at :data:`ATTITUDE_CUTS` into the five codes
+#: of the agree5 scale (1 = そう思う); q8_3 is reverse-keyed (negative loading). A share of
+#: respondents answers わからない (code 6) or leaves the item blank (9, 無回答).
+ATTITUDE_ITEMS = ["q8_1", "q8_2", "q8_3", "q8_4", "q8_5", "q8_6"]
+ATTITUDE_MODEL = {
+    "q8_1": ("engagement", 0.80), "q8_2": ("engagement", 0.70), "q8_3": ("engagement", -0.60),
+    "q8_4": ("trust", 0.80), "q8_5": ("trust", 0.70), "q8_6": ("trust", 0.65),
+}
+ATTITUDE_FACTORS = {"engagement": 0.8, "trust": 0.4}  # loading of civic on each factor
+ATTITUDE_CUTS = [-1.2, -0.4, 0.5, 1.3]  # on y* (higher y* = more agreement)
+ATTITUDE_DONT_KNOW = 0.03
+ATTITUDE_NONRESPONSE = 0.02
+
+
+def attitude_answers(resp: pd.DataFrame, fy: int, seed: int) -> pd.DataFrame:
+    """Answers of respondents ``resp`` (with their latent ``civic``) to the attitude items.
+
+    Drawn from a generator of its own, seeded from the study seed and the fiscal year, so
+    every other variable of the demo keeps its random draws.
+    """
+    rng = np.random.default_rng([seed, fy, 16])
+    civic = resp["civic"].to_numpy()
+    n = len(civic)
+    factors = {name: load * civic + np.sqrt(1 - load**2) * rng.standard_normal(n)
+               for name, load in ATTITUDE_FACTORS.items()}
+    out = {}
+    for item, (factor, load) in ATTITUDE_MODEL.items():
+        ystar = load * factors[factor] + np.sqrt(1 - load**2) * rng.standard_normal(n)
+        code = 5 - np.searchsorted(ATTITUDE_CUTS, ystar)  # 1 = そう思う … 5 = そう思わない
+        u = rng.random(n)
+        out[item] = np.where(u < ATTITUDE_NONRESPONSE, 9,
+                             np.where(u < ATTITUDE_NONRESPONSE + ATTITUDE_DONT_KNOW, 6, code))
+    return pd.DataFrame(out, index=resp.index)
+
+
+def _write_attitude_truth(root: Path) -> None:
+    truth = {
+        "note": "Known truth of the demo's attitude items (synthetic). civic is the latent "
+                "trait that drives awareness (q1), interest (q2), participation (q3, +0.8 on "
+                "the logit of every activity), satisfaction (q5, +0.3) and importance (q6, "
+                "+0.35).",
+        "factors": {name: {"civic_loading": load} for name, load in ATTITUDE_FACTORS.items()},
+        "factor_correlation": ATTITUDE_FACTORS["engagement"] * ATTITUDE_FACTORS["trust"],
+        "items": {item: {"factor": f, "loading": load, "reverse_keyed": load < 0}
+                  for item, (f, load) in ATTITUDE_MODEL.items()},
+        "cuts": ATTITUDE_CUTS,
+        "dont_know_share": ATTITUDE_DONT_KNOW,
+        "nonresponse_share": ATTITUDE_NONRESPONSE,
+        "driver_signs": {"interest (q2 top 2)": "+", "engagement score": "+",
+                         "trust score": "+ (through civic)"},
+    }
+    text = json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=True)
+    (root / "truth" / "attitude_model.json").write_text(text + "\n", encoding="utf-8")

@@ -52,6 +52,7 @@ DEFAULT_SUITE: tuple[NotebookSpec, ...] = (
     NotebookSpec("05_comparison", "経年比較"),
     # Runs for every study: without a collaboration block its page says what to add.
     NotebookSpec("06_collaboration", "協働プロセスの可視化"),
+    NotebookSpec("07_awareness", "協働への意識と参加の要因"),
     NotebookSpec("08_crosstabs", "属性別クロス集計"),
 )
 
