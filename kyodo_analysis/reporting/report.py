@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 from kyodo_analysis import paths
 from kyodo_analysis.calendar import fiscal_year_label
-from kyodo_analysis.errors import ReportError
+from kyodo_analysis.errors import KyodoError, ReportError
 from kyodo_analysis.evaluation.disclosure import AuditFinding
 from kyodo_analysis.reporting import manifest as mf
 from kyodo_analysis.reporting.batch import default_jobs, run_batch
@@ -189,7 +189,10 @@ class _StoreHold:
     def __init__(self, study) -> None:
         from kyodo_analysis.store import Store
 
-        path = getattr(study, "store_path", None)
+        try:
+            path = study.store_path
+        except (AttributeError, KyodoError):  # a study read from files only (a partner bundle)
+            path = None
         self.store = None
         self.imports: dict[int, int] = {}
         if path is not None and Path(path).is_file():
