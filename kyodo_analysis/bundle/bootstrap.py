@@ -23,6 +23,8 @@ WORK = ".kyodo"
 
 
 def _sha256(path: Path) -> str:
+    # the same digest as reporting.manifest.sha256_file, written again because this file runs
+    # alone (standard library only) on the partner's machine before anything is installed
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -4,12 +4,12 @@ check a partner's machine runs before anything else (:func:`verify_bundle`)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 
 from kyodo_analysis.bundle.study import BundleError
+from kyodo_analysis.reporting.manifest import sha256_file
 
 __all__ = ["DATAPACKAGE", "microdata_schema", "validate_package", "verify_bundle",
            "write_datapackage"]
@@ -17,14 +17,6 @@ __all__ = ["DATAPACKAGE", "microdata_schema", "validate_package", "verify_bundle
 DATAPACKAGE = "datapackage.json"
 _FORMATS = {".csv": "csv", ".json": "json", ".md": "md", ".yaml": "yaml", ".yml": "yaml",
             ".ipynb": "ipynb", ".lock": "txt", ".txt": "txt", ".gz": "gz"}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _name(rel: str) -> str:
@@ -65,7 +57,7 @@ def write_datapackage(root: Path, *, name: str, title: str, schemas: dict[str, d
             # by hash and size only
             res.update(type="file", format=fmt if fmt != "csv" else "txt",
                        mediatype=_mediatype(fmt))
-        res.update(hash=f"sha256:{_sha256(path)}", bytes=path.stat().st_size)
+        res.update(hash=f"sha256:{sha256_file(path)}", bytes=path.stat().st_size)
         if rel in schemas:
             res["schema"] = schemas[rel]
         resources.append(res)
@@ -117,7 +109,7 @@ def verify_bundle(root: Path) -> int:
         if not path.is_file():
             raise BundleError(f"file missing from the bundle: {rel}")
         algo, _, digest = str(res.get("hash", "")).partition(":")
-        if algo != "sha256" or _sha256(path) != digest or path.stat().st_size != res.get("bytes"):
+        if algo != "sha256" or sha256_file(path) != digest or path.stat().st_size != res.get("bytes"):
             raise BundleError(f"file changed since the bundle was made: {rel} (sha256 differs "
                               "from datapackage.json)")
     extra = sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
