@@ -57,7 +57,10 @@ def test_demo_writes_a_study(tmp_path):
 @pytest.mark.parametrize("cwd_name", ["elsewhere"])
 def test_report_publishes_index_and_notebook_html_from_any_directory(demo_dir, tmp_path, cwd_name):
     """Cron runs from anywhere: relative paths are the caller's, notebooks are the project's."""
-    study = small_study(demo_dir, tmp_path / "study")  # one 中学校区 and one 小学校区: quick
+    # one 中学校区 and one 小学校区, the overview and the district page: the paths under test
+    # are the same for every page, and the whole set is run by test_report
+    study = small_study(demo_dir, tmp_path / "study", notebooks=[
+        {"stem": "01_overview"}, {"stem": "04_district", "scope": "district"}])
     cwd = tmp_path / cwd_name
     cwd.mkdir()
     proc = run("report", "--study", str(study), "--fiscal-year", "令和6年度", "--out", "out", cwd=cwd)
