@@ -300,21 +300,18 @@ def flow_chart(flows: pd.DataFrame, *, types: Sequence[str], forms: Sequence[str
     order = {k: {v: i for i, v in enumerate(vals)} for k, vals in columns}
     f = flows.assign(_t=flows["type"].map(order["type"]), _f=flows["form"].map(order["form"]),
                      _p=flows["policy"].map(order["policy"]))
-    for r in f.sort_values(["_t", "_f", "_p"]).itertuples(index=False):
-        h, c = float(r.links), colours.get(r.type, "#777777")
-        a0 = out_cursor[("type", r.type)]
-        b0 = in_cursor[("form", r.form)]
-        _ribbon(ax, xs[0] + width / 2, a0, a0 - h, xs[1] - width / 2, b0, b0 - h, c)
-        out_cursor[("type", r.type)] -= h
-        in_cursor[("form", r.form)] -= h
     out_form = {k: v for k, v in tops.items() if k[0] == "form"}
-    for r in f.sort_values(["_f", "_p", "_t"]).itertuples(index=False):
-        h, c = float(r.links), colours.get(r.type, "#777777")
-        a0 = out_form[("form", r.form)]
-        b0 = in_cursor[("policy", r.policy)]
-        _ribbon(ax, xs[1] + width / 2, a0, a0 - h, xs[2] - width / 2, b0, b0 - h, c)
-        out_form[("form", r.form)] -= h
-        in_cursor[("policy", r.policy)] -= h
+    # ribbons type -> form, then form -> policy: each stacks down its left and right columns
+    for (left, right, keys, x0, x1, out) in (
+            ("type", "form", ["_t", "_f", "_p"], xs[0], xs[1], out_cursor),
+            ("form", "policy", ["_f", "_p", "_t"], xs[1], xs[2], out_form)):
+        for r in f.sort_values(keys).itertuples(index=False):
+            h, c = float(r.links), colours.get(r.type, "#777777")
+            a, b = (left, getattr(r, left)), (right, getattr(r, right))
+            a0, b0 = out[a], in_cursor[b]
+            _ribbon(ax, x0 + width / 2, a0, a0 - h, x1 - width / 2, b0, b0 - h, c)
+            out[a] -= h
+            in_cursor[b] -= h
     for x, head in zip(xs, ["相手方の種別", "協働の形態", "推進施策"], strict=True):
         ax.text(x, total + gap * 8 + total * 0.04, head, ha="center", va="bottom", fontsize=10)
     ax.set_xlim(-0.75, 2.9)
