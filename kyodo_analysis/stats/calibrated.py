@@ -221,12 +221,11 @@ class WeightedDesign(SurveyDesign):
         dc = np.where(inside, dom, 0)
         k, p = j.shape[1], j.shape[2]
         z = np.zeros((len(x), k))
-        for a in range(k):
-            for b in range(p):
-                coef = j[:, a, b]
-                if np.all(coef == 0):
-                    continue
-                z[:, a] += x[:, b] * coef[dc]
+        for b in range(p):  # z[i, a] = sum_b x[i, b] * j[dom_i, a, b], one (n, k) pass per b
+            coef = j[:, :, b]
+            if not coef.any():
+                continue
+            z += x[:, b, None] * coef[dc]
         z *= np.where(inside, self._w, 0.0)[:, None]
         fast = self._element_plan()
         if fast is not None:

@@ -329,7 +329,13 @@ class _BaseDesign:
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         values = {k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in columns.items()}
-        new._frame = self._frame.assign(**values)
+        frame = self._frame
+        # One concat instead of DataFrame.assign's column-by-column inserts (each of which
+        # rebuilds the column index): replaced columns keep their place, new ones go last.
+        added = pd.DataFrame(values, index=frame.index)
+        kept = frame.drop(columns=[k for k in values if k in frame.columns])
+        order = [*frame.columns, *(k for k in values if k not in frame.columns)]
+        new._frame = pd.concat([kept, added], axis=1)[order]
         new._codes = {
             k: v
             for k, v in self._code_cache().items()

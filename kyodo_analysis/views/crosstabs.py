@@ -25,6 +25,7 @@ from kyodo_analysis.evaluation.disclosure import hidden_groups
 from kyodo_analysis.options import DEFAULT_OPTIONS, DisplayOptions
 from kyodo_analysis.views.tables import (
     BASE_LABEL,
+    _category_indicators,
     domain_codes,
     rounded,
     sensitive_cells,
@@ -65,8 +66,6 @@ def group_parents(study, dimension: str) -> tuple[str | None, dict[str, str | No
 
 
 def _bases(design, study, question: Question, dimension: str) -> tuple[dict[str, int], int]:
-    from kyodo_analysis.views.tables import _category_indicators
-
     column = study.domain_column(dimension)
     applies = ~np.isnan(_category_indicators(design.data, question).to_numpy()[:, 0])
     groups = domain_codes(design.data, column, study.codebook)
@@ -163,6 +162,7 @@ def crosstab(design, study, question: Question, dimension: str, *,
     n_cells = max(1, len(groups) * len(labels))
     data = design.data
     gcol = domain_codes(data, column, cb)
+    indicators = _category_indicators(data, question) if marks and len(groups) > 1 else None
     for g in groups:
         i = len(rows)
         group_recs.append({"dimension": dimension, "group": g,
@@ -175,12 +175,10 @@ def crosstab(design, study, question: Question, dimension: str, *,
         part = by[by["group"] == g]
         rows.append([g, int(part["base"].iloc[0]), *cells(part)])
         m = [""] * (len(labels) + 2)
-        if marks and len(groups) > 1:
+        if indicators is not None:
             inside = (gcol == g).map({True: "in", False: "out"})
-            from kyodo_analysis.views.tables import _category_indicators
-
-            ind = _category_indicators(data, question)
-            est = design.assign(**dict(ind), _in=inside).multi_response(list(ind.columns), by="_in")
+            est = design.assign(**dict(indicators), _in=inside).multi_response(
+                list(indicators.columns), by="_in")
             a = est[est["_in"] == "in"].reset_index(drop=True)[["estimate", "se", "df"]]
             b = est[est["_in"] == "out"].reset_index(drop=True)[["estimate", "se", "df"]]
             if len(a) == len(b) == len(labels):

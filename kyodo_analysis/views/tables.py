@@ -158,9 +158,9 @@ def domain_codes(data: pd.DataFrame, column: str, codebook: Codebook) -> pd.Seri
     """Labels of a domain column (a district level or attribute); NaN where the respondent
     left it blank or gave a non-substantive code (such rows are in no group)."""
     codes = codebook[column].codes if column in codebook else {}
-    values = data[column].to_numpy(dtype=float, na_value=np.nan)
-    return pd.Series([codes.get(int(v)) if not np.isnan(v) else None for v in values],
-                     index=data.index, dtype=object)
+    values = pd.Series(data[column].to_numpy(dtype=float, na_value=np.nan), index=data.index)
+    labels = values.map({float(code): label for code, label in codes.items()}).astype(object)
+    return labels.where(labels.notna(), None)
 
 
 def tabulate(design, question: Question, *, by: str | None = None, codebook: Codebook | None = None,
