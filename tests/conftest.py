@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 from kyodo_analysis.demo.generate import generate_demo
 from kyodo_analysis.demo.spec import DEFAULT_SEED
 from kyodo_analysis.study import Study
+
+# The suite shares two cores with the notebook kernels it starts; like those kernels
+# (reporting.runner.KERNEL_THREAD_LIMITS) it runs BLAS single-threaded: with a thread per core
+# the small matrices of survey data only make the threads spin against each other.
+threadpool_limits(limits=1)
 
 
 @pytest.fixture(scope="session")

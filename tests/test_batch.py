@@ -200,3 +200,28 @@ def test_the_cli_runs_on_a_dask_scheduler(demo_dir, tmp_path):
                      "--notebook-dir", str(nbs), "--scheduler", cluster.scheduler_address)
     assert proc.returncode == 0, proc.stderr
     assert "tiny: ok" in proc.stdout and "on tcp://" in proc.stderr
+
+
+def test_kernels_run_their_numerical_libraries_single_threaded(tmp_path, monkeypatch):
+    """One notebook per core: each kernel's BLAS gets one thread unless the user says otherwise."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                          "display_name": "Python 3"}})
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(
+                    "import os\nimport numpy\nfrom threadpoolctl import threadpool_info\n"
+                    "print('env', os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'))\n"
+                    "print('blas', sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}))")]
+    nbformat.write(nb, tmp_path / "threads.ipynb")
+
+    def printed(name: str) -> str:
+        result = runner.execute_notebook(tmp_path / "threads.ipynb", tmp_path / name, {"x": 2})
+        assert result.ok, result.describe()
+        cell = nbformat.read(tmp_path / name, as_version=4).cells[-1]
+        return "".join(o.get("text", "") for o in cell.outputs)
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    out = printed("default.ipynb")
+    assert "env 1 1" in out and "blas [1]" in out
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # the user's setting wins
+    assert "env 2 1" in printed("user.ipynb")

@@ -21,17 +21,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 RAKING_SWEEPS = 10  # R survey: svyrecvar backfits a raking step ten times
 
 
 def _cell_sums(cell: np.ndarray, n_cells: int, x: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
-    """Per-cell column sums of ``x`` (times ``scale`` per row, if given)."""
-    out = np.empty((n_cells, x.shape[1]))
-    for j in range(x.shape[1]):
-        col = x[:, j] if scale is None else x[:, j] * scale
-        out[:, j] = np.bincount(cell, weights=col, minlength=n_cells)
-    return out
+    """Per-cell column sums of ``x`` (times ``scale`` per row, if given).
+
+    One sparse product (cells x rows indicator, holding ``scale``) for all columns: the sums
+    run over each cell's rows in row order, as ``np.bincount`` does, and no rows x columns
+    temporary is formed.
+    """
+    n = len(cell)
+    ind = sparse.csr_matrix((np.ones(n) if scale is None else scale, (cell, np.arange(n))), shape=(n_cells, n))
+    return np.asarray(ind @ x, dtype=float)
 
 
 def _inverse(v: np.ndarray) -> np.ndarray:
@@ -183,13 +187,15 @@ def element_vcov(
     inside = dom >= 0
     zi, hi, di, ci = z[inside], row_stratum[inside], dom[inside], step.cell[inside]
     wi = w[inside]
-    # sum z_a z_b by (h, d)
+    # sum z_a z_b by (h, d): one cross-product per (stratum, domain) group of rows
     hd = hi * n_dom + di
-    zz = np.empty((n_strata, n_dom, k, k))
-    for a in range(k):
-        for b in range(a, k):
-            ab = np.bincount(hd, weights=zi[:, a] * zi[:, b], minlength=n_strata * n_dom)
-            zz[:, :, a, b] = zz[:, :, b, a] = ab.reshape(n_strata, n_dom)
+    products = np.zeros((n_strata * n_dom, k, k))
+    order = np.argsort(hd, kind="stable")
+    bounds = np.searchsorted(hd[order], np.arange(n_strata * n_dom + 1))
+    for g in np.flatnonzero(np.diff(bounds)):
+        block = zi[order[bounds[g] : bounds[g + 1]]]
+        products[g] = block.T @ block
+    zz = products.reshape(n_strata, n_dom, k, k)
     # sum z_a by (h, d) and sum z_a w by (h, c, d)
     zt = np.empty((n_strata, n_dom, k))
     hcd = (hi * n_cells + ci) * n_dom + di

@@ -218,14 +218,15 @@ class WeightedDesign(SurveyDesign):
         with np.errstate(divide="ignore", invalid="ignore"):
             j = jac(totals)  # (n_dom, k, p)
         inside = dom >= 0
-        dc = np.where(inside, dom, 0)
-        k, p = j.shape[1], j.shape[2]
+        k = j.shape[1]
+        # z[i] = J[dom_i] x[i]: one product per domain over its rows (rows in no domain stay 0)
         z = np.zeros((len(x), k))
-        for b in range(p):  # z[i, a] = sum_b x[i, b] * j[dom_i, a, b], one (n, k) pass per b
-            coef = j[:, :, b]
-            if not coef.any():
-                continue
-            z += x[:, b, None] * coef[dc]
+        rows = np.flatnonzero(inside)
+        order = rows[np.argsort(dom[rows], kind="stable")]
+        bounds = np.searchsorted(dom[order], np.arange(n_dom + 1))
+        for d in np.flatnonzero(np.diff(bounds)):
+            r = order[bounds[d] : bounds[d + 1]]
+            z[r] = x[r] @ j[d].T
         z *= np.where(inside, self._w, 0.0)[:, None]
         fast = self._element_plan()
         if fast is not None:
