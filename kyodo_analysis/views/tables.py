@@ -213,26 +213,39 @@ def tabulate(design, question: Question, *, by: str | None = None, codebook: Cod
     est = design.assign(**extra).multi_response(cols, by="_group" if by else None)
     hits = (indicators.to_numpy() == 1)
     applies = ~np.isnan(indicators.to_numpy()[:, 0])
-    parts = []
-    keys = [None] if by is None else [g for g in codebook[by].codes.values()
-                                     if (group == g).any()]
+    p_all = est["estimate"].to_numpy(dtype=float)
+    se_all = est["se"].to_numpy(dtype=float)
+    lo_all, hi_all = interval(p_all, se_all, est["df"].to_numpy(dtype=float),
+                              method=options.interval, level=options.level)
+    if by is None:
+        keys: list = [None]
+        member = {None: np.ones(len(data), bool)}
+        at = {None: np.arange(len(est))}
+    else:
+        labels_of_row = group.to_numpy(dtype=object)
+        keys = [g for g in codebook[by].codes.values() if (labels_of_row == g).any()]
+        member = {g: labels_of_row == g for g in keys}
+        est_group = est["_group"].to_numpy(dtype=object)
+        at = {g: np.flatnonzero(est_group == g) for g in keys}
+    columns: dict[str, list] = {name: [] for name in
+                                ["group", "code", "label", "n", "base", "percent", "se", "ci_low", "ci_high"]}
     for key in keys:
-        rows = np.ones(len(data), bool) if key is None else (group == key).to_numpy()
-        sub = est if key is None else est[est["_group"] == key]
-        n = hits[rows].sum(axis=0).astype(int)
-        base = int((applies & rows).sum())
-        p = sub["estimate"].to_numpy(dtype=float)
-        se = sub["se"].to_numpy(dtype=float)
-        lo, hi = interval(p, se, sub["df"].to_numpy(dtype=float), method=options.interval,
-                          level=options.level)
-        part = pd.DataFrame({"code": pd.array(codes, dtype="Int64"), "label": labels, "n": n,
-                             "base": base, "percent": 100 * p, "se": 100 * se,
-                             "ci_low": 100 * lo, "ci_high": 100 * hi})
-        if key is not None:
-            part.insert(0, "group", key)
-        parts.append(part)
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["group", "code", "label", "n", "base", "percent", "se", "ci_low", "ci_high"])
+        rows, i = member[key], at[key]
+        columns["group"] += [key] * len(codes)
+        columns["code"] += codes
+        columns["label"] += labels
+        columns["n"] += hits[rows].sum(axis=0).astype(int).tolist()
+        columns["base"] += [int((applies & rows).sum())] * len(codes)
+        for name, values in (("percent", p_all), ("se", se_all), ("ci_low", lo_all), ("ci_high", hi_all)):
+            columns[name] += (100 * values[i]).tolist()
+    out = pd.DataFrame(columns)
+    out["code"] = pd.array(columns["code"], dtype="Int64")
+    out["n"] = out["n"].astype(int)
+    out["base"] = out["base"].astype(int)
+    for name in ("percent", "se", "ci_low", "ci_high"):
+        out[name] = out[name].astype(float)
+    if by is None:
+        out = out.drop(columns="group")
     out.attrs.update(question=question.id, text=question.text, multiple=question.is_multiple,
                      weighted=bool(getattr(design, "is_weighted", True)),
                      base=int(applies.sum()), by=by, interval=options.interval,
