@@ -111,8 +111,7 @@ def _init_collaboration(out: Path, study_file: Path | None, force: bool) -> None
     """``kyodo init --collaboration``: write the register template (協働事業台帳.xlsx)."""
     from importlib import resources
 
-    import yaml
-
+    from kyodo_analysis import yamlio
     from kyodo_analysis.collaboration.template import write_template
     from kyodo_analysis.config.study import CollaborationConfig
 
@@ -129,7 +128,7 @@ def _init_collaboration(out: Path, study_file: Path | None, force: bool) -> None
             conf = study.settings.collaboration or CollaborationConfig(register="協働事業台帳.xlsx")
             districts = {lv.name: study.districts(lv.name) for lv in study.district_levels}
         else:
-            plan = yaml.safe_load(resources.files("kyodo_analysis.templates").joinpath("plan.yaml")
+            plan = yamlio.safe_load(resources.files("kyodo_analysis.templates").joinpath("plan.yaml")
                                   .read_text(encoding="utf-8"))
             policies = plan["policies"]
             conf = CollaborationConfig(register="協働事業台帳.xlsx")

@@ -35,8 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import yaml
-
+from kyodo_analysis import yamlio
 from kyodo_analysis.calendar import parse_fiscal_year
 from kyodo_analysis.config.base import check_keys
 from kyodo_analysis.errors import ConfigError
@@ -213,8 +212,8 @@ class Codebook:
         except OSError as exc:
             raise ConfigError(f"cannot read codebook: {exc.strerror}", file=str(path)) from None
         try:
-            doc = yaml.safe_load(raw_bytes.decode("utf-8-sig"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            doc = yamlio.safe_load(raw_bytes.decode("utf-8-sig"))
+        except (yamlio.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"codebook is not valid UTF-8 YAML: {exc}", file=str(path)) from None
         book = cls.from_dict(doc, source=str(path))
         return replace(book, sha256=hashlib.sha256(raw_bytes).hexdigest())

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from kyodo_analysis import paths
+from kyodo_analysis import paths, yamlio
 from kyodo_analysis.bundle import sdc
 from kyodo_analysis.bundle.package import (
     microdata_schema,
@@ -379,7 +379,7 @@ def _bundled_codebook(study: Study) -> str:
     plan = recode_plan(study)
     if not plan:
         return source.read_text(encoding="utf-8")
-    doc = yaml.safe_load(source.read_text(encoding="utf-8"))
+    doc = yamlio.safe_load(source.read_text(encoding="utf-8"))
     labels = bundle_config(study).recode
     for q in doc.get("questions", []):
         if q.get("id") not in plan:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from kyodo_analysis import yamlio
 from kyodo_analysis.calendar import parse_fiscal_year
 from kyodo_analysis.errors import ConfigError
 
@@ -66,8 +66,8 @@ def read_yaml(path: str | Path, *, what: str) -> Any:
     if not path.is_file():
         raise ConfigError(f"{what} not found", file=str(path))
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        return yamlio.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (yamlio.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{what} is not valid UTF-8 YAML: {exc}", file=str(path)) from None
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from kyodo_analysis import yamlio
 from kyodo_analysis.calendar import era_year, fiscal_year_label, parse_fiscal_year
 from kyodo_analysis.demo import spec
 from kyodo_analysis.demo.spec import DEFAULT_SEED
@@ -364,7 +365,7 @@ def _raw_wave(resp: pd.DataFrame, obs: pd.DataFrame, fy: int) -> pd.DataFrame:
 @functools.cache
 def _codebook_doc() -> dict:
     """The shipped demo codebook as parsed YAML (read once; callers must not modify it)."""
-    return yaml.safe_load(resources.files("kyodo_analysis.demo").joinpath("codebook.yaml")
+    return yamlio.safe_load(resources.files("kyodo_analysis.demo").joinpath("codebook.yaml")
                           .read_text(encoding="utf-8"))
 
 
@@ -661,7 +662,7 @@ def _write_config(root: Path, truth: pd.DataFrame, frame_sizes: pd.Series) -> No
 def _plan_config() -> dict:
     """The plan block of the demo's study.yaml: the plan's structure from the shipped template,
     the demo's plan years, and the years COVID-19 disrupted activity."""
-    plan = yaml.safe_load(resources.files("kyodo_analysis.templates").joinpath("plan.yaml")
+    plan = yamlio.safe_load(resources.files("kyodo_analysis.templates").joinpath("plan.yaml")
                           .read_text(encoding="utf-8"))
     return {**plan, "disrupted_years": list(spec.COVID_YEARS),
             "reference_years": list(spec.REFERENCE_YEARS)}

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import yaml
 
+from kyodo_analysis import yamlio
 from kyodo_analysis.config.base import unknown_key_message
 from kyodo_analysis.errors import ConfigError
 from kyodo_analysis.evaluation.grading import GradingRule
@@ -179,8 +179,8 @@ class IndicatorRegistry:
         if not path.is_file():
             raise ConfigError("indicator file not found", file=str(path))
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            doc = yamlio.safe_load(path.read_text(encoding="utf-8-sig"))
+        except (yamlio.YAMLError, UnicodeDecodeError) as exc:
             raise ConfigError(f"indicator file is not valid UTF-8 YAML: {exc}",
                               file=str(path)) from None
         return cls.from_dict(doc, file=str(path), plan=plan)

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from kyodo_analysis import yamlio
 from kyodo_analysis.errors import InputError, KyodoError
 from kyodo_analysis.io.readers import RawTable, read_table
 
@@ -216,7 +217,7 @@ def load_scales(path: str | Path | None = None) -> dict[str, dict]:
             encoding="utf-8")
     else:
         text = Path(path).read_text(encoding="utf-8")
-    return yaml.safe_load(text)["scales"]
+    return yamlio.safe_load(text)["scales"]
 
 
 def _load_plan(path: str | Path | None = None) -> dict:
@@ -225,7 +226,7 @@ def _load_plan(path: str | Path | None = None) -> dict:
             encoding="utf-8")
     else:
         text = Path(path).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return yamlio.safe_load(text)
 
 
 # --------------------------------------------------------------------------- the draft
@@ -1259,8 +1260,8 @@ def _scalar(value: object) -> str:
     if text and not re.search(r"[:#{}\[\],&*!|>'\"%@`?\n\r\t\\]", text) and \
             text == text.strip() and not text.startswith(("-", "~", "=")):
         try:
-            if yaml.safe_load(f"k: {text}") == {"k": text} and \
-                    yaml.safe_load(f"{{k: {text}}}") == {"k": text}:
+            if yamlio.safe_load(f"k: {text}") == {"k": text} and \
+                    yamlio.safe_load(f"{{k: {text}}}") == {"k": text}:
                 return text
         except yaml.YAMLError:
             pass
@@ -1353,7 +1354,7 @@ def codebook_yaml(draft: StudyDraft, sources: list[str]) -> str:
             out.append(f"    waves: {_flow(sorted(q.waves))}")
     out += _derived_example(draft)
     text = "\n".join(out) + "\n"
-    yaml.safe_load(text)  # what is written always loads
+    yamlio.safe_load(text)  # what is written always loads
     return text
 
 
@@ -1421,7 +1422,7 @@ def study_yaml(draft: StudyDraft, out_dir: Path, plan_file: str | Path | None = 
         out.append(f"  - {_flow(item)}")
     out += _plan_block(_load_plan(plan_file))
     text = "\n".join(out) + "\n"
-    yaml.safe_load(text)
+    yamlio.safe_load(text)
     return text
 
 
@@ -1461,7 +1462,7 @@ def indicators_yaml(draft: StudyDraft, plan_file: str | Path | None = None) -> s
                        "baseline": {"fiscal_year": year, "value": None}, "targets": {}}
             out.append(f"#   - {_flow(example)}")
     text = "\n".join(out) + "\n"
-    yaml.safe_load(text)
+    yamlio.safe_load(text)
     return text
 
 
