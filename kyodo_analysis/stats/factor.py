@@ -115,14 +115,14 @@ def _clipped_fixed_point(r: np.ndarray, q: int, start: np.ndarray, *,
 
     The iteration crawls when the criterion is flat (thousands of steps, and a cap stops it
     short), so it is accelerated by jumps: after 5, 10, 20, … steps the uniquenesses not at
-    a bound are solved as the root of their diagonal residuals (MINPACK ``hybrj``, analytic
-    Jacobian; the clipped ones held), and the root is the answer if it is the iteration's
-    limit: inside the bounds, the held ones would stay clipped, and a minimum of the
-    criterion in the free ones (the Jacobian negative definite; the iteration is repelled
-    by a saddle). If there is no such root, one more is tried with a coordinate held at its
-    bound: the furthest outside when the root lies outside the bounds, else the smallest
-    uniqueness at 0.005 (a Heywood case). Otherwise the iteration goes on (at most
-    ``maxit`` steps in all)."""
+    a bound are solved as the root of their diagonal residuals (Newton's method with the
+    analytic Jacobian, else MINPACK ``hybrj``; the clipped ones held), and the root is the
+    answer if it is the iteration's limit: inside the bounds, the held ones would stay
+    clipped, and a minimum of the criterion in the free ones (the Jacobian negative
+    definite; the iteration is repelled by a saddle). If there is no such root, one more is
+    tried with a coordinate held at its bound: the furthest outside when the root lies
+    outside the bounds, else the smallest uniqueness at 0.005 (a Heywood case). Otherwise
+    the iteration goes on (at most ``maxit`` steps in all)."""
     psi = np.clip(start, _LO, _HI)
     done, block = 0, 5
     while done < maxit:
@@ -169,16 +169,28 @@ def _held_root(r: np.ndarray, q: int, psi: np.ndarray, held: np.ndarray
     def jac(v: np.ndarray) -> np.ndarray:
         return np.asarray(_uls_jacobian(full(v), r, q)[np.ix_(free, free)])
 
-    sol = optimize.root(f, psi[free], jac=jac, method="hybr", tol=1e-14,
-                        options={"maxfev": 200})
-    if not np.max(np.abs(sol.fun)) < 1e-12:
-        return None, None
-    cand = full(sol.x)
+    # Newton's method (near a solution, a handful of steps), else MINPACK's hybrid method
+    x = psi[free].copy()
+    for _ in range(8):
+        fx = f(x)
+        if np.max(np.abs(fx)) < 1e-13 or not np.all(np.isfinite(x)):
+            break
+        try:
+            x = x - np.linalg.solve(jac(x), fx)
+        except np.linalg.LinAlgError:
+            break
+    if not (np.all(np.isfinite(x)) and np.max(np.abs(f(x))) < 1e-12):
+        sol = optimize.root(f, psi[free], jac=jac, method="hybr", tol=1e-14,
+                            options={"maxfev": 200})
+        if not np.max(np.abs(sol.fun)) < 1e-12:
+            return None, None
+        x = sol.x
+    cand = full(x)
     out = free & ((cand < _LO) | (cand > _HI))
     if out.any():
         j = int(np.argmax(np.where(out, np.maximum(_LO - cand, cand - _HI), -np.inf)))
         return None, (j, _LO if cand[j] < _LO else _HI)
-    jf = jac(sol.x)
+    jf = jac(x)
     if np.linalg.eigvalsh((jf + jf.T) / 2).max() >= 0:
         return None, None
     raw = cand + _uls_fixed_point(cand, r, q)  # 1 - diag(L L')
