@@ -26,3 +26,11 @@ def demo_study(demo_dir) -> Study:
     study = Study.from_yaml(demo_dir / "study.yaml")
     study.import_waves()
     return study
+
+
+@pytest.fixture(scope="module")
+def psych_data():
+    """The R psych fixtures' items, b3 mirrored back (psych_support.psych_items)."""
+    from psych_support import psych_items
+
+    return psych_items()

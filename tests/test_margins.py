@@ -3,29 +3,23 @@ marginal effects: by hand, against replicate weights, and on synthetic data with
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from psych_support import psych_items, psych_record
 
 from kyodo_analysis.stats import SurveyDesign, svyglm
 from kyodo_analysis.stats.margins import average_marginal_effects
 
-FIX = Path(__file__).parent / "fixtures" / "r"
-
 
 @pytest.fixture(scope="module")
 def data() -> pd.DataFrame:
-    return pd.read_csv(FIX / "psych_items.csv")
+    return psych_items(keyed=False)
 
 
 def test_svyglm_logit_matches_r(data):
-    ref = next(r for r in json.loads((FIX / "psych_reference.json").read_text())
-               if r["kind"] == "svyglm")
-    assert ref["call"] == ("svyglm(y ~ a1 + b1 + factor(stratum), design = d, "
-                           "family = quasibinomial())")
+    ref = psych_record("svyglm(y ~ a1 + b1 + factor(stratum), design = d, "
+                       "family = quasibinomial())")
     d = SurveyDesign(data, weights="w", strata="stratum")
     fit = svyglm(d, "y ~ a1 + b1 + C(stratum)", family="quasibinomial")
     np.testing.assert_allclose(fit.coefficients["estimate"], ref["estimate"], rtol=1e-8)

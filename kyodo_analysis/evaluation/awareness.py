@@ -3,7 +3,9 @@
 Everything comes from the codebook's ``awareness:`` block (:mod:`kyodo_analysis.config.awareness`)
 and the study's design; nothing here knows a question id. Each function returns tidy
 frames (estimates 0–1 or scores, with ``se``/``ci_low``/``ci_high``); the Japanese tables
-are in :mod:`kyodo_analysis.views.awareness`.
+are in :mod:`kyodo_analysis.views.awareness`. The page's functions run with BLAS and OpenMP
+held to one thread (:mod:`kyodo_analysis.stats._threads`): their matrices are small, and
+threads only contend with the report's other workers.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from kyodo_analysis.stats._threads import single_threaded
 from kyodo_analysis.stats.factor import FactorResult, factor_analysis, parallel_analysis
 from kyodo_analysis.stats.likert import likert_distribution, likert_summary
 from kyodo_analysis.stats.margins import average_marginal_effects
@@ -64,6 +67,7 @@ def group_items(codebook: Codebook, group: ItemGroup, fiscal_year: int | None = 
     return [codebook[q] for q in group.items if codebook[q].asked_in(fiscal_year)]
 
 
+@single_threaded
 def likert_section(design, codebook: Codebook, group: ItemGroup, *, method: str = "logit",
                    level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Distribution and summary (top-2, bottom-2, mean score) of a group's items."""
@@ -72,6 +76,7 @@ def likert_section(design, codebook: Codebook, group: ItemGroup, *, method: str 
             likert_summary(design, qs, method=method, level=level))
 
 
+@single_threaded
 def reliability_table(design, codebook: Codebook, spec: AwarenessSpec, *,
                       level: float = 0.95, replicates: int = 50) -> pd.DataFrame:
     """Alpha and omega of every group (omega with ``min(3, items // 3)`` group factors, at
@@ -98,6 +103,7 @@ class FactorSection:
     result: FactorResult
 
 
+@single_threaded
 def factor_section(design, codebook: Codebook, group: ItemGroup, *,
                    n_factors: int | None = None, seed: int = 0) -> FactorSection:
     """Parallel analysis then minres/oblimin EFA of a group's items on weighted correlations."""
@@ -145,6 +151,7 @@ class DriverResult:
     formula: str
 
 
+@single_threaded
 def drivers(design, codebook: Codebook, spec: AwarenessSpec, *,
             level: float = 0.95) -> DriverResult:
     """Survey-weighted logit of each outcome on every predictor; AMEs with intervals."""
@@ -195,6 +202,7 @@ def plain_statements(effects: pd.DataFrame, *, level: float = 0.95, decimals: in
     return pd.DataFrame(out)
 
 
+@single_threaded
 def segments_section(design, codebook: Codebook, spec: AwarenessSpec, *,
                      n_boot: int = 10) -> SegmentResult:
     """Segments on the declared group's items (k range and seed from the codebook)."""
@@ -205,6 +213,7 @@ def segments_section(design, codebook: Codebook, spec: AwarenessSpec, *,
                    n_boot=n_boot)
 
 
+@single_threaded
 def segment_profiles(design, codebook: Codebook, result: SegmentResult,
                      dimensions: list[tuple[str, str]], *, level: float = 0.95,
                      min_base: int = 10) -> pd.DataFrame:

@@ -33,6 +33,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from kyodo_analysis.errors import EstimationError
+from kyodo_analysis.stats._threads import single_threaded
 from kyodo_analysis.stats.likert import item_scores, scored_codes
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class ISMap:
     y_label: str
 
 
+@single_threaded
 def importance_satisfaction(design, codebook: Codebook, pairs: Sequence[ISPair], *,
                             definition: Definition = "mean", level: float = 0.95) -> ISMap:
     """The importance–satisfaction map of ``pairs`` with design-based uncertainty.
@@ -182,6 +184,7 @@ def importance_satisfaction(design, codebook: Codebook, pairs: Sequence[ISPair],
     return ISMap(points, cov, definition, xl, yl)
 
 
+@single_threaded
 def movement(previous: ISMap, current: ISMap, *, level: float = 0.95) -> pd.DataFrame:
     """Change of each item between two waves (independent samples): ``label, dx, dy`` with
     standard errors ``sqrt(se_prev^2 + se_cur^2)`` and intervals."""

@@ -53,13 +53,20 @@ def cov_to_corr(c: np.ndarray) -> np.ndarray:
     return np.asarray(r)
 
 
-def _uls_loadings(r: np.ndarray, psi: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
+_LO, _HI = 0.005, 1.0  # psych's bounds on the uniquenesses
+
+
+def _uls_eigen(r: np.ndarray, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (decreasing) and eigenvectors of ``r`` with ``1 - psi`` on the diagonal."""
     s = r.copy()
     np.fill_diagonal(s, 1 - psi)
-    vals, vecs = np.linalg.eigh(s)
-    order = np.argsort(vals)[::-1]
-    vals, vecs = vals[order], vecs[:, order]
-    return vecs[:, :q] * np.sqrt(np.clip(vals[:q], 0, None)), vals
+    vals, vecs = np.linalg.eigh(s)  # increasing
+    return vals[::-1], vecs[:, ::-1]
+
+
+def _uls_loadings(r: np.ndarray, psi: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
+    vals, vecs = _uls_eigen(r, psi)
+    return vecs[:, :q] * np.sqrt(np.maximum(vals[:q], 0)), vals
 
 
 def _uls_fn(psi: np.ndarray, r: np.ndarray, q: int) -> float:
@@ -78,27 +85,141 @@ def _uls_fixed_point(psi: np.ndarray, r: np.ndarray, q: int) -> np.ndarray:
     return np.asarray(1 - psi - np.sum(load**2, axis=1))
 
 
-def _minres_psi(r: np.ndarray, q: int, start: np.ndarray, *,
-                bounded: Literal["psych", "iterate"] = "psych") -> np.ndarray:
-    """Uniquenesses of the minres solution: the root of the diagonal residual (psych's
-    gradient) when it lies inside psych's bounds ``[0.005, 1]``; otherwise (a Heywood case)
-    psych's own procedure, L-BFGS-B on the criterion with that gradient from ``1 - SMC``."""
-    sol = optimize.root(_uls_fixed_point, start, args=(r, q), method="hybr", tol=1e-14)
-    if sol.success and sol.x.min() >= 0.005 and sol.x.max() <= 1:
-        return np.asarray(sol.x)
-    if bounded == "iterate":
-        # iterated principal axes held inside the bounds: fast, for refits near a solution
-        psi = np.clip(start, 0.005, 1.0)
-        for _ in range(2000):
+def _uls_jacobian(psi: np.ndarray, r: np.ndarray, q: int) -> np.ndarray:
+    """Jacobian of the diagonal residual :func:`_uls_fixed_point` in ``psi``.
+
+    The residual is ``sum_{m>q} lambda_m v_m^2`` (``lambda_m, v_m`` the eigenpairs of
+    ``S = R - diag(psi) + I``, decreasing); by eigenvalue perturbation
+    ``d lambda_k / d psi_j = -v_jk^2`` and
+    ``d v_k / d psi_j = -sum_{m != k} v_jm v_jk v_m / (lambda_k - lambda_m)``, so the
+    derivative of ``lambda_k v_ik^2`` (``k <= q``, ``lambda_k > 0``) is
+    ``-v_ik^2 v_jk^2 - 2 lambda_k v_ik v_jk sum_{m != k} v_im v_jm / (lambda_k - lambda_m)``.
+    """
+    vals, vecs = _uls_eigen(r, psi)
+    jac = -np.eye(len(psi))
+    for k in range(q):
+        if vals[k] <= 0:
+            continue
+        vk = vecs[:, k]
+        with np.errstate(divide="ignore"):
+            inv_gap = 1 / (vals[k] - np.delete(vals, k))
+        vm = np.delete(vecs, k, axis=1)
+        jac += np.outer(vk**2, vk**2) + 2 * vals[k] * np.outer(vk, vk) * ((vm * inv_gap) @ vm.T)
+    return jac
+
+
+def _clipped_fixed_point(r: np.ndarray, q: int, start: np.ndarray, *,
+                         maxit: int = 2000) -> np.ndarray:
+    """The fixed point of iterated principal axes held inside the bounds,
+    ``psi = clip(1 - diag(L L'), 0.005, 1)``, reached from ``start``.
+
+    The iteration crawls when the criterion is flat (thousands of steps, and a cap stops it
+    short), so it is accelerated by jumps: after 5, 10, 20, … steps the uniquenesses not at
+    a bound are solved as the root of their diagonal residuals (Newton's method with the
+    analytic Jacobian, else MINPACK ``hybrj``; the clipped ones held), and the root is the
+    answer if it is the iteration's limit: inside the bounds, the held ones would stay
+    clipped, and a minimum of the criterion in the free ones (the Jacobian negative
+    definite; the iteration is repelled by a saddle). If there is no such root, one more is
+    tried with a coordinate held at its bound: the furthest outside when the root lies
+    outside the bounds, else the smallest uniqueness at 0.005 (a Heywood case). Otherwise
+    the iteration goes on (at most ``maxit`` steps in all)."""
+    psi = np.clip(start, _LO, _HI)
+    done, block = 0, 5
+    while done < maxit:
+        for _ in range(min(block, maxit - done)):
             load, _ = _uls_loadings(r, psi, q)
-            new = np.clip(1 - np.sum(load**2, axis=1), 0.005, 1.0)
+            new = np.clip(1 - np.sum(load**2, axis=1), _LO, _HI)
             if np.max(np.abs(new - psi)) < 1e-10:
                 return np.asarray(new)
             psi = new
-        return np.asarray(psi)
+        done += block
+        block *= 2
+        trial = psi.copy()
+        for _ in range(2):
+            held = (trial == _LO) | (trial == _HI)
+            sol, outside = _held_root(r, q, trial, held)
+            if sol is not None:
+                return sol
+            if outside is None:  # no root inside: try the smallest free one at the bound
+                if held.all():
+                    break
+                outside = (int(np.argmin(np.where(held, np.inf, trial))), _LO)
+            trial[outside[0]] = outside[1]
+    return np.asarray(psi)
+
+
+def _held_root(r: np.ndarray, q: int, psi: np.ndarray, held: np.ndarray
+               ) -> tuple[np.ndarray | None, tuple[int, float] | None]:
+    """Root of the diagonal residuals of the free uniquenesses (``held`` ones at their
+    values) if it is a fixed point of the clipped iteration (see
+    :func:`_clipped_fixed_point`), else ``None``; and, when the root lies outside the
+    bounds, the free coordinate furthest outside with the bound it crossed."""
+    free = ~held
+    if not free.any():
+        return None, None
+
+    def full(v: np.ndarray) -> np.ndarray:
+        out = psi.copy()
+        out[free] = v
+        return out
+
+    def f(v: np.ndarray) -> np.ndarray:
+        return np.asarray(_uls_fixed_point(full(v), r, q)[free])
+
+    def jac(v: np.ndarray) -> np.ndarray:
+        return np.asarray(_uls_jacobian(full(v), r, q)[np.ix_(free, free)])
+
+    # Newton's method (near a solution, a handful of steps), else MINPACK's hybrid method
+    x = psi[free].copy()
+    for _ in range(8):
+        fx = f(x)
+        if np.max(np.abs(fx)) < 1e-13 or not np.all(np.isfinite(x)):
+            break
+        try:
+            x = x - np.linalg.solve(jac(x), fx)
+        except np.linalg.LinAlgError:
+            break
+    if not (np.all(np.isfinite(x)) and np.max(np.abs(f(x))) < 1e-12):
+        sol = optimize.root(f, psi[free], jac=jac, method="hybr", tol=1e-14,
+                            options={"maxfev": 200})
+        if not np.max(np.abs(sol.fun)) < 1e-12:
+            return None, None
+        x = sol.x
+    cand = full(x)
+    out = free & ((cand < _LO) | (cand > _HI))
+    if out.any():
+        j = int(np.argmax(np.where(out, np.maximum(_LO - cand, cand - _HI), -np.inf)))
+        return None, (j, _LO if cand[j] < _LO else _HI)
+    jf = jac(x)
+    if np.linalg.eigvalsh((jf + jf.T) / 2).max() >= 0:
+        return None, None
+    raw = cand + _uls_fixed_point(cand, r, q)  # 1 - diag(L L')
+    if np.any(held & (((cand == _LO) & (raw > _LO)) | ((cand == _HI) & (raw < _HI)))):
+        return None, None
+    return cand, None
+
+
+def _minres_psi(r: np.ndarray, q: int, start: np.ndarray, *,
+                bounded: Literal["psych", "iterate"] = "psych") -> np.ndarray:
+    """Uniquenesses of the minres solution.
+
+    ``bounded="psych"`` (point estimates): the root of the diagonal residual (psych's
+    gradient; MINPACK ``hybrj`` with the analytic Jacobian, judged by its residual) when it
+    lies inside psych's bounds ``[0.005, 1]``; otherwise (a Heywood case) psych's own
+    procedure, L-BFGS-B on the criterion with that gradient from ``1 - SMC``.
+    ``bounded="iterate"`` (replicate refits, started at the full-sample solution): the
+    limit of iterated principal axes held inside the bounds, solved exactly
+    (:func:`_clipped_fixed_point`); the same root when it lies inside the bounds."""
+    if bounded == "iterate":
+        return _clipped_fixed_point(r, q, start)
+    sol = optimize.root(_uls_fixed_point, start, args=(r, q), jac=_uls_jacobian,
+                        method="hybr", tol=1e-14)
+    # MINPACK reports "xtol too small" at an exact root: judge by the residual
+    if np.max(np.abs(sol.fun)) < 1e-12 and sol.x.min() >= _LO and sol.x.max() <= _HI:
+        return np.asarray(sol.x)
     res = optimize.minimize(_uls_fn, start, args=(r, q), method="L-BFGS-B",
                             jac=lambda v, r, q: -_uls_fixed_point(v, r, q),
-                            bounds=[(0.005, 1.0)] * len(start))
+                            bounds=[(_LO, _HI)] * len(start))
     return np.asarray(res.x)
 
 

@@ -9,7 +9,8 @@ over complete rows; reverse-keyed items are mirrored first, ``min + max - x``):
 * item–rest correlation: the correlation of the item with the sum of the other items
   (psych ``r.drop``); alpha if item deleted: raw alpha of the other items;
 * omega (psych ``omega``, Schmid–Leiman): a minres factor analysis of ``R`` with
-  ``n_factors`` factors, oblimin rotation, a general factor from the factor correlations
+  ``n_factors`` factors, rotated as psych's ``schmid`` does (varimax, then oblimin from the
+  identity on the varimax loadings), a general factor from the factor correlations
   (one-factor minres of ``Phi``; with two factors both general loadings are
   ``sqrt(phi_12)``, psych's ``option="equal"``); ``omega_h = (sum g)^2 / 1'R1`` with ``g``
   the items' general-factor loadings and ``omega_t = 1 - sum(u2) / 1'R1``.
@@ -38,7 +39,7 @@ import pandas as pd
 
 from kyodo_analysis.errors import EstimationError
 from kyodo_analysis.stats._moments import moment_statistic, weighted_covariance
-from kyodo_analysis.stats.factor import cov_to_corr, fit_factors, oblimin_rotation
+from kyodo_analysis.stats.factor import cov_to_corr, fit_factors, oblimin_rotation, varimax
 from kyodo_analysis.stats.likert import item_scores
 
 if TYPE_CHECKING:
@@ -84,7 +85,10 @@ def alpha_stats(c: np.ndarray) -> dict[str, np.ndarray | float]:
 
 def omega_stats(r: np.ndarray, n_factors: int = 3) -> tuple[float, float]:
     """``(omega_h, omega_t)`` of correlation matrix ``r`` by Schmid–Leiman (see module),
-    with psych's rotation tolerance (GPArotation ``eps=1e-5`` from the identity)."""
+    with psych's rotation path and tolerance (``stats::varimax``, then GPArotation
+    ``oblimin`` with ``eps=1e-5`` from the identity). Agrees with psych to 1e-10 once psych's
+    minres optim is converged; psych's default stopping rule (L-BFGS-B, ``factr = 1e7``)
+    leaves its own omega_h about 1e-6 off (``tests/test_reliability.py``)."""
     return _omega(r, n_factors)[:2]
 
 
@@ -106,7 +110,15 @@ def _omega(r: np.ndarray, n_factors: int, *, ref: np.ndarray | None = None,
     if n_factors == 1:
         g = load[:, 0]
     else:
-        pattern, tmat = oblimin_rotation(load, start=start, eps=eps)
+        if start is None:
+            # psych's schmid: varimax (stats::varimax) of the minres loadings, then oblimin
+            # (GPArotation) from the identity on the varimax loadings; as both stop at a
+            # tolerance, the path matters: T = T_varimax T_oblimin for the unrotated loadings
+            vload, tvar = varimax(load)
+            pattern, tobl = oblimin_rotation(vload, eps=eps)
+            tmat = tvar @ tobl
+        else:
+            pattern, tmat = oblimin_rotation(load, start=start, eps=eps)
         # columns signed to positive sums (the general factor's loadings then share a sign)
         sign = np.sign(pattern.sum(axis=0))
         sign[sign == 0] = 1

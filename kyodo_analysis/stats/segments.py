@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from kyodo_analysis.errors import EstimationError
+from kyodo_analysis.stats._threads import one_thread
 
 if TYPE_CHECKING:
     from kyodo_analysis.stats.design import _BaseDesign
@@ -73,11 +74,9 @@ def segment(design: _BaseDesign, scores: pd.DataFrame, *, k_range: tuple[int, in
     -------
     SegmentResult
     """
-    from threadpoolctl import threadpool_limits
-
     # one thread: k-means on a survey's size is fast serially, and OpenMP threads spinning
     # against the report's other worker processes slow it down a hundredfold
-    with threadpool_limits(limits=1):
+    with one_thread(kmeans=True):
         return _segment(design, scores, k_range=k_range, seed=seed, n_seeds=n_seeds,
                         n_boot=n_boot, level=level)
 
