@@ -28,8 +28,11 @@ demo: $(DEMO)
 report: $(STAMP) $(DEMO)
 	$(BIN)/kyodo report --study $(DEMO) --fiscal-year $(FY)
 
+# The suite runs on TEST_JOBS workers (pytest-xdist), whole test files per worker so that a
+# file's report run (a module fixture) happens once.
+TEST_JOBS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"

@@ -15,6 +15,14 @@ from kyodo_analysis.study import Study
 threadpool_limits(limits=1)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Files with slow tests run first (stable order otherwise): ``make test`` spreads whole
+    files over workers, and the long ones starting first keeps one worker from finishing
+    alone with a report run left to do."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory):
     return generate_demo(tmp_path_factory.mktemp("demo") / "study", seed=DEFAULT_SEED).root
