@@ -445,6 +445,31 @@ def test_logic_model_states_the_same_plan_effect_as_the_its_table(demo_study, re
     assert checked >= 5
 
 
+def test_survey_trend_sentence_states_slope_interval_and_p_of_one_fit(city_2025, trends):
+    """Slope, interval and p value of a survey indicator's trend sentence come from one WLS
+    fit (refitted here from the same history), and the interval excludes 0 exactly when the
+    sentence says 有意."""
+    from kyodo_analysis.stats.trends import survey_trend
+
+    lm = logic_model(city_2025, trends).set_index("indicator_id")
+    models = trends.models.set_index("indicator_id")
+    checked = 0
+    for ind_id, m in models[models["kind"] == "survey"].iterrows():
+        h = trends.history[trends.history["indicator_id"] == ind_id].set_index("fiscal_year")
+        fit = survey_trend(h["estimate"] / 100, h["se"] / 100, forecast_years=[2031])
+        slope = fit.coefficients.set_index("term").loc["slope"]
+        k = h["estimate"].iloc[-1] * (1 - h["estimate"].iloc[-1] / 100)
+        text = lm.loc[ind_id, "trend"]
+        assert (f"年{k * slope['estimate']:+.1f}ポイント（95%信頼区間 {k * slope['ci_low']:+.1f}"
+                f"～{k * slope['ci_high']:+.1f}") in text
+        assert f"p={slope['p']:.3f}" in text
+        excludes_zero = slope["ci_low"] > 0 or slope["ci_high"] < 0
+        assert excludes_zero == (slope["p"] < 0.05) == ("傾向有意" in text)
+        assert m["slope_points_low"] == pytest.approx(k * slope["ci_low"])
+        checked += 1
+    assert checked >= 5
+
+
 def test_false_detection_rate_without_plan_effect_stays_at_most_seven_percent():
     """200 simulated FY2012-FY2025 series (NB2 alpha 0.02, mean ~200, COVID dip, no plan
     effect) tested as one report's family: unadjusted, the plan test rejects at most 7%;

@@ -44,11 +44,14 @@ def _trend_text(model: pd.Series | None, effect: pd.Series | None) -> str:
         lv = effect["fit"].term("level_change")
         pa = effect["p_adj"]
         p = "p<0.001" if pa < 0.001 else f"p={pa:.3f}"
+        # the interval is the level change's; the verdict and p are the joint test of the
+        # level and slope changes after the report's adjustment: the sentence says so
         return (f"計画開始後 水準×{np.exp(lv['estimate']):.2f}（{np.exp(lv['ci_low']):.2f}～"
-                f"{np.exp(lv['ci_high']):.2f}）、{effect['verdict']}（調整後 {p}）")
+                f"{np.exp(lv['ci_high']):.2f}）、{effect['verdict']}（水準と伸び率の変化の同時検定、"
+                f"多重比較の調整後 {p}）")
     if pd.isna(model.get("slope_points")):
         return "-"
-    sig = "有意" if model["slope_p"] < 0.05 else "判別できない"
+    sig = "有意" if model.get("slope_significant", model["slope_p"] < 0.05) else "判別できない"
     # slope, interval and p-value all from the same weighted trend fit
     return (f"年{model['slope_points']:+.1f}ポイント（95%信頼区間 {model['slope_points_low']:+.1f}"
             f"～{model['slope_points_high']:+.1f}、傾向{sig}, p={model['slope_p']:.3f}）")

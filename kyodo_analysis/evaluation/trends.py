@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm as _norm
 
 from kyodo_analysis.errors import ConfigError, EstimationError
 from kyodo_analysis.evaluation.compute import indicator_history
@@ -251,14 +250,17 @@ def indicator_trends(
                             prob_reach_adj=float(adj["prob_reach"]))
                     fits[ind.id] = res
                 # the same WLS fit in points per year at the latest level (delta method):
-                # slope, interval and p-value of one sentence come from one model
+                # slope, interval and p-value of one sentence come from one model, and the
+                # interval is the fit's own (t when over-dispersed), so it excludes 0
+                # exactly when p < 1 - level
                 q = float(p.iloc[-1])
                 k = 100 * q * (1 - q)
-                zc = float(_norm.ppf(0.5 + level / 2))
+                ci = res.coefficients.set_index("term").loc["slope"]
                 model.update(slope_logit=res.slope, slope_se=res.slope_se, slope_p=res.slope_p,
+                             slope_significant=bool(res.slope_p < 1 - level),
                              dispersion=res.dispersion, slope_points=k * res.slope,
-                             slope_points_low=k * (res.slope - zc * res.slope_se),
-                             slope_points_high=k * (res.slope + zc * res.slope_se))
+                             slope_points_low=k * float(ci["ci_low"]),
+                             slope_points_high=k * float(ci["ci_high"]))
         except EstimationError as exc:
             error = str(exc)
         model["error"] = error
