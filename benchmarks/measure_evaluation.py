@@ -106,6 +106,20 @@ def its_null(seeds: list[int], n_series: int) -> dict[float, float]:
     return out
 
 
+def grade_report(g: pd.DataFrame) -> None:
+    """Grades against the truth's grade: given grades, H, and every statement (H's range)."""
+    g = g.copy()
+    g["agree"] = g["grade"] == g["truth_grade"]
+    g["consistent"] = g.apply(dt.consistent, axis=1)
+    for kind, part in [("all", g), *g.groupby("kind")]:
+        given = part[part["grade"] != "H"]
+        print(f"2. grades, {kind}: {len(part)} city indicator-years; given {len(given)}, "
+              f"agree {int(given['agree'].sum())}"
+              f" ({pct(given['agree'].mean()) if len(given) else '-'}); "
+              f"H {int((part['grade'] == 'H').sum())}; all statements consistent "
+              f"{int(part['consistent'].sum())}/{len(part)} ({pct(part['consistent'].mean())})")
+
+
 def status_report(s: pd.DataFrame) -> None:
     """Outlook against the truth: equal to the truth's status under the same rule; claims
     (順調 / 遅れ) against whether the true value reaches the target; the rest held."""
@@ -131,7 +145,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=seeds_arg, default=seeds_arg("7201-7207"))
     ap.add_argument("--work", default=None)
     ap.add_argument("--its-series", type=int, default=2000)
+    ap.add_argument("--parts", default="coverage,grades,status,its",
+                    help="comma-separated subset of coverage, grades, status, its")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.work or tmp)
@@ -139,36 +156,38 @@ def main() -> None:
         for seed in args.seeds:
             study = open_seed(root, seed)
             reg = load_registry(study)
-            cov.append(dt.coverage(study, reg).assign(seed=seed))
-            bt.append(back_test(study).assign(seed=seed))
-            grades.append(dt.grade_agreement(study, reg, kinds=("survey", "activity"))
-                          .assign(seed=seed))
-            tr = indicator_trends(study, registry=reg)
-            status.append(dt.status_agreement(study, seed, tr, reg).assign(seed=seed))
+            if "coverage" in parts:
+                cov.append(dt.coverage(study, reg).assign(seed=seed))
+                bt.append(back_test(study).assign(seed=seed))
+            if "grades" in parts:
+                grades.append(dt.grade_agreement(study, reg, kinds=("survey", "activity"))
+                              .assign(seed=seed))
+            if "status" in parts:
+                tr = indicator_trends(study, registry=reg)
+                status.append(dt.status_agreement(study, seed, tr, reg).assign(seed=seed))
             print(f"seed {seed} done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    cov_df, bt_df = pd.concat(cov), pd.concat(bt)
-    g, s = pd.concat(grades), pd.concat(status)
-    if args.work:
-        out = Path(args.work)
-        g.to_csv(out / "grades.csv", index=False)
-        s.to_csv(out / "status.csv", index=False)
     print(f"seeds {args.seeds[0]}–{args.seeds[-1]} ({len(args.seeds)})")
-    print(f"1. 95% CI coverage (survey, city + districts, all waves): "
-          f"{pct(cov_df['covered'].mean())} of {len(cov_df)}")
-    for kind, part in bt_df.groupby("kind"):
-        print(f"   back-test 95% PI coverage, {kind}: {pct(part['covered'].mean())} of {len(part)}")
-    g["agree"] = g["grade"] == g["truth_grade"]
-    g["consistent"] = g.apply(dt.consistent, axis=1)
-    for kind, part in [("all", g), *g.groupby("kind")]:
-        given = part[part["grade"] != "H"]
-        print(f"2. grades, {kind}: {len(part)} city indicator-years; given {len(given)}, "
-              f"agree {int(given['agree'].sum())} ({pct(given['agree'].mean()) if len(given) else '-'}); "
-              f"H {int((part['grade'] == 'H').sum())}; all statements consistent "
-              f"{int(part['consistent'].sum())}/{len(part)} ({pct(part['consistent'].mean())})")
-    status_report(s)
-    null = its_null(args.seeds, args.its_series)
-    print(f"4. ITS false detections at 5%, AR(1) null, {args.its_series} series each: "
-          + ", ".join(f"rho={r}: {pct(v)}" for r, v in null.items()))
+    if cov:
+        cov_df, bt_df = pd.concat(cov), pd.concat(bt)
+        print(f"1. 95% CI coverage (survey, city + districts, all waves): "
+              f"{pct(cov_df['covered'].mean())} of {len(cov_df)}")
+        for kind, part in bt_df.groupby("kind"):
+            print(f"   back-test 95% PI coverage, {kind}: {pct(part['covered'].mean())} "
+                  f"of {len(part)}")
+    if grades:
+        g = pd.concat(grades)
+        if args.work:
+            g.to_csv(Path(args.work) / "grades.csv", index=False)
+        grade_report(g)
+    if status:
+        s = pd.concat(status)
+        if args.work:
+            s.to_csv(Path(args.work) / "status.csv", index=False)
+        status_report(s)
+    if "its" in parts:
+        null = its_null(args.seeds, args.its_series)
+        print(f"4. ITS false detections at 5%, AR(1) null, {args.its_series} series each: "
+              + ", ".join(f"rho={r}: {pct(v)}" for r, v in null.items()))
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 

@@ -494,7 +494,13 @@ def test_trends_forecast_each_target_with_probability_and_status(trends, registr
     fc = trends.forecasts
     assert len(fc) == sum(len(i.targets) for i in registry)
     assert fc["prob_reach"].between(0, 1).all()
-    assert set(fc["status_label"]) <= {"順調", "要注意", "遅れ"}
+    assert set(fc["status_label"]) <= {"順調", "見通し保留", "遅れ"}
+    # a claim only when the whole prediction interval lies on one side of the target
+    up = fc["direction"] == "higher"
+    low_side = fc["pi_low"].where(up, -fc["pi_high"]) >= fc["target"].where(up, -fc["target"])
+    assert (fc.loc[fc["status"] == "on track", "prob_reach"] >= 0.975).all()
+    assert low_side[fc["status"] == "on track"].all()
+    assert (fc.loc[fc["status"] == "off track", "prob_reach"] <= 0.025).all()
     assert (fc["pi_low"] <= fc["estimate"]).all() and (fc["estimate"] <= fc["pi_high"]).all()
     # the outlook is conditional on the trend model and states the grade beside it
     assert fc["reason_ja"].str.contains("傾向が続くと仮定した場合").all()
@@ -502,7 +508,7 @@ def test_trends_forecast_each_target_with_probability_and_status(trends, registr
     # never contradicts the grade without saying why: an S now with a weak outlook says so
     s_weak = fc[(fc["grade"] == "S") & (fc["status"] != "on track")
                 & (fc["target_year"] == 2026)]
-    assert s_weak["reason_ja"].str.contains("下回る可能性").all()
+    assert s_weak["reason_ja"].str.contains("下回る").all()
     assert trends.models["error"].eq("").all()
     act = trends.models[trends.models["kind"] == "activity"]
     assert act["family"].isin(["poisson", "negbin"]).all()
@@ -528,7 +534,7 @@ def test_logic_model_lines_up_outputs_and_outcomes_per_policy(city_2025, trends,
     for _, part in lm.groupby("policy", sort=False):
         stages = list(part["stage"])
         assert stages == sorted(stages, key=["input", "activity", "output", "outcome"].index)
-    assert lm["status_label"].isin(["順調", "要注意", "遅れ"]).all()
+    assert lm["status_label"].isin(["順調", "見通し保留", "遅れ"]).all()
     table = logic_model_table(lm)
     assert {"推進施策", "段階", "指標", "傾向", "進捗"} <= set(table.columns)
 
