@@ -536,7 +536,15 @@ def test_logic_model_lines_up_outputs_and_outcomes_per_policy(city_2025, trends,
         assert stages == sorted(stages, key=["input", "activity", "output", "outcome"].index)
     assert lm["status_label"].isin(["順調", "見通し保留", "遅れ"]).all()
     table = logic_model_table(lm)
-    assert {"推進施策", "段階", "指標", "傾向", "進捗"} <= set(table.columns)
+    assert {"推進施策", "段階", "指標", "傾向", "見通し"} <= set(table.columns)
+    # one vocabulary: the grade as on 02 (dashboard) and the outlook as on 03
+    ids = table["指標"].str.split(" ").str[0]
+    dash = dashboard_table(city_2025)
+    assert dict(zip(ids, table["評価"], strict=True)) == dict(
+        zip(dash["指標番号"], dash["評価"], strict=True))
+    fc = trends.forecasts.merge(city_2025[["indicator_id", "target_year"]])
+    want = dict(zip(fc["indicator_id"], fc["status_label"], strict=True))
+    assert dict(zip(ids, table["見通し"], strict=True)) == want
 
 
 def test_figures_render(city_2025, history, trends, registry, demo_study):
