@@ -32,11 +32,13 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path
 
 # sha256 of files of the default-seed demo, as generated with the pins of requirements.lock.
 # A change here means the demo data changed: update it on purpose, never to make a test pass.
-# (#16: the raw files gained the six attitude items q8_1-q8_6; every other column is unchanged.)
+# (#16: the raw files gained the six attitude items q8_1-q8_6; every other column is unchanged.
+# #12: the truth gained the rows of intention_none (q4 = 参加したいとは思わない), V-3's truth;
+# every other row is unchanged.)
 DEMO_SHA256 = {
     "raw/survey_FY2021.csv": "1ff7f60e22a128d392de345a2bc5ca51a8230d2ccd1b8bae8bd141fea94532c0",
     "raw/survey_FY2025.csv": "da66e2014b5442d289ff4781f6a347bf7a5dade4f7bf5c95c1fd6d171ff00d6f",
-    "truth/truth_indicators.csv": "f22e9aaeb01fdec0512558e61a344bfa3f1269e4d04b9776b3c0210024113bc4",
+    "truth/truth_indicators.csv": "0daf4a69998e77b46a2a42d29d4b8149ce5736e966e16b0906116c1c8d39f223",
     "population_margins.csv": "83fe1efdc27f3cb1bedef39e351741b8ae8dbc08ea8fd725699ce17569659dba",
     "activity_statistics.csv": "e33390535fceae67b7ae41c799e37fbdec1054962bb6780bb538a3556f058553",
 }

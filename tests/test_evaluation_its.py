@@ -7,23 +7,11 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
+from kyodo_analysis.demo.truth import ar1_null_series as _series
 from kyodo_analysis.errors import EstimationError
 from kyodo_analysis.stats.its import segmented_regression
 
 YEARS = np.arange(2012, 2026)
-
-
-def _series(rng, rho, sd=0.08, effect=(0.0, 0.0)):
-    n = len(YEARS)
-    t = YEARS - YEARS[0]
-    e = np.zeros(n)
-    e[0] = rng.normal(0, sd / np.sqrt(1 - rho**2))
-    for i in range(1, n):
-        e[i] = rho * e[i - 1] + rng.normal(0, sd)
-    post = (YEARS >= 2022).astype(float)
-    logmu = (5 + 0.02 * t - 0.3 * np.isin(YEARS, [2020, 2021]) + effect[0] * post
-             + effect[1] * (YEARS - 2022) * post + e)
-    return pd.Series(np.exp(logmu), index=YEARS)
 
 
 def test_without_autocorrelation_it_is_ordinary_least_squares():

@@ -52,8 +52,12 @@ def test_evaluation_notebook_executes_on_the_demo(tmp_path, demo_study, name, mu
 
 
 def test_02_03_and_the_excel_table_agree_on_every_grade(tmp_path, demo_study, monkeypatch):
-    """The grade of each indicator is the same on 02 (dashboard), 03 (outlook) and in the
-    published evaluation tables that become tables.xlsx."""
+    """Every indicator has one grade on 02 (summary and per-policy tables), on 03 (each target
+    year's outlook table) and in tables.xlsx as written from those published tables and read
+    back; the workbook's 見通し is the outlook computed for the same year."""
+    from kyodo_analysis.evaluation.indicators import indicator_trends, load_registry
+    from kyodo_analysis.views.excel import read_workbook, write_workbook
+
     monkeypatch.setenv("PYTHONPATH", str(project_root()))
     params = {"study": str(demo_study.path), "fiscal_year": 2025}
     for name in ("02_indicators", "03_trends"):
@@ -61,14 +65,24 @@ def test_02_03_and_the_excel_table_agree_on_every_grade(tmp_path, demo_study, mo
                                   {**params, "output_dir": str(tmp_path / name)})
         assert result.ok, result.error
     recs = collect_tables(tmp_path)
-    grades02 = {}
-    for rec in recs:
-        if rec.notebook == "02_indicators" and rec.name.startswith("evaluation_"):
-            t = rec.to_frame()
+    book = read_workbook(write_workbook(recs, tmp_path / "tables.xlsx", study=demo_study,
+                                        fiscal_year=2025))
+    ids = {i.id for i in load_registry(demo_study)}
+    for where in ({r.key: r.to_frame() for r in recs}, book):
+        policy = {k: t for k, t in where.items() if k.startswith("02_indicators/evaluation_")}
+        grades02 = {}
+        for t in policy.values():
             grades02.update(zip(t["指標番号"], t["評価"], strict=True))
-    outlook = [r.to_frame() for r in recs
-               if r.notebook == "03_trends" and r.name.startswith("outlook_")]
-    assert grades02 and outlook
-    for t in outlook:
-        grades03 = dict(zip(t["指標番号"], t["評価（直近年度）"], strict=True))
-        assert grades03 == grades02
+        assert set(grades02) == ids
+        summary = where["02_indicators/grades"]
+        assert dict(zip(summary["指標番号"], summary["評価"], strict=True)) == grades02
+        outlook = {k: t for k, t in where.items() if k.startswith("03_trends/outlook_FY")}
+        assert outlook
+        for t in outlook.values():
+            assert dict(zip(t["指標番号"], t["評価（直近年度）"], strict=True)) == grades02
+    fc = indicator_trends(demo_study, through=2025).forecasts
+    for key, t in book.items():
+        if key.startswith("03_trends/outlook_FY"):
+            year = int(key.removeprefix("03_trends/outlook_FY"))
+            want = fc[fc["target_year"] == year].set_index("indicator_id")["status_label"]
+            assert dict(zip(t["指標番号"], t["見通し"], strict=True)) == want.to_dict()

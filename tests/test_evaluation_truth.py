@@ -11,8 +11,11 @@ the finite-population value of every survey indicator by year and domain. The ch
   H 判定保留 makes no claim and is counted separately;
 * no district row is graded against a city target;
 * a back-test: trends fitted on the early waves cover the later wave with their 95%
-  prediction interval.
+  prediction interval;
+* the outlook's claims (順調 / 遅れ) say what the true value of the target year does.
 
+The comparisons live in :mod:`kyodo_analysis.demo.truth`, shared with
+benchmarks/measure_evaluation.py (all four figures over seeds 7201–7207).
 Seeds 7101–7103 are used only here (the suite's other demos use DEFAULT_SEED, +1, 1, 3).
 """
 
@@ -25,8 +28,8 @@ import pandas as pd
 import pytest
 
 from kyodo_analysis.demo.generate import generate_demo
+from kyodo_analysis.demo.truth import consistent, coverage, grade_agreement
 from kyodo_analysis.evaluation.compute import compute_indicators, indicator_history
-from kyodo_analysis.evaluation.grading import grade
 from kyodo_analysis.evaluation.registry import load_registry
 from kyodo_analysis.study import Study
 
@@ -42,54 +45,6 @@ def open_seed(root: Path, seed: int) -> Study:
     return study
 
 
-def truth_table(study: Study) -> pd.DataFrame:
-    t = pd.read_csv(study.root / "truth" / "truth_indicators.csv")
-    t["value"] = 100 * t["value"]
-    return t
-
-
-def coverage(study: Study, registry=None) -> pd.DataFrame:
-    """One row per survey indicator × wave × domain: estimate, interval, truth, covered."""
-    registry = registry or load_registry(study)
-    key = {i.id: i.truth for i in registry if i.kind == "survey" and i.truth}
-    truth = truth_table(study)
-    truth["domain_type"] = truth["domain_type"].replace({"city": "市全体"})
-    rows = []
-    for level in ["市全体", *(lv.name for lv in study.district_levels)]:
-        h = indicator_history(study, registry=registry, domain=level)
-        h = h[h["indicator_id"].isin(key)].assign(
-            indicator=lambda d: d["indicator_id"].map(key), domain_type=level)
-        rows.append(h.merge(truth, on=["fiscal_year", "domain_type", "domain", "indicator"]))
-    out = pd.concat(rows, ignore_index=True)
-    out["covered"] = (out["ci_low"] <= out["value"]) & (out["value"] <= out["ci_high"])
-    return out
-
-
-def grade_agreement(study: Study, registry=None, years=None, rule=None) -> pd.DataFrame:
-    """City survey indicator-years: the estimated grade beside the truth's grade.
-
-    The truth's grade uses the same rule on exact values: the true value of the year against
-    the true value of the baseline year and the registry target."""
-    registry = registry or load_registry(study)
-    truth = truth_table(study)
-    city = truth[truth["domain_type"] == "city"].set_index(["indicator", "fiscal_year"])["value"]
-    years = years or [y for y in study.fiscal_years if y > min(study.fiscal_years)]
-    rows = []
-    for fy in years:
-        res = compute_indicators(study, fy, registry=registry, rule=rule)
-        for _, r in res[res["kind"] == "survey"].iterrows():
-            ind = registry[r["indicator_id"]]
-            if not ind.truth or r["grade"] == "-":
-                continue
-            t_year, t_val = ind.target_for(fy)
-            true = grade(city[(ind.truth, fy)], city[(ind.truth, ind.baseline.fiscal_year)],
-                         t_val, direction=ind.direction, rule=rule or ind.rule, year=fy,
-                         baseline_year=ind.baseline.fiscal_year, target_year=t_year)
-            rows.append({"indicator_id": ind.id, "fiscal_year": fy, "grade": r["grade"],
-                         "grade_range": r["grade_range"], "truth_grade": true["grade"].item()})
-    return pd.DataFrame(rows)
-
-
 @pytest.fixture(scope="module")
 def seeds(tmp_path_factory):
     root = tmp_path_factory.mktemp("truth")
@@ -102,21 +57,6 @@ def test_95_percent_intervals_cover_the_truth_93_to_97_percent(seeds):
     assert len(cov) > 1500
     rate = cov["covered"].mean()
     assert 0.93 <= rate <= 0.97, (rate, len(cov))
-
-
-_ORDER = "DCBAS"
-
-
-def consistent(row: pd.Series) -> bool:
-    """The estimated grade agrees with the truth's: the same grade, or for H the truth's
-    grade inside the range of bands the interval spans (e.g. B〜S)."""
-    if row["grade"] != "H":
-        return row["grade"] == row["truth_grade"]
-    rng = row["grade_range"]
-    if not isinstance(rng, str) or not rng:
-        return True     # held without an interval: no claim is made
-    lo, hi = rng.split("〜") if "〜" in rng else (rng, rng)
-    return _ORDER.index(lo) <= _ORDER.index(row["truth_grade"]) <= _ORDER.index(hi)
 
 
 @pytest.mark.slow
@@ -163,3 +103,39 @@ def test_back_test_prediction_intervals_cover_the_later_wave(seeds):
             hits.append(f["pi_low"] <= obs <= f["pi_high"])
     rate = float(np.mean(hits))
     assert rate >= 0.85, (rate, len(hits))
+
+
+def test_the_truth_of_a_future_year_is_the_generators_model(demo_dir):
+    """The truth the outlook is checked against: the generator's own population and answer
+    model in a year without a wave (a fresh draw, so within sampling noise of the finite
+    population, about 0.15 points), and the generator's expected counts."""
+    import json
+
+    from kyodo_analysis.demo.spec import DEFAULT_SEED
+    from kyodo_analysis.demo.truth import activity_components, projected_survey_truth, series_mu
+
+    truth = pd.read_csv(demo_dir / "truth" / "truth_indicators.csv")
+    city = truth[(truth["domain_type"] == "city") & (truth["fiscal_year"] == 2025)]
+    again = projected_survey_truth(DEFAULT_SEED, [2025]).set_index("indicator")["value"]
+    diff = 100 * city.set_index("indicator")["value"] - again.reindex(city["indicator"])
+    assert diff.abs().max() < 1.0 and len(diff) >= 20
+    series = json.loads((demo_dir / "truth" / "truth.json").read_text(encoding="utf-8"))
+    for s in series["activity_series"].values():
+        if "mu" in s:
+            years = [int(y) for y in s["mu"]]
+            np.testing.assert_allclose(series_mu(s, years), list(s["mu"].values()), atol=1e-6)
+    assert len(activity_components(series, "ワークショップ参加者数")) == 5
+
+
+@pytest.mark.slow
+def test_outlook_claims_are_right_about_reaching_the_target(seeds):
+    """On one unused seed, every outlook that claims 順調 or 遅れ says what the true value of
+    the target year does (at least 90% of the claims), and the rest is 見通し保留."""
+    from kyodo_analysis.demo.truth import status_agreement
+
+    s = status_agreement(seeds[0], SEEDS[0])
+    assert len(s) >= 28
+    claims = s[s["status"].isin(["on track", "off track"])]
+    assert set(s["status"]) <= {"on track", "off track", "uncertain"}
+    right = (claims["status"] == "on track") == claims["truth_reached"]
+    assert len(claims) == 0 or right.mean() >= 0.9, claims

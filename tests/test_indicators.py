@@ -352,14 +352,14 @@ def _coverage(history, registry, truth):
 
 
 def test_city_cis_cover_the_truth_with_the_study_weighting(history, registry, truth):
-    """Study.design rakes to 中学校区, sex and age margins: the 40 indicator x wave intervals
+    """Study.design rakes to 中学校区, sex and age margins: the 45 indicator x wave intervals
     of the default demo cover the truth no less often than 95% intervals would in 99.5% of
-    studies (binomial lower 0.5% quantile, 34 of 40), and the mean absolute bias is under a
+    studies (binomial lower 0.5% quantile, 38 of 45), and the mean absolute bias is under a
     point. The calibrated 93-97% check over 2,280 intervals on unused seeds is
     tests/test_evaluation_truth.py."""
     m = _coverage(history, registry, truth)
-    assert len(m) == 40
-    assert m["covered"].sum() >= stats.binom.ppf(0.005, 40, 0.95)
+    assert len(m) == 45
+    assert m["covered"].sum() >= stats.binom.ppf(0.005, 45, 0.95)
     assert m["bias"].abs().mean() < 1.0
 
 
@@ -445,6 +445,31 @@ def test_logic_model_states_the_same_plan_effect_as_the_its_table(demo_study, re
     assert checked >= 5
 
 
+def test_survey_trend_sentence_states_slope_interval_and_p_of_one_fit(city_2025, trends):
+    """Slope, interval and p value of a survey indicator's trend sentence come from one WLS
+    fit (refitted here from the same history), and the interval excludes 0 exactly when the
+    sentence says 有意."""
+    from kyodo_analysis.stats.trends import survey_trend
+
+    lm = logic_model(city_2025, trends).set_index("indicator_id")
+    models = trends.models.set_index("indicator_id")
+    checked = 0
+    for ind_id, m in models[models["kind"] == "survey"].iterrows():
+        h = trends.history[trends.history["indicator_id"] == ind_id].set_index("fiscal_year")
+        fit = survey_trend(h["estimate"] / 100, h["se"] / 100, forecast_years=[2031])
+        slope = fit.coefficients.set_index("term").loc["slope"]
+        k = h["estimate"].iloc[-1] * (1 - h["estimate"].iloc[-1] / 100)
+        text = lm.loc[ind_id, "trend"]
+        assert (f"年{k * slope['estimate']:+.1f}ポイント（95%信頼区間 {k * slope['ci_low']:+.1f}"
+                f"～{k * slope['ci_high']:+.1f}") in text
+        assert f"p={slope['p']:.3f}" in text
+        excludes_zero = slope["ci_low"] > 0 or slope["ci_high"] < 0
+        assert excludes_zero == (slope["p"] < 0.05) == ("傾向有意" in text)
+        assert m["slope_points_low"] == pytest.approx(k * slope["ci_low"])
+        checked += 1
+    assert checked >= 5
+
+
 def test_false_detection_rate_without_plan_effect_stays_at_most_seven_percent():
     """200 simulated FY2012-FY2025 series (NB2 alpha 0.02, mean ~200, COVID dip, no plan
     effect) tested as one report's family: unadjusted, the plan test rejects at most 7%;
@@ -469,7 +494,13 @@ def test_trends_forecast_each_target_with_probability_and_status(trends, registr
     fc = trends.forecasts
     assert len(fc) == sum(len(i.targets) for i in registry)
     assert fc["prob_reach"].between(0, 1).all()
-    assert set(fc["status_label"]) <= {"順調", "要注意", "遅れ"}
+    assert set(fc["status_label"]) <= {"順調", "見通し保留", "遅れ"}
+    # a claim only when the whole prediction interval lies on one side of the target
+    up = fc["direction"] == "higher"
+    low_side = fc["pi_low"].where(up, -fc["pi_high"]) >= fc["target"].where(up, -fc["target"])
+    assert (fc.loc[fc["status"] == "on track", "prob_reach"] >= 0.975).all()
+    assert low_side[fc["status"] == "on track"].all()
+    assert (fc.loc[fc["status"] == "off track", "prob_reach"] <= 0.025).all()
     assert (fc["pi_low"] <= fc["estimate"]).all() and (fc["estimate"] <= fc["pi_high"]).all()
     # the outlook is conditional on the trend model and states the grade beside it
     assert fc["reason_ja"].str.contains("傾向が続くと仮定した場合").all()
@@ -477,7 +508,7 @@ def test_trends_forecast_each_target_with_probability_and_status(trends, registr
     # never contradicts the grade without saying why: an S now with a weak outlook says so
     s_weak = fc[(fc["grade"] == "S") & (fc["status"] != "on track")
                 & (fc["target_year"] == 2026)]
-    assert s_weak["reason_ja"].str.contains("下回る可能性").all()
+    assert s_weak["reason_ja"].str.contains("下回る").all()
     assert trends.models["error"].eq("").all()
     act = trends.models[trends.models["kind"] == "activity"]
     assert act["family"].isin(["poisson", "negbin"]).all()
@@ -503,9 +534,17 @@ def test_logic_model_lines_up_outputs_and_outcomes_per_policy(city_2025, trends,
     for _, part in lm.groupby("policy", sort=False):
         stages = list(part["stage"])
         assert stages == sorted(stages, key=["input", "activity", "output", "outcome"].index)
-    assert lm["status_label"].isin(["順調", "要注意", "遅れ"]).all()
+    assert lm["status_label"].isin(["順調", "見通し保留", "遅れ"]).all()
     table = logic_model_table(lm)
-    assert {"推進施策", "段階", "指標", "傾向", "進捗"} <= set(table.columns)
+    assert {"推進施策", "段階", "指標", "傾向", "見通し"} <= set(table.columns)
+    # one vocabulary: the grade as on 02 (dashboard) and the outlook as on 03
+    ids = table["指標"].str.split(" ").str[0]
+    dash = dashboard_table(city_2025)
+    assert dict(zip(ids, table["評価"], strict=True)) == dict(
+        zip(dash["指標番号"], dash["評価"], strict=True))
+    fc = trends.forecasts.merge(city_2025[["indicator_id", "target_year"]])
+    want = dict(zip(fc["indicator_id"], fc["status_label"], strict=True))
+    assert dict(zip(ids, table["見通し"], strict=True)) == want
 
 
 def test_figures_render(city_2025, history, trends, registry, demo_study):

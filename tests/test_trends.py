@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from kyodo_analysis.errors import EstimationError
-from kyodo_analysis.evaluation.status import STATUS_LABELS, track_status
 from kyodo_analysis.stats.trends import (
     CountTrendFit,
     forecast,
@@ -556,36 +555,6 @@ class TestSensSlope:
             sens_slope([1, 2, 3], [2020, 2021])
         with pytest.raises(EstimationError, match="level"):
             sens_slope([1, 2, 3], level=1.5)
-
-
-# ================================================================== track_status
-class TestTrackStatus:
-    @pytest.mark.parametrize(
-        ("p", "status"),
-        [(1.0, "on track"), (0.7, "on track"), (0.6999, "at risk"), (0.3, "at risk"),
-         (0.2999, "off track"), (0.0, "off track")],
-    )
-    def test_thresholds(self, p: float, status: str) -> None:
-        r = track_status(p)
-        assert r.status == status
-        assert (r.label_ja, r.label_en) == STATUS_LABELS[status]
-
-    def test_reason_is_bilingual(self) -> None:
-        r = track_status(0.82)
-        assert r.label_ja == "順調"
-        assert "82%" in r.reason and "順調" in r.reason and "probability" in r.reason
-        assert track_status(0.1).label_ja == "遅れ"
-        assert track_status(0.5).label_ja == "要注意"
-
-    def test_custom_thresholds_and_errors(self) -> None:
-        assert track_status(0.65, on_track=0.6).status == "on track"
-        assert track_status(0.5, on_track=0.5, off_track=0.5).status == "on track"
-        with pytest.raises(EstimationError, match="prob_reach"):
-            track_status(1.2)
-        with pytest.raises(EstimationError, match="off_track"):
-            track_status(0.5, on_track=0.4, off_track=0.6)
-        with pytest.raises(EstimationError, match="on_track"):
-            track_status(0.5, on_track=1.0)
 
 
 # ================================================================== survey_trend

@@ -30,6 +30,7 @@ from kyodo_analysis import yamlio
 from kyodo_analysis.calendar import era_year, fiscal_year_label, parse_fiscal_year
 from kyodo_analysis.demo import spec
 from kyodo_analysis.demo.spec import DEFAULT_SEED
+from kyodo_analysis.demo.truth import series_mu, truth_values
 from kyodo_analysis.errors import ConfigError
 
 #: File that marks a folder as written by ``kyodo demo`` (only such a folder is replaced).
@@ -322,17 +323,7 @@ def _write_population(root: Path, pop: pd.DataFrame, adults: pd.DataFrame) -> No
 
 def _truth(adults: pd.DataFrame, answers: pd.DataFrame, fy: int) -> pd.DataFrame:
     """Finite-population values of the headline indicators, city-wide and by district."""
-    values = pd.DataFrame({
-        "awareness_top2": answers["q1"].isin([1, 2]),
-        "interest_top2": answers["q2"].isin([1, 2]),
-        "participation_any": answers["q3_6"] == 0,
-        "participation_workshop": answers["q3_4"] == 1,
-        "participation_volunteer": answers["q3_2"] == 1,
-        "intention_top3": answers["q4"].isin([1, 2, 3]),
-        **{f"satisfaction_score_{k}": 3 - answers[f"q5_{k}"] for k in range(1, 6)},
-        **{f"importance_score_{k}": 3 - answers[f"q6_{k}"] for k in range(1, 6)},
-        **{f"satisfied_top2_{k}": answers[f"q5_{k}"].isin([1, 2]) for k in range(1, 6)},
-    }).astype(float)
+    values = truth_values(answers)
     rows = []
     for domain_type, key in [("city", None), ("中学校区", "jhs"), ("小学校区", "elem")]:
         grouped = values.groupby(adults[key], sort=False) if key else None
@@ -533,29 +524,24 @@ def _counts(rng: np.random.Generator, mu: np.ndarray, alpha: float) -> np.ndarra
 
 def _write_activity(root: Path, rng: np.random.Generator) -> dict[str, dict]:
     years = np.array(spec.ACTIVITY_YEARS)
-    t = years - years[0]
-    covid = np.isin(years, spec.COVID_YEARS).astype(float)
-    post = (years >= spec.PLAN_START).astype(float)
-    since = (years - spec.PLAN_START) * post
     table = pd.DataFrame({"年度": [fiscal_year_label(y, style="era") for y in years]})
     truth: dict[str, dict] = {}
     for name, (label, policy, b0, b1, bc, b3, b4, alpha) in _SERIES.items():
-        mu = np.exp(b0 + b1 * t + bc * covid + b3 * post + b4 * since)
+        params = {"intercept": b0, "trend": b1, "covid": bc, "plan_level": b3,
+                  "plan_slope": b4, "nb_alpha": alpha}
+        mu = series_mu(params, years)
         table[label] = _counts(rng, mu, alpha)
-        truth[name] = {"label": label, "policy": policy, "intercept": b0, "trend": b1,
-                       "covid": bc, "plan_level": b3, "plan_slope": b4, "nb_alpha": alpha,
+        truth[name] = {"label": label, "policy": policy, **params,
                        "mu": dict(zip(map(int, years), mu.round(6).tolist(), strict=True))}
     long = []
     for jhs, base in _WORKSHOP_BASE.items():
         g = spec.WORKSHOP_GROWTH[jhs]
-        level, slope = 0.10 * g, 0.12 * g
-        mu = np.exp(np.log(base) + 0.01 * t - 0.6 * covid + level * post + slope * since)
-        counts = _counts(rng, mu, 0.01)
+        params = {"intercept": np.log(base), "trend": 0.01, "covid": -0.6,
+                  "plan_level": 0.10 * g, "plan_slope": 0.12 * g, "nb_alpha": 0.01}
+        counts = _counts(rng, series_mu(params, years), 0.01)
         long.append(pd.DataFrame({"年度": table["年度"], "中学校区": jhs, "参加者数": counts}))
         truth[f"workshop_participants:{jhs}"] = {
-            "label": f"ワークショップ参加者数（{jhs}）", "policy": "I", "intercept": np.log(base),
-            "trend": 0.01, "covid": -0.6, "plan_level": level, "plan_slope": slope,
-            "nb_alpha": 0.01}
+            "label": f"ワークショップ参加者数（{jhs}）", "policy": "I", **params}
     ws = pd.concat(long, ignore_index=True)
     table.insert(1, "ワークショップ参加者数", ws.groupby("年度", sort=False)["参加者数"].sum().to_numpy())
     table.to_csv(root / "activity_statistics.csv", index=False, encoding="cp932",
@@ -673,7 +659,7 @@ def _demo_indicators(base: dict[str, float], activity: pd.DataFrame | None = Non
     indicators, one "lower is better". Illustrative values (デモ用の例示値), not the city's.
 
     Survey baselines are the FY2021 synthetic population values (``truth`` names the row of
-    truth_indicators.csv; V-3 is the complement of ``intention_top3``); activity baselines
+    truth_indicators.csv); activity baselines
     are the FY2021 counts of the generated statistics, and their targets are set from the
     pre-COVID FY2019 level (the evaluation warns that FY2021 is a disrupted year and shows
     the reading against the reference years).
@@ -682,17 +668,16 @@ def _demo_indicators(base: dict[str, float], activity: pd.DataFrame | None = Non
         return round(100 * base[key], 1)
 
     def survey(ind_id, name, policy, measure, question, levels, key, up26, up31, *,
-               direction="higher", value=None):
-        b = pct(key) if value is None else value
+               direction="higher"):
+        b = pct(key)
         sign = 1 if direction == "higher" else -1
         out = {"id": ind_id, "name": name, "policy": policy, "measure": measure,
                "source": {"type": "survey", "question": question, "statistic": "share",
                           "levels": levels},
                "unit": "%", "direction": direction,
                "baseline": {"fiscal_year": 2021, "value": b},
-               "targets": {2026: round(b + sign * up26, 1), 2031: round(b + sign * up31, 1)}}
-        if key is not None:
-            out["truth"] = key
+               "targets": {2026: round(b + sign * up26, 1), 2031: round(b + sign * up31, 1)},
+               "truth": key}
         return out
 
     def count(series: str | list[str], year: int) -> int:
@@ -739,11 +724,8 @@ def _demo_indicators(base: dict[str, float], activity: pd.DataFrame | None = Non
                    "satisfied_top2_5", 8.0, 15.0),
             survey("V-2", "今後、市民活動に参加したい市民の割合", "V", "2", "q4", [1, 2, 3],
                    "intention_top3", 8.0, 12.0),
-            # q4 has the four codes 1-4: the share answering 4 is 1 - intention_top3 in
-            # the synthetic population (no truth row of its own).
             survey("V-3", "市民活動に参加したいとは思わない市民の割合", "V", "2", "q4", [4],
-                   None, 4.0, 6.0, direction="lower",
-                   value=round(100 * (1 - base["intention_top3"]), 1)),
+                   "intention_none", 4.0, 6.0, direction="lower"),
         ],
     }
 

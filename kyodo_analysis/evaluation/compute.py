@@ -14,7 +14,7 @@ and targets (目標値) by fiscal year. This module
 * fits trends and forecasts (:func:`indicator_trends`): interrupted time series count
   models with Mann–Kendall and Sen for activity series, inverse-variance weighted trends for
   survey indicators, the probability of reaching each target and the status
-  順調 / 要注意 / 遅れ.
+  順調 / 見通し保留 / 遅れ.
 
 Base of survey indicators (集計の基数)
 --------------------------------------

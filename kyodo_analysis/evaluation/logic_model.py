@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kyodo_analysis.evaluation.formatting import grade_text
 from kyodo_analysis.evaluation.indicators import (
     IndicatorRegistry,
     compute_indicators,
@@ -44,11 +45,14 @@ def _trend_text(model: pd.Series | None, effect: pd.Series | None) -> str:
         lv = effect["fit"].term("level_change")
         pa = effect["p_adj"]
         p = "p<0.001" if pa < 0.001 else f"p={pa:.3f}"
+        # the interval is the level change's; the verdict and p are the joint test of the
+        # level and slope changes after the report's adjustment: the sentence says so
         return (f"計画開始後 水準×{np.exp(lv['estimate']):.2f}（{np.exp(lv['ci_low']):.2f}～"
-                f"{np.exp(lv['ci_high']):.2f}）、{effect['verdict']}（調整後 {p}）")
+                f"{np.exp(lv['ci_high']):.2f}）、{effect['verdict']}（水準と伸び率の変化の同時検定、"
+                f"多重比較の調整後 {p}）")
     if pd.isna(model.get("slope_points")):
         return "-"
-    sig = "有意" if model["slope_p"] < 0.05 else "判別できない"
+    sig = "有意" if model.get("slope_significant", model["slope_p"] < 0.05) else "判別できない"
     # slope, interval and p-value all from the same weighted trend fit
     return (f"年{model['slope_points']:+.1f}ポイント（95%信頼区間 {model['slope_points_low']:+.1f}"
             f"～{model['slope_points_high']:+.1f}、傾向{sig}, p={model['slope_p']:.3f}）")
@@ -88,7 +92,8 @@ def logic_model(results: pd.DataFrame, trends: Any = None, *,
     pandas.DataFrame
         One row per indicator ordered by policy and stage: ``policy, policy_name, stage,
         stage_label, indicator_id, name, kind, unit, baseline, estimate, ci_low, ci_high,
-        change_baseline, change_baseline_significant, grade, trend, status_label``.
+        change_baseline, change_baseline_significant, grade, grade_text (as on 02 and 03),
+        trend, status_label`` (見通し of the row's target year, as on 03).
     """
     city = results[results["domain"] == "市全体"]
     sources = {} if registry is None else {i.id: tuple(i.source.series) for i in registry
@@ -111,7 +116,8 @@ def logic_model(results: pd.DataFrame, trends: Any = None, *,
             "baseline": r["baseline"], "estimate": r["estimate"], "ci_low": r["ci_low"],
             "ci_high": r["ci_high"], "change_baseline": r["change_baseline"],
             "change_baseline_significant": r["change_baseline_significant"],
-            "grade": r["grade"], "trend": _trend_text(models.get(r["indicator_id"]), _effect_of(
+            "grade": r["grade"], "grade_text": grade_text(r),
+            "trend": _trend_text(models.get(r["indicator_id"]), _effect_of(
                 r["indicator_id"], sources.get(r["indicator_id"], ()), effects)),
             "status_label": status,
         })
@@ -141,7 +147,7 @@ def logic_model_table(model: pd.DataFrame, *, decimals: int = 1) -> pd.DataFrame
             "指標": f"{r['indicator_id']} {r['name']}", "単位": r["unit"],
             "基準値": num(r["baseline"], r["unit"]), "実績値": num(r["estimate"], r["unit"]),
             "基準値比": num(r["change_baseline"], r["unit"], True) + mark,
-            "評価": r["grade"], "傾向": r["trend"], "進捗": r["status_label"],
+            "評価": r["grade_text"], "傾向": r["trend"], "見通し": r["status_label"],
         })
     return pd.DataFrame(rows)
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm as _norm
 
 from kyodo_analysis.errors import ConfigError, EstimationError
 from kyodo_analysis.evaluation.compute import indicator_history
@@ -34,8 +33,8 @@ class IndicatorTrends:
         :func:`indicator_trends`).
     forecasts : pandas.DataFrame
         One row per indicator × target year: forecast with CI and prediction interval,
-        ``prob_reach``, ``status`` (on track / at risk / off track), ``status_label``
-        (順調 / 要注意 / 遅れ) and ``reason`` (one sentence).
+        ``prob_reach``, ``status`` (on track / uncertain / off track), ``status_label``
+        (順調 / 見通し保留 / 遅れ) and ``reason`` (Japanese / English).
     history : pandas.DataFrame
         The city-level series the models were fitted to (:func:`indicator_history`).
     fits : dict
@@ -104,8 +103,6 @@ def indicator_trends(
     level: float = 0.95,
     plan_start: int | None = None,
     covid_years: Sequence[int] | None = None,
-    on_track: float = 0.7,
-    off_track: float = 0.3,
     n_sim: int = 20_000,
     seed: int = 0,
     history: pd.DataFrame | None = None,
@@ -126,8 +123,9 @@ def indicator_trends(
       ``prob_reach`` are for the survey estimate of the target year.
 
     The outlook (見通し) is :func:`~kyodo_analysis.evaluation.status.outlook` of
-    ``prob_reach`` (順調 ≥ ``on_track`` > 要注意 ≥ ``off_track`` > 遅れ), reconciled with
-    the grade of the evaluated year (``results``, computed if not given): the forecasts
+    ``prob_reach``: 順調 / 遅れ when the whole prediction interval at ``level`` meets /
+    misses the target, otherwise 見通し保留 (also when the fit without the disrupted years
+    disagrees), reconciled with the grade of the evaluated year (``results``, computed if not given): the forecasts
     carry ``grade`` and ``grade_text`` (as on the indicator page) and the reason says where
     the grade and the outlook point different ways. The probability is conditional on the
     trend model. A model that cannot be fitted gives a row with ``status`` "-" and the
@@ -144,12 +142,11 @@ def indicator_trends(
     through : int, optional
         Last fiscal year of data used (default: all).
     level : float, default 0.95
-        Interval level.
+        Interval level, also the level of the outlook's evidence rule
+        (:func:`~kyodo_analysis.evaluation.status.track_status`).
     plan_start, covid_years
         Segments of the count model; default the study's ``plan.start`` and
         ``plan.disrupted_years``.
-    on_track, off_track : float
-        Status thresholds.
     n_sim, seed : int
         Simulation size and seed of the count forecasts (reproducible).
     history : pandas.DataFrame, optional
@@ -251,14 +248,17 @@ def indicator_trends(
                             prob_reach_adj=float(adj["prob_reach"]))
                     fits[ind.id] = res
                 # the same WLS fit in points per year at the latest level (delta method):
-                # slope, interval and p-value of one sentence come from one model
+                # slope, interval and p-value of one sentence come from one model, and the
+                # interval is the fit's own (t when over-dispersed), so it excludes 0
+                # exactly when p < 1 - level
                 q = float(p.iloc[-1])
                 k = 100 * q * (1 - q)
-                zc = float(_norm.ppf(0.5 + level / 2))
+                ci = res.coefficients.set_index("term").loc["slope"]
                 model.update(slope_logit=res.slope, slope_se=res.slope_se, slope_p=res.slope_p,
+                             slope_significant=bool(res.slope_p < 1 - level),
                              dispersion=res.dispersion, slope_points=k * res.slope,
-                             slope_points_low=k * (res.slope - zc * res.slope_se),
-                             slope_points_high=k * (res.slope + zc * res.slope_se))
+                             slope_points_low=k * float(ci["ci_low"]),
+                             slope_points_high=k * float(ci["ci_high"]))
         except EstimationError as exc:
             error = str(exc)
         model["error"] = error
@@ -281,10 +281,7 @@ def indicator_trends(
                 current = g_row is not None and int(g_row["target_year"]) == year
                 o = outlook(got["prob_reach"], grade=g_row, is_current_target=current,
                             pi=(got["pi_low"], got["pi_high"]), target=target, unit=ind.unit,
-                            on_track=on_track, off_track=off_track)
-                if pd.notna(got.get("prob_reach_adj", np.nan)):
-                    o["reason_ja"] += (f"活動が妨げられた年度の調査を除いた傾向では目標到達確率は"
-                                       f"{100 * got['prob_reach_adj']:.0f}%です。")
+                            level=level, prob_adjusted=got.get("prob_reach_adj"))
                 row.update(got, **o)
             fc_rows.append(row)
     return IndicatorTrends(models=pd.DataFrame(models), forecasts=pd.DataFrame(fc_rows),

@@ -9,7 +9,7 @@ Non-parametric trend statistics are :func:`mann_kendall` and :func:`sens_slope`.
 Survey indicators (one proportion per wave, with its design-based standard error) are
 trended with inverse-variance weighted least squares in :func:`survey_trend`.
 :func:`kyodo_analysis.evaluation.status.track_status` turns a probability of reaching a target
-into 順調 / 要注意 / 遅れ (a reading for the committee, not statistics).
+into 順調 / 見通し保留 / 遅れ (a reading for the committee, not statistics).
 
 References
 ----------
