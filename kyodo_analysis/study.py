@@ -377,10 +377,23 @@ class Study:
         Every estimate from the returned design carries the weighting in its standard error
         (calibration residuals, as R ``survey``).
         """
+        if data is None:
+            # One design per wave and store state: the pages and the indicator history ask
+            # for the same wave again and again (a design is never changed in place; a
+            # re-import changes the store file and so the key).
+            store = self.store_path
+            stamp = (store.stat().st_mtime_ns, store.stat().st_size) if store.is_file() else None
+            key = (self.wave(fiscal_year).fiscal_year, weighted, stamp)
+            cache = self.__dict__.setdefault("_designs", {})
+            if key not in cache:
+                cache[key] = self._design(fiscal_year, self.load_wave(fiscal_year), weighted=weighted)
+            return cache[key]
+        return self._design(fiscal_year, data, weighted=weighted)
+
+    def _design(self, fiscal_year: int, data: pd.DataFrame, *, weighted: bool):
         from kyodo_analysis.stats import SurveyDesign
 
         spec = self.settings.design
-        data = self.load_wave(fiscal_year) if data is None else data
         strata = spec.strata if spec else None
         if not strata:
             design = SurveyDesign(data)

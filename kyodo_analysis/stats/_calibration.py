@@ -18,6 +18,7 @@ variables), so every computation runs on the table of cells, not on the rows.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,17 +102,34 @@ class RakingStep:
         n_cells = len(self.cell_codes[0])
         # rem[c] = sum over the rows of cell c of the current Z / w
         rem = _cell_sums(self.cell, n_cells, z, _inverse(self.w_after))
+        return _subtract_fit(z, self.w_after, self.backfit(rem), self.cell)
+
+    @functools.cached_property
+    def _margins(self) -> tuple[np.ndarray, tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]]:
+        """Rows per cell, and per margin: level codes of the cells, the levels x cells
+        indicator and the rows per level (computed once per step)."""
+        n_cells = len(self.cell_codes[0])
         n_cell = np.bincount(self.cell, minlength=n_cells).astype(float)
-        shift = np.zeros_like(rem)  # per cell, the total subtracted from Z / w per row
+        margins = []
+        for codes, n_lev in zip(self.cell_codes, self.n_levels, strict=True):
+            indicator = np.zeros((n_lev, n_cells))
+            indicator[codes, np.arange(n_cells)] = 1.0
+            margins.append((codes, indicator, indicator @ n_cell))
+        return n_cell, tuple(margins)
+
+    def backfit(self, rem: np.ndarray) -> np.ndarray:
+        """R's sweeps over the margins, on the cell sums ``rem`` (cells x q) of ``Z / w``:
+        the per-cell total subtracted from ``Z / w`` per row (``rem`` is not changed)."""
+        n_cell, margins = self._margins
+        rem = np.array(rem, dtype=float, copy=True)
+        shift = np.zeros_like(rem)
         for _ in range(RAKING_SWEEPS):
-            for codes, n_lev in zip(self.cell_codes, self.n_levels, strict=True):
-                n_l = np.bincount(codes, weights=n_cell, minlength=n_lev)
-                tot = _cell_sums(codes, n_lev, rem)
+            for codes, indicator, n_l in margins:
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    mean_l = np.where(n_l[:, None] > 0, tot / n_l[:, None], 0.0)
+                    mean_l = np.where(n_l[:, None] > 0, (indicator @ rem) / n_l[:, None], 0.0)
                 shift += mean_l[codes]
                 rem -= n_cell[:, None] * mean_l[codes]
-        return _subtract_fit(z, self.w_after, shift, self.cell)
+        return shift
 
 
 CalibrationStep = GregStep | RakingStep
@@ -145,18 +163,7 @@ def cell_shift(step: CalibrationStep, z: np.ndarray, dom: np.ndarray, n_dom: int
     if isinstance(step, GregStep):
         w0 = np.bincount(step.cell, weights=step.w_before, minlength=n_cells)
         return _greg_fit(step.xcell, sums2, w0)
-    n_cell = np.bincount(step.cell, minlength=n_cells).astype(float)
-    rem = sums2
-    shift = np.zeros_like(rem)
-    for _ in range(RAKING_SWEEPS):
-        for codes, n_lev in zip(step.cell_codes, step.n_levels, strict=True):
-            n_l = np.bincount(codes, weights=n_cell, minlength=n_lev)
-            tot = _cell_sums(codes, n_lev, rem)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                mean_l = np.where(n_l[:, None] > 0, tot / n_l[:, None], 0.0)
-            shift += mean_l[codes]
-            rem = rem - n_cell[:, None] * mean_l[codes]
-    return shift
+    return step.backfit(sums2)
 
 
 def element_vcov(

@@ -210,9 +210,10 @@ def segmented_regression(
     mde = float((tq + stats.t.ppf(power, df)) * se[k - 2])
     # over-dispersion check: Pearson chi2/df of the Poisson fit with the same terms
     try:
-        import statsmodels.api as sm
+        from statsmodels.genmod import families
+        from statsmodels.genmod.generalized_linear_model import GLM
 
-        pois = sm.GLM(values, x, family=sm.families.Poisson()).fit()
+        pois = GLM(values, x, family=families.Poisson()).fit()
         dispersion = float(pois.pearson_chi2 / pois.df_resid)
     except Exception:
         dispersion = np.nan

@@ -582,14 +582,15 @@ def _design(
 
 
 def _glm_fit(y: np.ndarray, x: np.ndarray, alpha: float) -> Any:
-    import statsmodels.api as sm
+    # the GLM module only: statsmodels.api would import the whole library (a second of
+    # start-up in every notebook kernel that fits a trend)
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
 
-    family = (
-        sm.families.Poisson() if alpha <= 0 else sm.families.NegativeBinomial(alpha=alpha)
-    )
+    family = families.Poisson() if alpha <= 0 else families.NegativeBinomial(alpha=alpha)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = sm.GLM(y, x, family=family).fit(maxiter=100)
+        res = GLM(y, x, family=family).fit(maxiter=100)
     if not res.converged or not np.all(np.isfinite(res.params)):
         raise EstimationError(
             f"the count model did not converge (family {'Poisson' if alpha <= 0 else 'NB2'}); "
