@@ -417,8 +417,12 @@ class _BaseDesign:
     def _check_na(self, cols: list[str], values: list[np.ndarray], na_rm: bool) -> np.ndarray:
         """Rows (among those with non-zero weight) to exclude because of missing values."""
         drop = np.zeros(len(self._frame), dtype=bool)
-        act = self._w != 0
+        act = None
         for col, v in zip(cols, values, strict=True):
+            if not np.isnan(v.sum()):  # one pass, no temporary: the usual case
+                continue
+            if act is None:
+                act = self._w != 0
             na = np.isnan(v) & act
             if na.any() and not na_rm:
                 raise EstimationError(
@@ -573,20 +577,22 @@ class _BaseDesign:
         crit = np.broadcast_to(
             np.asarray(crit, dtype=float).reshape(-1, 1) if np.ndim(crit) else crit, (n_dom, k)
         )
-        out = domains.table.loc[np.repeat(np.arange(n_dom), k)].reset_index(drop=True)
+        # one DataFrame construction (inserting column by column costs more than the estimate)
+        table = domains.table if k == 1 else domains.table.iloc[np.repeat(np.arange(n_dom), k)]
+        cols: dict[str, Any] = {c: table[c].array for c in table.columns}
         if levels is not None:
-            out[level_name] = pd.Series(list(levels) * n_dom)
+            cols[level_name] = pd.Series(list(levels) * n_dom).array
         e = est.ravel()
         s = se.ravel()
-        out["estimate"] = e
-        out["se"] = s
-        out["ci_low"] = e - crit.ravel() * s
-        out["ci_high"] = e + crit.ravel() * s
-        out["df"] = np.repeat(df, k)
-        out["n"] = np.repeat(n, k).astype(np.int64)
+        cols["estimate"] = e
+        cols["se"] = s
+        cols["ci_low"] = e - crit.ravel() * s
+        cols["ci_high"] = e + crit.ravel() * s
+        cols["df"] = np.repeat(df, k)
+        cols["n"] = np.repeat(n, k).astype(np.int64)
         if deff is not None:
-            out["deff"] = deff.ravel()
-        return out
+            cols["deff"] = deff.ravel()
+        return pd.DataFrame(cols)
 
     def _mean_parts(
         self, y: str | Sequence[str], by: ColumnSpec, na_rm: bool
@@ -1664,6 +1670,10 @@ class SurveyDesign(_BaseDesign):
         self._stages: list[Stage] = build_stages(self._frame, psu_l, strata_l, fpc_l, nest)
         if weights is not None:
             w = pd.to_numeric(self._frame[weights]).to_numpy(dtype=float)
+            if not w.flags.writeable:
+                # a read-only view of the frame's block: numpy.bincount copies read-only
+                # weights on every call, so the design keeps its own array
+                w = w.copy()
             if (w < 0).any() or not np.isfinite(w).all():
                 raise EstimationError(
                     f"weights column {weights!r} has negative or non-finite values"
