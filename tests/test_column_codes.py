@@ -52,6 +52,27 @@ def test_codes_equal_pandas_factorize_sorted(values: list[str | None], n_chunks:
     _assert_like_factorize(pd.Series(pd.arrays.ArrowStringArray(chunked)))
 
 
+EQUAL_WIDTH = [["m", "f", "Z"], ["男性", "女性"], ["20代", "30代", "60代"], ["d00", "d13", "d09"],
+               ["abcdefgh", "abcdefgz", "zbcdefgh"], ["男", "女", "ゑ"], ["é", "ü", "ab"], ["\x00a", "a\x00"]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(EQUAL_WIDTH), st.lists(st.integers(0, 2), min_size=1, max_size=300),
+       st.integers(1, 4))
+def test_equal_width_strings_coded_without_hashing(pool: list[str], picks: list[int], n_chunks: int) -> None:
+    """Strings of one UTF-8 length (up to 8 bytes) take the byte-matrix route; its codes and
+    values are pandas.factorize(sort=True)'s, in one chunk or several."""
+    x = [pool[i % len(pool)] for i in picks]
+    bounds = np.linspace(0, len(x), n_chunks + 1).astype(int)
+    chunked = pa.chunked_array(
+        [pa.array(x[a:b], type=pa.large_string()) for a, b in itertools.pairwise(bounds)],
+        type=pa.large_string(),
+    )
+    assert design_mod._fixed_width_codes(chunked) is not None
+    _assert_like_factorize(pd.Series(pd.arrays.ArrowStringArray(chunked)))
+    _assert_like_factorize(pd.Series(x, dtype="str"))
+
+
 def test_integer_and_read_csv_columns(tmp_path) -> None:
     rng = np.random.default_rng(3)
     frame = pd.DataFrame({"k": rng.integers(-5, 9, 5000), "s": rng.choice(VALUES, 5000)})
