@@ -327,13 +327,15 @@ class _Domains:
             return
         sizes = [len(u) for _, u in parts]
         size = int(np.prod(sizes))
-        combined = parts[0][0].copy()
-        bad = combined < 0
-        for (codes, _), k in zip(parts[1:], sizes[1:], strict=True):
+        combined = parts[0][0] * sizes[1]
+        combined += parts[1][0]
+        for (codes, _), k in zip(parts[2:], sizes[2:], strict=True):
             combined *= k
             combined += codes
-            bad |= codes < 0
-        if bad.any():
+        if any(codes.min(initial=0) < 0 for codes, _ in parts):  # a row missing in a by-column
+            bad = np.zeros(n_rows, dtype=bool)
+            for codes, _ in parts:
+                bad |= codes < 0
             combined[bad] = size
         counts = np.bincount(combined, minlength=size + 1)[:size]
         present = np.flatnonzero(counts)
