@@ -52,6 +52,27 @@ def test_codes_equal_pandas_factorize_sorted(values: list[str | None], n_chunks:
     _assert_like_factorize(pd.Series(pd.arrays.ArrowStringArray(chunked)))
 
 
+EQUAL_WIDTH = [["m", "f", "Z"], ["男性", "女性"], ["20代", "30代", "60代"], ["d00", "d13", "d09"],
+               ["abcdefgh", "abcdefgz", "zbcdefgh"], ["男", "女", "ゑ"], ["é", "ü", "ab"], ["\x00a", "a\x00"]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(EQUAL_WIDTH), st.lists(st.integers(0, 2), min_size=1, max_size=300),
+       st.integers(1, 4))
+def test_equal_width_strings_coded_without_hashing(pool: list[str], picks: list[int], n_chunks: int) -> None:
+    """Strings of one UTF-8 length (up to 8 bytes) take the byte-matrix route; its codes and
+    values are pandas.factorize(sort=True)'s, in one chunk or several."""
+    x = [pool[i % len(pool)] for i in picks]
+    bounds = np.linspace(0, len(x), n_chunks + 1).astype(int)
+    chunked = pa.chunked_array(
+        [pa.array(x[a:b], type=pa.large_string()) for a, b in itertools.pairwise(bounds)],
+        type=pa.large_string(),
+    )
+    assert design_mod._fixed_width_codes(chunked) is not None
+    _assert_like_factorize(pd.Series(pd.arrays.ArrowStringArray(chunked)))
+    _assert_like_factorize(pd.Series(x, dtype="str"))
+
+
 def test_integer_and_read_csv_columns(tmp_path) -> None:
     rng = np.random.default_rng(3)
     frame = pd.DataFrame({"k": rng.integers(-5, 9, 5000), "s": rng.choice(VALUES, 5000)})
@@ -94,3 +115,58 @@ def test_parallel_coding_gives_the_same_codes_and_estimates(monkeypatch) -> None
     pd.testing.assert_frame_equal(parallel.mean("y", by=["age", "sex"]), want_mean)
     fresh = SurveyDesign(frame, weights="w", strata="area")  # coded inside rake, in threads
     pd.testing.assert_frame_equal(rake(fresh, margins).mean("y", by="age"), want_rake)
+
+
+def test_glm_factors_reuse_the_design_codes(monkeypatch) -> None:
+    """A text factor of a GLM is coded once per design, shared with domains (the cache is
+    hit, no second coding), and the fit is the one formulaic gives from the text itself."""
+    import kyodo_analysis.stats.glm as glm_mod
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "grp": rng.choice(["c", "a", "b", "男性"], n).astype(object),
+            "area": rng.choice(["x", "y"], n),
+            "w": rng.uniform(1, 3, n),
+            "v": rng.normal(size=n),
+        }
+    )
+    frame["y"] = (frame["grp"] == "a") * 0.5 + frame["v"] + rng.normal(size=n)
+    frame["hit"] = (frame["y"] > 0.3).astype(float)
+    frame.loc[::101, "grp"] = None  # missing text values take formulaic's own route as before
+    frame = frame.astype({"grp": "str", "area": "str"})
+    design = SurveyDesign(frame, weights="w", strata="area")
+    design.mean("y", by="grp")  # codes the column
+
+    calls: list[str] = []
+    real = design_mod._sorted_codes
+
+    def counting(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(str(col.name))
+        return real(col)
+
+    monkeypatch.setattr(design_mod, "_sorted_codes", counting)
+    models = [("y ~ grp + v", "gaussian"), ("hit ~ C(grp) * v", "quasibinomial")]
+    fits = [design.glm(f, family=fam) for f, fam in models]
+    assert calls == []  # grp: the cached codes; v: numeric, never coded
+    design.glm("y ~ area + v")
+    assert calls == ["area"]  # coded once, then cached for domains, margins and tables
+    assert "area" in design._code_cache()
+
+    monkeypatch.setattr(glm_mod, "_coded_frame", lambda d, names: d.data)  # formulaic alone
+    for (f, fam), fit in zip(models, fits, strict=True):
+        want = design.glm(f, family=fam)
+        pd.testing.assert_frame_equal(fit.coefficients, want.coefficients)
+        pd.testing.assert_frame_equal(fit.vcov, want.vcov)
+        assert fit.n == want.n
+
+
+def test_glm_keeps_text_used_inside_expressions() -> None:
+    """A text column inside an expression (``I(grp == 'a')``) keeps its values."""
+    import formulaic
+
+    from kyodo_analysis.stats.glm import _plain_factors
+
+    spec = formulaic.Formula("I(grp == 'a') ~ C(area) + v + grp:v + np.log(w)")
+    assert _plain_factors(spec) == {"area", "v"}

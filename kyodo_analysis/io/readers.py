@@ -355,7 +355,7 @@ def _read_csv(path: Path, encoding: str | None, text_columns: set[str] | None,
               header_rows: tuple[int, ...] | None, known: set[str] | None,
               require: bool) -> RawTable:
     blob = path.read_bytes()
-    if not blob.strip():
+    if not blob or blob.isspace():  # as ``not blob.strip()``, without copying the file
         raise InputError("file has no header line", file=str(path))
     if encoding:
         try:

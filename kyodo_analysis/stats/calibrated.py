@@ -165,7 +165,8 @@ class WeightedDesign(SurveyDesign):
         new.__dict__.update(design.__dict__)
         prev_cal: tuple[CalibrationStep, ...] = getattr(design, "_cal_steps", ())
         prev_hist: tuple[WeightingStep, ...] = getattr(design, "_history", ())
-        new._design_w = getattr(design, "_design_w", design._w.copy())
+        design_w = design.__dict__.get("_design_w")
+        new._design_w = design_w if design_w is not None else design._w.copy()
         new._cal_steps = (*prev_cal, cal_step) if cal_step is not None else prev_cal
         new._history = (*prev_hist, record)
         new._w = w

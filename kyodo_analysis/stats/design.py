@@ -139,24 +139,33 @@ def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     from their category codes, Arrow-backed strings (what ``pandas.read_csv`` returns) by
     one dictionary-encoding pass, everything else by ``pandas.factorize``.
     """
-    n = len(col)
     dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return _categorical_codes(col)
     if pd.api.types.is_integer_dtype(dtype) and not col.hasnans:
-        v = col.to_numpy(dtype=np.int64)
-        lo, hi = (int(v.min()), int(v.max())) if n else (0, 0)
-        if hi - lo <= 4 * n + 1024:
-            counts = np.bincount(v - lo, minlength=hi - lo + 1)
-            present = np.flatnonzero(counts)
-            remap = np.full(hi - lo + 1, -1, dtype=np.int64)
-            remap[present] = np.arange(len(present))
+        hit = _counted_codes(col.to_numpy(dtype=np.int64))
+        if hit is not None:
             # a Series cast also handles nullable extension dtypes (Int64 from a store)
-            return remap[v - lo], pd.Series(present + lo).astype(dtype).to_numpy()
+            return hit[0], pd.Series(hit[1]).astype(dtype).to_numpy()
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         return _arrow_string_codes(col)
     codes, uniques = pd.factorize(col, sort=True)
     return codes.astype(np.int64, copy=False), np.asarray(uniques)
+
+
+def _counted_codes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Codes of integers over their sorted distinct values by counting (no hashing), when
+    their range is compact (at most ``4 n + 1024`` values); ``None`` otherwise."""
+    n = len(v)
+    lo, hi = (int(v.min()), int(v.max())) if n else (0, 0)
+    if hi - lo > 4 * n + 1024:
+        return None
+    shifted = v - v.dtype.type(lo)
+    counts = np.bincount(shifted, minlength=hi - lo + 1)
+    present = np.flatnonzero(counts)
+    remap = np.full(hi - lo + 1, -1, dtype=np.int64)
+    remap[present] = np.arange(len(present))
+    return remap[shifted], present.astype(v.dtype) + v.dtype.type(lo)
 
 
 def _categorical_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -181,6 +190,9 @@ def _arrow_string_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     arr = col.array.__arrow_array__()
     chunked = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    fixed = _fixed_width_codes(chunked)
+    if fixed is not None:
+        return fixed
     encoded = pc.dictionary_encode(chunked)
     chunks = encoded.chunks
     if not chunks:
@@ -206,6 +218,75 @@ def _arrow_string_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         np.take(rank, idx.to_numpy(zero_copy_only=False), out=codes[start:stop])
         start = stop
     return codes, np.asarray([values[i] for i in order], dtype=object)
+
+
+def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_sorted_codes` of Arrow strings that all have the same UTF-8 length of at most
+    8 bytes and no missing value (男性/女性, 20代/30代, codes such as d01), without hashing.
+
+    With equal lengths the strings are rows of a byte matrix, and their code-point order is
+    the order of those rows read as big-endian integers (UTF-8 keeps code-point order).
+    Bytes that are the same in every row do not change that order, so only the varying byte
+    columns (then only the varying bits) make the key, usually a compact range coded by
+    counting. ``None`` for any other column.
+    """
+    import pyarrow as pa
+
+    width = -1
+    blocks = []
+    for chunk in chunked.chunks:
+        if len(chunk) == 0:
+            continue
+        if chunk.null_count:
+            return None
+        large = pa.types.is_large_string(chunk.type)
+        if not (large or pa.types.is_string(chunk.type)):
+            return None
+        buffers = chunk.buffers()
+        offsets = np.frombuffer(buffers[1], dtype=np.int64 if large else np.int32)
+        offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+        w = int(offsets[1] - offsets[0])
+        if not 0 < w <= 8 or (width >= 0 and w != width):
+            return None
+        # equal lengths: the offsets step by w (their sum alone would not tell)
+        if int(offsets[-1] - offsets[0]) != w * len(chunk) or not np.array_equal(
+            offsets[1:-1], offsets[0] + w * np.arange(1, len(chunk), dtype=offsets.dtype)
+        ):
+            return None
+        width = w
+        blocks.append(np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(-1, w))
+    if width < 0:
+        return None
+    block = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    first = block[0].copy()
+    cols = [j for j in range(width) if (block[:, j] != first[j]).any()]
+    if len(cols) == 0:
+        return np.zeros(len(block), dtype=np.int64), np.asarray([first.tobytes().decode("utf-8")], dtype=object)
+    key = block[:, cols[0]]
+    if len(cols) > 1:
+        key = key.astype(np.uint32 if len(cols) <= 4 else np.uint64)
+        for c in cols[1:]:
+            key <<= 8
+            key |= block[:, c]
+    hit = _counted_codes(key)
+    if hit is None:  # only the varying bits of the varying bytes, in order
+        varying = int(np.bitwise_or.reduce(key ^ key[0]))
+        low = (varying & -varying).bit_length() - 1
+        bits = (1 << (varying.bit_length() - low)) - 1
+        hit = _counted_codes((key >> key.dtype.type(low)) & key.dtype.type(bits))
+        if hit is None:
+            codes, distinct = pd.factorize(key, sort=True)
+            hit = codes.astype(np.int64, copy=False), np.asarray(distinct)
+        else:
+            base = int(key[0]) & ~(bits << low)
+            hit = hit[0], np.asarray([base | (int(k) << low) for k in hit[1]], dtype=object)
+    values = []
+    for k in hit[1]:
+        row = bytearray(first.tobytes())
+        for pos, c in enumerate(cols):
+            row[c] = (int(k) >> (8 * (len(cols) - 1 - pos))) & 0xFF
+        values.append(row.decode("utf-8"))
+    return hit[0], np.asarray(values, dtype=object)
 
 
 class _Domains:
@@ -246,13 +327,15 @@ class _Domains:
             return
         sizes = [len(u) for _, u in parts]
         size = int(np.prod(sizes))
-        combined = parts[0][0].copy()
-        bad = combined < 0
-        for (codes, _), k in zip(parts[1:], sizes[1:], strict=True):
+        combined = parts[0][0] * sizes[1]
+        combined += parts[1][0]
+        for (codes, _), k in zip(parts[2:], sizes[2:], strict=True):
             combined *= k
             combined += codes
-            bad |= codes < 0
-        if bad.any():
+        if any(codes.min(initial=0) < 0 for codes, _ in parts):  # a row missing in a by-column
+            bad = np.zeros(n_rows, dtype=bool)
+            for codes, _ in parts:
+                bad |= codes < 0
             combined[bad] = size
         counts = np.bincount(combined, minlength=size + 1)[:size]
         present = np.flatnonzero(counts)
@@ -423,8 +506,12 @@ class _BaseDesign:
     def _check_na(self, cols: list[str], values: list[np.ndarray], na_rm: bool) -> np.ndarray:
         """Rows (among those with non-zero weight) to exclude because of missing values."""
         drop = np.zeros(len(self._frame), dtype=bool)
-        act = self._w != 0
+        act = None
         for col, v in zip(cols, values, strict=True):
+            if not np.isnan(v.sum()):  # one pass, no temporary: the usual case
+                continue
+            if act is None:
+                act = self._w != 0
             na = np.isnan(v) & act
             if na.any() and not na_rm:
                 raise EstimationError(
@@ -579,20 +666,22 @@ class _BaseDesign:
         crit = np.broadcast_to(
             np.asarray(crit, dtype=float).reshape(-1, 1) if np.ndim(crit) else crit, (n_dom, k)
         )
-        out = domains.table.loc[np.repeat(np.arange(n_dom), k)].reset_index(drop=True)
+        # one DataFrame construction (inserting column by column costs more than the estimate)
+        table = domains.table if k == 1 else domains.table.iloc[np.repeat(np.arange(n_dom), k)]
+        cols: dict[str, Any] = {c: table[c].array for c in table.columns}
         if levels is not None:
-            out[level_name] = pd.Series(list(levels) * n_dom)
+            cols[level_name] = pd.Series(list(levels) * n_dom).array
         e = est.ravel()
         s = se.ravel()
-        out["estimate"] = e
-        out["se"] = s
-        out["ci_low"] = e - crit.ravel() * s
-        out["ci_high"] = e + crit.ravel() * s
-        out["df"] = np.repeat(df, k)
-        out["n"] = np.repeat(n, k).astype(np.int64)
+        cols["estimate"] = e
+        cols["se"] = s
+        cols["ci_low"] = e - crit.ravel() * s
+        cols["ci_high"] = e + crit.ravel() * s
+        cols["df"] = np.repeat(df, k)
+        cols["n"] = np.repeat(n, k).astype(np.int64)
         if deff is not None:
-            out["deff"] = deff.ravel()
-        return out
+            cols["deff"] = deff.ravel()
+        return pd.DataFrame(cols)
 
     def _mean_parts(
         self, y: str | Sequence[str], by: ColumnSpec, na_rm: bool
@@ -1670,6 +1759,10 @@ class SurveyDesign(_BaseDesign):
         self._stages: list[Stage] = build_stages(self._frame, psu_l, strata_l, fpc_l, nest)
         if weights is not None:
             w = pd.to_numeric(self._frame[weights]).to_numpy(dtype=float)
+            if not w.flags.writeable:
+                # a read-only view of the frame's block: numpy.bincount copies read-only
+                # weights on every call, so the design keeps its own array
+                w = w.copy()
             if (w < 0).any() or not np.isfinite(w).all():
                 raise EstimationError(
                     f"weights column {weights!r} has negative or non-finite values"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -109,6 +110,54 @@ def _irls(
     return beta, mu
 
 
+def _plain_factors(spec: Any) -> set[str]:
+    """Variables a formula uses only as themselves or as ``C(name)`` (never inside another
+    expression, such as ``I(x == 'Yes')``, which needs the values as they are)."""
+    plain: set[str] = set()
+    other: set[str] = set()
+    for side in (getattr(spec, "lhs", None), getattr(spec, "rhs", None)):
+        for term in side if side is not None else ():
+            for factor in getattr(term, "factors", ()):
+                expr = str(factor.expr)
+                method = getattr(factor.eval_method, "name", "")
+                inner = re.fullmatch(r"C\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)", expr)
+                if method == "LOOKUP":
+                    plain.add(expr)
+                elif inner is not None:
+                    plain.add(inner.group(1))
+                elif method != "LITERAL":
+                    other.update(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", expr))
+    return plain - other
+
+
+def _coded_frame(design: _BaseDesign, names: Iterable[str]) -> pd.DataFrame:
+    """The design's data with the text columns among ``names`` as categoricals built from the
+    design's cached column codes (:meth:`_BaseDesign._column_codes`), so a factor costs no
+    hashing once a domain, a margin or a cross-tab has coded it (and codes it for them).
+
+    The levels are the sorted distinct values, as formulaic finds them from the text, so the
+    model matrix is the same; categorical columns are left alone (formulaic uses their
+    codes, and unobserved categories keep their columns as before).
+    """
+    frame = design.data
+    text = [
+        c
+        for c in names
+        if c in frame.columns
+        and not isinstance(frame[c].dtype, pd.CategoricalDtype)
+        and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype))
+    ]
+    design._prefetch_codes(text)
+    coded = {}
+    for c in text:
+        try:
+            codes, uniques = design._column_codes(c)
+        except TypeError:  # values that do not sort (mixed types): formulaic's business
+            continue
+        coded[c] = pd.Categorical.from_codes(codes, categories=pd.Index(uniques))
+    return frame.assign(**coded) if coded else frame
+
+
 def svyglm(design: _BaseDesign, formula: str, *, family: Family = "gaussian") -> SvyGLMResult:
     r"""Fit a GLM by design-weighted estimating equations with sandwich variance.
 
@@ -153,7 +202,8 @@ def svyglm(design: _BaseDesign, formula: str, *, family: Family = "gaussian") ->
     _family(family)
     frame = design.data
     try:
-        mm = formulaic.model_matrix(formula, frame, na_action="ignore")
+        spec = formulaic.Formula(formula)
+        mm = formulaic.model_matrix(spec, _coded_frame(design, _plain_factors(spec)), na_action="ignore")
     except Exception as exc:  # formulaic raises several exception types
         raise EstimationError(f"cannot build the model matrix for {formula!r}: {exc}") from exc
     yv = np.asarray(mm.lhs, dtype=float)

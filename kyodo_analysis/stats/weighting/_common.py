@@ -206,22 +206,21 @@ def split_radix(present: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
 
 
 def margin_table(
-    col: str,
-    levels: Sequence[Any],
-    target: np.ndarray,
-    before: np.ndarray,
-    after: np.ndarray,
-    n: np.ndarray,
+    cols: Sequence[str],
+    levels: Sequence[Sequence[Any]],
+    targets: Sequence[np.ndarray],
+    before: Sequence[np.ndarray],
+    after: Sequence[np.ndarray],
+    n: Sequence[np.ndarray],
 ) -> pd.DataFrame:
+    """The margins' table of a weighting step: one row per (variable, level), built at once."""
     return pd.DataFrame(
         {
-            "variable": col,
-            "level": pd.Series(list(levels), dtype=object),
-            "target": target,
-            "before": before,
-            "after": after,
-            "n": n.astype(np.int64),
+            "variable": [c for c, lv in zip(cols, levels, strict=True) for _ in lv],
+            "level": pd.Series([lev for lv in levels for lev in lv], dtype=object),
+            "target": np.concatenate(targets),
+            "before": np.concatenate(before),
+            "after": np.concatenate(after),
+            "n": np.concatenate(n).astype(np.int64),
         }
     )
-
-

@@ -129,7 +129,7 @@ def rake(
     unknown_collapse = [c for c in collapse if c not in margins]
     if unknown_collapse:
         raise WeightingError(f"collapse column(s) {unknown_collapse} are not margins")
-    w0 = design._w.astype(float)
+    w0 = np.asarray(design._w, dtype=float)  # read only here (no copy)
     active = w0 != 0
     all_active = bool(active.all())
     cols = list(margins)
@@ -259,13 +259,7 @@ def rake(
         w[~active] = 0.0
     after = [np.bincount(cc, weights=tab * f, minlength=s) for cc, s in zip(cell_codes, sizes, strict=True)]
     n_by = [np.bincount(cc, weights=n_cell, minlength=s) for cc, s in zip(cell_codes, sizes, strict=True)]
-    table = pd.concat(
-        [
-            margin_table(c, lv, t, b, a, n)
-            for c, lv, t, b, a, n in zip(cols, levels_l, targets_l, before, after, n_by, strict=True)
-        ],
-        ignore_index=True,
-    )
+    table = margin_table(cols, levels_l, targets_l, before, after, n_by)
     opts: list[tuple[str, Any]] = [("tol", tol)]
     if min_cell is not None:
         opts.append(("min_cell", min_cell))
