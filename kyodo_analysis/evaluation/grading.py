@@ -49,10 +49,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from kyodo_analysis.config.base import unknown_key_message
 from kyodo_analysis.errors import ConfigError, EstimationError
+from kyodo_analysis.stats import _dist
 
 __all__ = [
     "GRADE_LABELS",
@@ -577,7 +577,7 @@ def minimum_detectable_change(change_se: Any, *, level: float = 0.95,
     2.802
     """
     se = _as_float_array(change_se, "change_se")
-    k = float(stats.norm.ppf(1 - (1 - level) / 2) + stats.norm.ppf(power))
+    k = float(_dist.norm_ppf(1 - (1 - level) / 2) + _dist.norm_ppf(power))
     out = k * se
     return float(out) if out.ndim == 0 else out
 
@@ -689,7 +689,7 @@ def grade(
         if (se < 0).any():
             raise EstimationError(f"change_se must not be negative, got {se.tolist()}")
     se = np.where(se == 0, np.nan, se)
-    crit = float(stats.norm.ppf(1 - (1 - rule.level) / 2))
+    crit = float(_dist.norm_ppf(1 - (1 - rule.level) / 2))
     gap = np.abs(t_used - b)
     with np.errstate(divide="ignore", invalid="ignore"):
         half = crit * se / gap

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from kyodo_analysis.errors import EstimationError
+from kyodo_analysis.stats import _dist
 from kyodo_analysis.stats._threads import single_threaded
 from kyodo_analysis.stats.likert import item_scores, scored_codes
 
@@ -147,7 +147,7 @@ def importance_satisfaction(design, codebook: Codebook, pairs: Sequence[ISPair],
     e = est[0]
     x, y = e[0::2], e[1::2]
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    crit = sps.norm.ppf((1 + level) / 2)
+    crit = _dist.norm_ppf((1 + level) / 2)
     d, theta, prio = priority_index(x, y)
 
     def prio_of(v: np.ndarray) -> np.ndarray:
@@ -191,7 +191,7 @@ def movement(previous: ISMap, current: ISMap, *, level: float = 0.95) -> pd.Data
     a = previous.points.set_index("label")
     b = current.points.set_index("label")
     common = [lab for lab in b.index if lab in a.index]
-    crit = sps.norm.ppf((1 + level) / 2)
+    crit = _dist.norm_ppf((1 + level) / 2)
     out = pd.DataFrame({"label": common})
     for ax in ("x", "y"):
         diff = b.loc[common, ax].to_numpy() - a.loc[common, ax].to_numpy()

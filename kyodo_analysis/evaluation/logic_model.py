@@ -243,9 +243,9 @@ def output_outcome_by_domain(
         base = per_year.groupby(level="domain").mean().reindex(o.index)
         ref_label = f"{first}～{last}年度平均"
     c = now[now["indicator_id"] == outcome].set_index("domain")
-    from scipy.stats import norm
+    from kyodo_analysis.stats import _dist
 
-    z = norm.ppf((1 + level) / 2)
+    z = _dist.norm_ppf((1 + level) / 2)
     table = pd.DataFrame({
         "domain": o.index,
         "output_baseline": base.to_numpy(),

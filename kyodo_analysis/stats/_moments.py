@@ -77,7 +77,7 @@ def moment_statistic(design: _BaseDesign, x: np.ndarray,
     pandas.DataFrame
         ``statistic, estimate, se, ci_low, ci_high, df, n``.
     """
-    from scipy import stats as sps
+    from kyodo_analysis.stats import _dist
 
     x = np.asarray(x, dtype=float)
     if x.ndim != 2 or x.shape[0] != len(design.data):
@@ -111,7 +111,7 @@ def moment_statistic(design: _BaseDesign, x: np.ndarray,
     domains = design._domains(None)
     est, cov, df, n, _, _ = design._smooth(cols, drop, domains, g, jac, k)
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    crit = sps.norm.ppf((1 + level) / 2)
+    crit = _dist.norm_ppf((1 + level) / 2)
     e = est[0]
     return pd.DataFrame({"statistic": list(names), "estimate": e, "se": se,
                          "ci_low": e - crit * se, "ci_high": e + crit * se,

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from kyodo_analysis.errors import EstimationError
+from kyodo_analysis.stats import _dist
 
 if TYPE_CHECKING:
     from kyodo_analysis.stats.design import _BaseDesign
@@ -133,14 +133,14 @@ def crosstab(
                 "statistic": f,
                 "ndf": d0,
                 "ddf": d0 * nu,
-                "p_value": float(stats.f.sf(f, d0, d0 * nu)),
+                "p_value": float(_dist.f_sf(f, d0, d0 * nu)),
                 "method": "Pearson's X^2: Rao & Scott adjustment (F)",
             }
         else:
             test = {
                 "statistic": x2,
                 "df": float(k),
-                "p_value": float(stats.chi2.sf(x2 / np.mean(np.diag(delta)), k)),
+                "p_value": float(_dist.chi2_sf(x2 / np.mean(np.diag(delta)), k)),
                 "method": "Pearson's X^2: Rao & Scott adjustment (first order)",
             }
     else:
@@ -173,7 +173,7 @@ def crosstab(
             "statistic": stat,
             "ndf": ndf,
             "ddf": ddf,
-            "p_value": float(stats.f.sf(stat, ndf, ddf)),
+            "p_value": float(_dist.f_sf(stat, ndf, ddf)),
             "method": "Design-based Wald test of association"
             + (" (adjusted)" if statistic == "adjWald" else ""),
         }

@@ -41,9 +41,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from kyodo_analysis.errors import EstimationError
+from kyodo_analysis.stats import _dist
 from kyodo_analysis.stats._linearize import (
     LONELY_OPTIONS,
     Stage,
@@ -125,9 +125,9 @@ def _with_ones(*cols: np.ndarray) -> np.ndarray:
 def _quantile_crit(level: float, df: float | np.ndarray | None) -> np.ndarray:
     a = (1 + level) / 2
     if df is None:
-        return np.asarray(stats.norm.ppf(a))
+        return np.asarray(_dist.norm_ppf(a))
     df = np.asarray(df, dtype=float)
-    return np.asarray(np.where(np.isinf(df), stats.norm.ppf(a), stats.t.ppf(a, np.where(df > 0, df, np.nan))))
+    return np.asarray(np.where(np.isinf(df), _dist.norm_ppf(a), _dist.t_ppf(a, np.where(df > 0, df, np.nan))))
 
 
 def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -1119,10 +1119,10 @@ class _BaseDesign:
                 nrows = self._nrow_domain(domains, dom)
                 n_eff = (
                     n_eff
-                    * (stats.t.ppf(alpha / 2, nrows - 1) / stats.t.ppf(alpha / 2, use_df)) ** 2
+                    * (_dist.t_ppf(alpha / 2, nrows - 1) / _dist.t_ppf(alpha / 2, use_df)) ** 2
                 )
-                lo = stats.beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1)
-                hi = stats.beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))
+                lo = _dist.beta_ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1)
+                hi = _dist.beta_ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))
             elif method == "likelihood":
                 se_eta = (
                     self._logit_se(xx, drop, domains) if self._is_replicate else se / (p * (1 - p))
@@ -1209,7 +1209,7 @@ class _BaseDesign:
             naive = 1 / (sw * ph * (1 - ph))
             lam = se_eta[d] ** 2 / naive
             a = (1 - conf_level) / 2
-            tq = stats.t.ppf(a, df[d]) if np.isfinite(df[d]) else stats.norm.ppf(a)
+            tq = _dist.t_ppf(a, df[d]) if np.isfinite(df[d]) else _dist.norm_ppf(a)
             target = tq**2 * lam
 
             def dev(eta: float, s1: float = s1, sw: float = sw) -> float:
@@ -1467,9 +1467,9 @@ class _BaseDesign:
         tstat = e / s
         # like the interval: normal reference unless df is given (R confint on svycontrast)
         pval = 2 * (
-            stats.t.sf(abs(tstat), full_df)
+            _dist.t_sf(abs(tstat), full_df)
             if df is not None and np.isfinite(full_df)
-            else stats.norm.sf(abs(tstat))
+            else _dist.norm_sf(abs(tstat))
         )
         return pd.DataFrame(
             {
@@ -2096,12 +2096,12 @@ def compare_independent(
     s = np.sqrt(sa**2 + sb**2)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(s > 0, d / s, np.nan)
-    crit = float(stats.norm.ppf((1 + level) / 2))
+    crit = float(_dist.norm_ppf((1 + level) / 2))
     out["estimate"] = d
     out["se"] = s
     out["ci_low"] = d - crit * s
     out["ci_high"] = d + crit * s
     out["df"] = np.minimum(dfa, dfb)
     out["z"] = z
-    out["p_value"] = 2 * stats.norm.sf(np.abs(z))
+    out["p_value"] = 2 * _dist.norm_sf(np.abs(z))
     return out.reset_index(drop=True)

@@ -29,9 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+# scipy.optimize is imported inside the functions that fit: it is start-up every notebook
+# kernel would pay for pages that never fit a factor model.
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from kyodo_analysis.errors import EstimationError
 from kyodo_analysis.stats._moments import weighted_covariance
@@ -154,6 +155,8 @@ def _held_root(r: np.ndarray, q: int, psi: np.ndarray, held: np.ndarray
     values) if it is a fixed point of the clipped iteration (see
     :func:`_clipped_fixed_point`), else ``None``; and, when the root lies outside the
     bounds, the free coordinate furthest outside with the bound it crossed."""
+    from scipy import optimize
+
     free = ~held
     if not free.any():
         return None, None
@@ -210,6 +213,8 @@ def _minres_psi(r: np.ndarray, q: int, start: np.ndarray, *,
     ``bounded="iterate"`` (replicate refits, started at the full-sample solution): the
     limit of iterated principal axes held inside the bounds, solved exactly
     (:func:`_clipped_fixed_point`); the same root when it lies inside the bounds."""
+    from scipy import optimize
+
     if bounded == "iterate":
         return _clipped_fixed_point(r, q, start)
     sol = optimize.root(_uls_fixed_point, start, args=(r, q), jac=_uls_jacobian,
@@ -240,6 +245,8 @@ def fit_factors(r: np.ndarray, q: int, *, method: Method = "minres",
     speeds up refits of replicates). ``bounded``: how a Heywood case (a uniqueness at the
     bound 0.005) is solved: psych's L-BFGS-B, or iterated principal axes held in the bounds
     (faster; used for replicate refits, where only the spread matters)."""
+    from scipy import optimize
+
     p = r.shape[0]
     if not 1 <= q < p:
         raise EstimationError(f"number of factors must be between 1 and {p - 1}, got {q}")

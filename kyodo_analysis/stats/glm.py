@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from kyodo_analysis.errors import EstimationError
+from kyodo_analysis.stats import _dist
 
 if TYPE_CHECKING:
     from kyodo_analysis.stats.design import _BaseDesign
@@ -243,7 +243,7 @@ def svyglm(design: _BaseDesign, formula: str, *, family: Family = "gaussian") ->
     design_df = float(design._degf(active, np.zeros(len(frame), dtype=np.int64), 1)[0])
     df_res = design_df + 1 - len(beta)
     t = beta / se
-    p = 2 * stats.t.sf(np.abs(t), df_res) if df_res > 0 else np.full(len(t), np.nan)
+    p = 2 * _dist.t_sf(np.abs(t), df_res) if df_res > 0 else np.full(len(t), np.nan)
     # dispersion: svyvar of the Pearson residuals (y - mu)/sqrt(V(mu)) over the rows used
     # (R's residuals.svyglm divides the prior weights back out)
     r = (y - mu) / np.sqrt(var(mu))

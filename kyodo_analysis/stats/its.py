@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from kyodo_analysis.errors import EstimationError
+from kyodo_analysis.stats import _dist
 
 __all__ = ["ITSResult", "segmented_regression"]
 
@@ -184,7 +184,7 @@ def segmented_regression(
     lags = min(2, n // 5)
     ac = [np.sum(e_full[k:] * e_full[:-k]) / np.sum(e_full**2) for k in range(1, lags + 1)]
     q = n * (n + 2) * sum(a**2 / (n - k) for k, a in enumerate(ac, start=1))
-    lb_p = float(stats.chi2.sf(q, lags))
+    lb_p = float(_dist.chi2_sf(q, lags))
     e0 = logy - x0 @ np.linalg.lstsq(x0, logy, rcond=None)[0]
     r1 = _lag1(e0)
     rho = 0.0
@@ -197,8 +197,8 @@ def segmented_regression(
     sigma2 = float(resid @ resid / df)
     cov = sigma2 * np.linalg.inv(xs.T @ xs)
     se = np.sqrt(np.diag(cov))
-    tq = float(stats.t.ppf(0.5 + level / 2, df))
-    pvals = 2 * stats.t.sf(np.abs(beta / se), df)
+    tq = float(_dist.t_ppf(0.5 + level / 2, df))
+    pvals = 2 * _dist.t_sf(np.abs(beta / se), df)
     coefs = pd.DataFrame({"term": names, "estimate": beta, "se": se,
                           "ci_low": beta - tq * se, "ci_high": beta + tq * se, "p": pvals})
     k = len(names)
@@ -206,8 +206,8 @@ def segmented_regression(
     r[0, k - 2] = r[1, k - 1] = 1
     d = r @ beta
     f = float(d @ np.linalg.solve(r @ cov @ r.T, d) / 2)
-    plan_p = float(stats.f.sf(f, 2, df))
-    mde = float((tq + stats.t.ppf(power, df)) * se[k - 2])
+    plan_p = float(_dist.f_sf(f, 2, df))
+    mde = float((tq + _dist.t_ppf(power, df)) * se[k - 2])
     # over-dispersion check: Pearson chi2/df of the Poisson fit with the same terms
     try:
         from statsmodels.genmod import families

@@ -70,10 +70,10 @@ def _share_interval(p: np.ndarray, se: np.ndarray, df: np.ndarray, method: str,
                     level: float) -> tuple[np.ndarray, np.ndarray]:
     """Interval of a share as ``design.proportion`` gives it: ``"logit"`` (R ``svyciprop``
     default, ``t(df)`` quantile), ``"wald"`` (clipped to [0, 1])."""
-    from scipy import stats as sps
+    from kyodo_analysis.stats import _dist
 
-    t = np.where(np.isinf(df), sps.norm.ppf((1 + level) / 2),
-                 sps.t.ppf((1 + level) / 2, np.where(df > 0, df, np.nan)))
+    t = np.where(np.isinf(df), _dist.norm_ppf((1 + level) / 2),
+                 _dist.t_ppf((1 + level) / 2, np.where(df > 0, df, np.nan)))
     if method == "wald":
         return np.clip(p - t * se, 0, 1), np.clip(p + t * se, 0, 1)
     if method != "logit":

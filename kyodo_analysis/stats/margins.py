@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from kyodo_analysis.errors import EstimationError
+from kyodo_analysis.stats import _dist
 from kyodo_analysis.stats.glm import _irls, svyglm
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def average_marginal_effects(design: _BaseDesign, formula: str,
         u[active] = w[:, None] * (h - est) / w.sum() + infl @ grad.T
         cov = design.scores_vcov(u, active)  # type: ignore[attr-defined]
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    crit = sps.norm.ppf((1 + level) / 2)
+    crit = _dist.norm_ppf((1 + level) / 2)
     coefs = fit.coefficients
     return pd.DataFrame({
         "term": list(variables), "binary": binary, "estimate": est, "se": se,

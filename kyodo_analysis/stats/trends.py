@@ -44,6 +44,7 @@ from scipy import optimize, stats
 
 from kyodo_analysis.calendar import parse_fiscal_year
 from kyodo_analysis.errors import EstimationError
+from kyodo_analysis.stats import _dist
 
 __all__ = [
     "CountTrendFit",
@@ -276,7 +277,7 @@ def _hamed_rao_ratio(values: np.ndarray, alpha: float) -> float:
     denom = float(np.sum(d * d))
     if denom == 0:
         return 1.0
-    bound = stats.norm.ppf(1 - alpha / 2) / math.sqrt(n)
+    bound = _dist.norm_ppf(1 - alpha / 2) / math.sqrt(n)
     total = 0.0
     for k in range(1, n - 2):  # terms with k >= n-2 have zero weight
         r_k = float(np.sum(d[: n - k] * d[k:]) / denom)
@@ -363,11 +364,11 @@ def mann_kendall(
         num = s - np.sign(s) if continuity else s
         z = float(num / math.sqrt(var_s))
     if alternative == "two-sided":
-        p = float(2 * stats.norm.sf(abs(z)))
+        p = float(2 * _dist.norm_sf(abs(z)))
     elif alternative == "increasing":
-        p = float(stats.norm.sf(z))
+        p = float(_dist.norm_sf(z))
     else:
-        p = float(stats.norm.cdf(z))
+        p = float(_dist.norm_cdf(z))
     n0 = n * (n - 1) / 2
     _, n1 = _tie_term(x)
     tau = float(s / math.sqrt(n0 * (n0 - n1))) if n0 > n1 else 0.0
@@ -448,7 +449,7 @@ def sens_slope(
     slopes = np.sort(_pairwise_slopes(y, t))
     n_pairs = len(slopes)
     estimate = float(np.median(slopes))
-    c = stats.norm.ppf(1 - (1 - level) / 2) * math.sqrt(_mk_var(y))
+    c = _dist.norm_ppf(1 - (1 - level) / 2) * math.sqrt(_mk_var(y))
     m1 = (n_pairs - c) / 2
     m2 = (n_pairs + c) / 2
     positions = np.arange(1, n_pairs + 1, dtype=float)
@@ -667,7 +668,7 @@ def _cameron_trivedi(y: np.ndarray, mu: np.ndarray) -> tuple[float, float, float
     s2 = float(np.sum(resid**2) / dof)
     se = math.sqrt(s2 / denom) if s2 > 0 else float("nan")
     t = a_hat / se if se and se > 0 else float("nan")
-    p = float(stats.t.sf(t, dof)) if math.isfinite(t) else float("nan")
+    p = float(_dist.t_sf(t, dof)) if math.isfinite(t) else float("nan")
     return a_hat, float(t), p
 
 
@@ -797,7 +798,7 @@ def fit_count_trend(
     pois = _glm_fit(y, x, 0.0)
     x2 = _pearson(y, pois.mu, 0.0)
     dispersion = x2 / df_resid
-    od_p = float(stats.chi2.sf(x2, df_resid))
+    od_p = float(_dist.chi2_sf(x2, df_resid))
     ct = _cameron_trivedi(y, pois.mu)
 
     if family == "auto":
@@ -821,12 +822,12 @@ def fit_count_trend(
     se = np.sqrt(np.diag(cov))
     stat = params / se
     if use_nb:
-        q = stats.t.ppf(1 - (1 - level) / 2, df_resid)
-        p = 2 * stats.t.sf(np.abs(stat), df_resid)
+        q = _dist.t_ppf(1 - (1 - level) / 2, df_resid)
+        p = 2 * _dist.t_sf(np.abs(stat), df_resid)
         inference = "t"
     else:
-        q = stats.norm.ppf(1 - (1 - level) / 2)
-        p = 2 * stats.norm.sf(np.abs(stat))
+        q = _dist.norm_ppf(1 - (1 - level) / 2)
+        p = 2 * _dist.norm_sf(np.abs(stat))
         inference = "normal"
     coefs = pd.DataFrame(
         {
@@ -845,10 +846,10 @@ def fit_count_trend(
     w = float(b @ np.linalg.solve(cov[np.ix_(idx, idx)], b))
     if use_nb:
         plan_test = {"statistic": w / 2, "df1": 2, "df2": df_resid,
-                     "p": float(stats.f.sf(w / 2, 2, df_resid)), "distribution": "F"}
+                     "p": float(_dist.f_sf(w / 2, 2, df_resid)), "distribution": "F"}
     else:
         plan_test = {"statistic": w, "df1": 2, "df2": None,
-                     "p": float(stats.chi2.sf(w, 2)), "distribution": "chi2"}
+                     "p": float(_dist.chi2_sf(w, 2)), "distribution": "chi2"}
 
     def rr(term: str) -> RateRatio:
         row = coefs.loc[coefs["term"] == term].iloc[0]
@@ -1298,7 +1299,7 @@ def survey_trend(
     resid = yv - x @ coef
     df = n - 2
     chi2 = float(np.sum(w * resid**2))
-    chi2_p = float(stats.chi2.sf(chi2, df))
+    chi2_p = float(_dist.chi2_sf(chi2, df))
     phi_hat = chi2 / df
     if dispersion == "fixed":
         phi, use_t = 1.0, False

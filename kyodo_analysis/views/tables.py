@@ -129,13 +129,13 @@ def interval(p, se, df, *, method: str = "logit", level: float = 0.95
     design's degrees of freedom of the domain (R ``degf``); a share of 0 or 1 with no variance
     has the zero-width interval ``[p, p]`` (pages say so in a note).
     """
-    from scipy import stats
+    from kyodo_analysis.stats import _dist
 
     p = np.asarray(p, dtype=float)
     se = np.asarray(se, dtype=float)
     df = np.broadcast_to(np.asarray(df, dtype=float), p.shape)
-    crit = np.where(np.isfinite(df) & (df > 0), stats.t.ppf((1 + level) / 2, np.maximum(df, 1)),
-                    stats.norm.ppf((1 + level) / 2))
+    crit = np.where(np.isfinite(df) & (df > 0), _dist.t_ppf((1 + level) / 2, np.maximum(df, 1)),
+                    _dist.norm_ppf((1 + level) / 2))
     with np.errstate(divide="ignore", invalid="ignore"):
         if method == "logit":
             eta = np.log(p / (1 - p))
