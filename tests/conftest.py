@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
 from threadpoolctl import threadpool_limits
 
 from kyodo_analysis.demo.generate import generate_demo
@@ -13,6 +14,11 @@ from kyodo_analysis.study import Study
 # (reporting.runner.KERNEL_THREAD_LIMITS) it runs BLAS single-threaded: with a thread per core
 # the small matrices of survey data only make the threads spin against each other.
 threadpool_limits(limits=1)
+
+# No time limit per hypothesis example: speed is measured in benchmarks/, never asserted in a
+# test, and a loaded CI machine must not fail a correct property.
+settings.register_profile("kyodo", deadline=None)
+settings.load_profile("kyodo")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -10,49 +10,52 @@ parameter (a non-positive df) gives NaN, and a scalar argument a NumPy scalar, a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy import special
 
+#: What the functions return: a NumPy scalar for scalar arguments, else an array.
+Real = np.float64 | np.ndarray
+
 __all__ = ["beta_ppf", "chi2_sf", "f_sf", "norm_cdf", "norm_ppf", "norm_sf", "t_ppf", "t_sf"]
 
 
-def t_ppf(q: object, df: object) -> Any:
+def t_ppf(q: object, df: object) -> Real:
     """Student t quantile (``scipy.stats.t.ppf``)."""
-    return special.stdtrit(df, q)
+    return cast(Real, special.stdtrit(df, q))
 
 
-def t_sf(x: Any, df: object) -> Any:
+def t_sf(x: Any, df: object) -> Real:
     """Student t upper tail ``P(T > x)`` (``scipy.stats.t.sf``)."""
-    return special.stdtr(df, np.negative(x))
+    return cast(Real, special.stdtr(df, np.negative(x)))
 
 
-def norm_ppf(q: object) -> Any:
+def norm_ppf(q: object) -> Real:
     """Standard normal quantile (``scipy.stats.norm.ppf``)."""
-    return special.ndtri(q)
+    return cast(Real, special.ndtri(q))
 
 
-def norm_cdf(x: object) -> Any:
+def norm_cdf(x: object) -> Real:
     """Standard normal distribution function (``scipy.stats.norm.cdf``)."""
-    return special.ndtr(x)
+    return cast(Real, special.ndtr(x))
 
 
-def norm_sf(x: Any) -> Any:
+def norm_sf(x: Any) -> Real:
     """Standard normal upper tail (``scipy.stats.norm.sf``)."""
-    return special.ndtr(np.negative(x))
+    return cast(Real, special.ndtr(np.negative(x)))
 
 
-def chi2_sf(x: object, df: object) -> Any:
+def chi2_sf(x: object, df: object) -> Real:
     """Chi-square upper tail (``scipy.stats.chi2.sf``)."""
-    return special.chdtrc(df, x)
+    return cast(Real, special.chdtrc(df, x))
 
 
-def f_sf(x: object, dfn: object, dfd: object) -> Any:
+def f_sf(x: object, dfn: object, dfd: object) -> Real:
     """F upper tail (``scipy.stats.f.sf``)."""
-    return special.fdtrc(dfn, dfd, x)
+    return cast(Real, special.fdtrc(dfn, dfd, x))
 
 
-def beta_ppf(q: object, a: object, b: object) -> Any:
+def beta_ppf(q: object, a: object, b: object) -> Real:
     """Beta quantile (``scipy.stats.beta.ppf``; the inverse regularised incomplete beta)."""
-    return special.betaincinv(a, b, q)
+    return cast(Real, special.betaincinv(a, b, q))
