@@ -55,6 +55,7 @@ from kyodo_analysis.config.study import BundleConfig
 from kyodo_analysis.errors import KyodoError
 from kyodo_analysis.reporting import manifest as mf
 from kyodo_analysis.study import Study
+from kyodo_analysis.views.excel import csv_safe
 
 __all__ = ["BundleResult", "anonymise_wave", "build_bundle", "key_variables"]
 
@@ -235,7 +236,12 @@ def _csv(data: pd.DataFrame, weights: np.ndarray, fpc: np.ndarray | None, path: 
     for col in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[col]):  # pragma: no cover - coarsened
             frame[col] = frame[col].dt.strftime("%Y-%m")
-    frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n", na_rep="")
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            # text a spreadsheet would read as a formula (masked free text can begin with
+            # "-" or "="): written with a leading ' as every published CSV
+            frame[col] = frame[col].map(csv_safe, na_action="ignore")
+    # CRLF rows (RFC 4180): a text holding a bare CR is then quoted, not split into two rows
+    frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\r\n", na_rep="")
     return list(frame.columns)
 
 
