@@ -377,8 +377,8 @@ def _reproduce_bundle(path: Path, *, out: Path | None, timeout: int | None, jobs
                 _fail(str(exc))
         for line in result.lines():
             click.echo(line)
-        if out is not None and result.report is not None:
-            click.echo(f"rerun: {os.fspath(result.report.index)}")
+        if result.directory is not None:
+            click.echo(f"rerun: {os.fspath(result.directory)}")
         if result.notebooks_failed:
             _fail(f"{len(result.notebooks_failed)} notebooks failed in the rerun: "
                   + ", ".join(result.notebooks_failed))
