@@ -91,8 +91,10 @@ def main() -> int:
               f"exit {done.returncode}; "
               f"{summary[-1] if summary else done.stderr.strip()[-300:]}")
         for line in done.stdout.splitlines():
-            if line.startswith(("notebook runs rerun", "environment:")):
+            if line.startswith("notebook runs rerun") or "NOT explained" in line:
                 print("  " + line)
+        if done.returncode:
+            print(done.stderr.strip()[-2000:])
         return 0 if done.returncode == 0 else 1
 
 
