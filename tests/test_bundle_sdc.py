@@ -176,3 +176,25 @@ def test_design_cells_below_k_and_why_they_stay() -> None:
     got = design_cells(data, data, weights, KEYS, ["sex"], k=3)["design_cells"]
     assert not got["weight_identifies_cell"] and not got["other_keys_suppressed"]
     assert design_cells(data, data, weights, KEYS, [], k=3) == {"design_cells_below_k": 0}
+
+
+def test_explain_names_the_record_order_for_resampling_tables(tmp_path) -> None:
+    """The bundle's rows are shuffled: a table whose notes name a bootstrap or random starts
+    differs for that reason; any other unexplained difference stays unexplained."""
+    from types import SimpleNamespace
+
+    from kyodo_analysis.bundle.reproduce import ORDER_CAUSE, compare_records, explain
+
+    study = SimpleNamespace(description={"fiscal_year": 2025, "anonymisation": {}},
+                            bundle=tmp_path)
+    published = {"nb/boot": {"title": "安定性", "columns": ["x"], "rows": [[0.837]],
+                             "notes": ["ブートストラップ標本による分類の一致度"]},
+                 "nb/km": {"title": "類型", "columns": ["x"], "rows": [[0.179]],
+                           "notes": ["重み付き k-means 法"]},
+                 "nb/plain": {"title": "割合", "columns": ["x"], "rows": [[50.0]], "notes": []}}
+    new = {"nb/boot": {"columns": ["x"], "rows": [[0.929]]},
+           "nb/km": {"columns": ["x"], "rows": [[0.176]]},
+           "nb/plain": {"columns": ["x"], "rows": [[49.0]]}}
+    got = {t.key: t for t in explain(study, compare_records(published, new), published, {})}
+    assert got["nb/boot"].causes == (ORDER_CAUSE,) and got["nb/km"].causes == (ORDER_CAUSE,)
+    assert not got["nb/plain"].explained

@@ -465,7 +465,7 @@ def _tables_json(run_dir: Path, order: list[str]) -> dict:
     records = collect_tables(run_dir / "outputs", order=order)
     return {r.key: {"notebook": r.notebook, "name": r.name, "title": r.title,
                     "columns": list(r.columns), "rows": [list(x) for x in r.rows],
-                    "digest": r.digest()} for r in records}
+                    "notes": list(r.notes), "digest": r.digest()} for r in records}
 
 
 def build_bundle(study: Study, fiscal_year: int, *, out: Path, waves: list[int] | None = None,

@@ -160,6 +160,14 @@ def _signatures(study: BundleStudy, column: str) -> set[str]:
     return sig
 
 
+#: Words of a table's title or notes naming a method whose result depends on the order of the
+#: records (resampling, random starts): the bundle's rows are in a random order.
+ORDER_DEPENDENT = ("ブートストラップ", "bootstrap", "k-means", "初期値", "乱数", "random start")
+ORDER_CAUSE = ("記録の順序: 匿名化で行を無作為に並べ替えたため、ブートストラップや乱数の初期値による"
+               "値は変わります / record order: the anonymisation shuffles the rows, and "
+               "bootstrap or random-start results depend on the order of the records")
+
+
 def explain(study: BundleStudy, comparisons: Sequence[TableComparison],
             published: Mapping[str, Mapping], runs: Mapping[str, Mapping]
             ) -> list[TableComparison]:
@@ -201,6 +209,9 @@ def explain(study: BundleStudy, comparisons: Sequence[TableComparison],
                     table.get("free_text") and column in changes.get(fy, {}).get(
                         "free_text_dropped", [])):
                 causes.append(f"{column}（{names[column]}）: " + "; ".join(reasons[column]))
+        method = "\n".join([str(table.get("title", "")), *map(str, table.get("notes", []))])
+        if any(w.lower() in method.lower() for w in ORDER_DEPENDENT):
+            causes.append(ORDER_CAUSE)
         out.append(TableComparison(t.key, t.status, t.cells, t.shape, tuple(causes)))
     return out
 
