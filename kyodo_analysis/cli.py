@@ -269,7 +269,8 @@ def report(study_file: Path, fiscal_year: str | None, out: Path, timeout: int, j
 @main.command()
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
-              help="Publish the rerun under this folder [default: a temporary folder, removed].")
+              help="Publish the rerun under this folder (bundles: its executed notebooks and "
+                   "tables) [default: a temporary folder, removed].")
 @click.option("--timeout", type=click.IntRange(min=1), default=None,
               help="Seconds one notebook may run [default: as in the manifest].")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
