@@ -180,7 +180,8 @@ def test_design_cells_below_k_and_why_they_stay() -> None:
 
 def test_explain_names_the_record_order_for_resampling_tables(tmp_path) -> None:
     """The bundle's rows are shuffled: a table whose notes name a bootstrap or random starts
-    differs for that reason; any other unexplained difference stays unexplained."""
+    (and the tables of its name family in the notebook, built on its result) differs for
+    that reason; any other unexplained difference stays unexplained."""
     from types import SimpleNamespace
 
     from kyodo_analysis.bundle.reproduce import ORDER_CAUSE, compare_records, explain
@@ -191,10 +192,13 @@ def test_explain_names_the_record_order_for_resampling_tables(tmp_path) -> None:
                              "notes": ["ブートストラップ標本による分類の一致度"]},
                  "nb/km": {"title": "類型", "columns": ["x"], "rows": [[0.179]],
                            "notes": ["重み付き k-means 法"]},
+                 "nb/km_shares": {"title": "類型の構成比", "columns": ["x"], "rows": [[40.0]]},
                  "nb/plain": {"title": "割合", "columns": ["x"], "rows": [[50.0]], "notes": []}}
     new = {"nb/boot": {"columns": ["x"], "rows": [[0.929]]},
            "nb/km": {"columns": ["x"], "rows": [[0.176]]},
+           "nb/km_shares": {"columns": ["x"], "rows": [[41.0]]},  # built on the k-means result
            "nb/plain": {"columns": ["x"], "rows": [[49.0]]}}
     got = {t.key: t for t in explain(study, compare_records(published, new), published, {})}
     assert got["nb/boot"].causes == (ORDER_CAUSE,) and got["nb/km"].causes == (ORDER_CAUSE,)
+    assert got["nb/km_shares"].causes == (ORDER_CAUSE,)
     assert not got["nb/plain"].explained

@@ -168,6 +168,17 @@ ORDER_CAUSE = ("記録の順序: 匿名化で行を無作為に並べ替えた�
                "bootstrap or random-start results depend on the order of the records")
 
 
+def _order_dependent(table: Mapping) -> bool:
+    text = "\n".join([str(table.get("title", "")), *map(str, table.get("notes", []))]).lower()
+    return any(w.lower() in text for w in ORDER_DEPENDENT)
+
+
+def _family(key: str) -> str:
+    """``notebook/name`` up to the first ``_`` of the name."""
+    notebook, _, name = key.partition("/")
+    return f"{notebook}/{name.split('_', 1)[0]}"
+
+
 def explain(study: BundleStudy, comparisons: Sequence[TableComparison],
             published: Mapping[str, Mapping], runs: Mapping[str, Mapping]
             ) -> list[TableComparison]:
@@ -191,6 +202,10 @@ def explain(study: BundleStudy, comparisons: Sequence[TableComparison],
         for column in ch.get("free_text_dropped", []):
             reasons.setdefault(column, []).append(f"free text removed in FY{year}")
     sigs = {c: _signatures(study, c) for c in reasons}
+    # tables built on an order-dependent result: those naming the method, and the tables of
+    # the same notebook and name family (``segments_k`` -> ``segments_*``) that use its result
+    families = {_family(key) for key, table in published.items()
+                if _order_dependent(table)}
     names = {c: (study.codebook[c].text if c in study.codebook else c) for c in reasons}
     out = []
     for t in comparisons:
@@ -209,8 +224,7 @@ def explain(study: BundleStudy, comparisons: Sequence[TableComparison],
                     table.get("free_text") and column in changes.get(fy, {}).get(
                         "free_text_dropped", [])):
                 causes.append(f"{column}（{names[column]}）: " + "; ".join(reasons[column]))
-        method = "\n".join([str(table.get("title", "")), *map(str, table.get("notes", []))])
-        if any(w.lower() in method.lower() for w in ORDER_DEPENDENT):
+        if _family(t.key) in families:
             causes.append(ORDER_CAUSE)
         out.append(TableComparison(t.key, t.status, t.cells, t.shape, tuple(causes)))
     return out
