@@ -268,7 +268,8 @@ def report(study_file: Path, fiscal_year: str | None, out: Path, timeout: int, j
 @main.command()
 @click.argument("manifest", type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
-              help="Publish the rerun under this folder [default: a temporary folder, removed].")
+              help="Publish the rerun under this folder (bundles: its executed notebooks and "
+                   "tables) [default: a temporary folder, removed].")
 @click.option("--timeout", type=click.IntRange(min=1), default=None,
               help="Seconds one notebook may run [default: as in the manifest].")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
@@ -376,8 +377,8 @@ def _reproduce_bundle(path: Path, *, out: Path | None, timeout: int | None, jobs
                 _fail(str(exc))
         for line in result.lines():
             click.echo(line)
-        if out is not None and result.report is not None:
-            click.echo(f"rerun: {os.fspath(result.report.index)}")
+        if result.directory is not None:
+            click.echo(f"rerun: {os.fspath(result.directory)}")
         if result.notebooks_failed:
             _fail(f"{len(result.notebooks_failed)} notebooks failed in the rerun: "
                   + ", ".join(result.notebooks_failed))

@@ -27,11 +27,16 @@ FY = 2025
 # ------------------------------------------------------------------------------------------
 # fast: archive safety and tampering
 # ------------------------------------------------------------------------------------------
+def make_zip(path: Path, members: dict[str | zipfile.ZipInfo, str]) -> Path:
+    """A zip holding ``members`` (name or ZipInfo -> text), as an attacker would write it."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in members.items():
+            zf.writestr(name, text)
+    return path
+
+
 def test_safe_extract_refuses_paths_leaving_the_folder(tmp_path: Path) -> None:
-    evil = tmp_path / "evil.zip"
-    with zipfile.ZipFile(evil, "w") as zf:
-        zf.writestr("b/bundle.json", "{}")
-        zf.writestr("b/../../escaped.txt", "x")
+    evil = make_zip(tmp_path / "evil.zip", {"b/bundle.json": "{}", "b/../../escaped.txt": "x"})
     target = tmp_path / "target"
     target.mkdir()
     with pytest.raises(BundleError, match="outside"):
@@ -41,29 +46,50 @@ def test_safe_extract_refuses_paths_leaving_the_folder(tmp_path: Path) -> None:
 
 
 def test_safe_extract_refuses_absolute_paths_and_links(tmp_path: Path) -> None:
-    absolute = tmp_path / "abs.zip"
-    with zipfile.ZipFile(absolute, "w") as zf:
-        zf.writestr("/tmp/h17-absolute.txt", "x")
+    absolute = make_zip(tmp_path / "abs.zip", {"/tmp/h17-absolute.txt": "x"})
     with pytest.raises(BundleError, match="outside"):
         safe_extract(absolute, tmp_path / "t1")
-    link = tmp_path / "link.zip"
-    with zipfile.ZipFile(link, "w") as zf:
-        info = zipfile.ZipInfo("b/link")
-        info.external_attr = (0o120777 << 16)
-        zf.writestr(info, "/etc/passwd")
+    info = zipfile.ZipInfo("b/link")
+    info.external_attr = (0o120777 << 16)
+    link = make_zip(tmp_path / "link.zip", {info: "/etc/passwd"})
     with pytest.raises(BundleError, match="symbolic link"):
         safe_extract(link, tmp_path / "t2")
 
 
 def test_not_a_bundle(tmp_path: Path) -> None:
-    plain = tmp_path / "plain.zip"
-    with zipfile.ZipFile(plain, "w") as zf:
-        zf.writestr("x.txt", "x")
+    plain = make_zip(tmp_path / "plain.zip", {"x.txt": "x"})
     with pytest.raises(BundleError, match="not a study bundle"):
         safe_extract(plain, tmp_path / "t")
     result = CliRunner().invoke(main, ["reproduce", str(plain), "--python", "current"])
     assert result.exit_code == 1
     assert "not a study bundle" in result.output
+
+
+def test_microdata_text_cells_cannot_be_read_as_formulas(tmp_path: Path) -> None:
+    """Text cells of the microdata CSV pass through views.excel.csv_safe (masked free text
+    can begin with = + - @ tab or CR); numbers stay numbers; the bundle's reader gives the
+    text back as it was."""
+    from kyodo_analysis.bundle.build import _csv
+    from kyodo_analysis.bundle.study import read_microdata
+    from kyodo_analysis.codebook import Codebook
+
+    cb = Codebook.from_dict({
+        "codebook": "t", "id": {"columns": ["ID"]},
+        "questions": [{"id": "t1", "columns": ["自由記述"], "text": "自由記述", "type": "text"},
+                      {"id": "n1", "columns": ["数"], "text": "数", "type": "numeric"}]})
+    texts = ["=HYPERLINK(\"http://x\")", "+81", "-以上", "@SUM(A1)", "\tx", "\rx", "ふつう", ""]
+    data = pd.DataFrame({"id": pd.array([f"r{i:06d}" for i in range(1, 9)], dtype="string"),
+                         "t1": pd.array(texts, dtype="string"),
+                         "n1": pd.array([-1.5, 2, None, -3, 0, 1, 2, 3], dtype="Float64")})
+    path = tmp_path / "FY2025.csv"
+    _csv(data, np.full(8, 10.0), np.full(8, 100.0), path)
+    cells = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert cells["t1"].tolist()[:6] == ["'" + t for t in texts[:6]]
+    assert cells["t1"].tolist()[6:] == ["ふつう", ""]
+    assert cells["n1"].tolist()[:2] == ["-1.5", "2.0"]  # numbers are not quoted
+    back = read_microdata(path, cb)
+    assert back["t1"].tolist() == texts
+    assert back["n1"].tolist()[:2] == [-1.5, 2.0]
 
 
 def test_bundle_needs_a_published_run(tmp_path: Path) -> None:
@@ -151,6 +177,9 @@ def test_k_anonymity_holds_in_the_bundle(published, tmp_path: Path) -> None:
         # every violation left is a record whose design cell (strata x weighting margins,
         # never suppressed) is itself smaller than k
         assert rep["after"]["k_violations"] == rep["design_cells_below_k"]
+        if rep["design_cells_below_k"]:  # why they stay: see docs/bundle.md
+            cells = rep["design_cells"]
+            assert cells["other_keys_suppressed"] and cells["weight_identifies_cell"]
         assert rep["after"]["k_violations"] < rep["before"]["k_violations"] / 100
         data = s.load_wave(fy)
         fk = sdc.key_frequencies(data, keys)["fk"]

@@ -152,3 +152,53 @@ def test_bundle_config_block() -> None:
         BundleConfig.model_validate({"k": 1})
     with pytest.raises(ValidationError):
         BundleConfig.model_validate({"kk": 5})
+
+
+def test_design_cells_below_k_and_why_they_stay() -> None:
+    """Records whose design cell (strata x weighting margins, never suppressed) is rarer than
+    k: counted, their other keys all suppressed, and the final weight (one value per cell,
+    as raking gives) found to show the cell, so suppressing it would hide nothing."""
+    from kyodo_analysis.bundle.build import design_cells
+
+    data = hand_made()  # design cell = sex: 7 records of sex 1, 5 of sex 2
+    data.loc[11, "sex"] = 3  # a cell of one record
+    weights = data["sex"].map({1: 10.0, 2: 12.0, 3: 40.0}).to_numpy()
+    anonymised = data.assign(age=data["age"].where(data.index != 11))
+    got = design_cells(data, anonymised, weights, KEYS, ["sex"], k=3)
+    assert got["design_cells_below_k"] == 1
+    d = got["design_cells"]
+    assert (d["cells"], d["records"], d["sample_sizes"]) == (1, 1, [1])
+    assert d["population_estimates"] == [40.0]
+    assert d["risk_max"] == pytest.approx(1 / 40 / (1 - 1 / 40) * math.log(40), rel=1e-5)
+    assert d["other_keys_suppressed"] and d["weight_identifies_cell"]
+    # a weight shared with another cell does not show the cell; an unsuppressed key is seen
+    weights[11] = 10.0
+    got = design_cells(data, data, weights, KEYS, ["sex"], k=3)["design_cells"]
+    assert not got["weight_identifies_cell"] and not got["other_keys_suppressed"]
+    assert design_cells(data, data, weights, KEYS, [], k=3) == {"design_cells_below_k": 0}
+
+
+def test_explain_names_the_record_order_for_resampling_tables(tmp_path) -> None:
+    """The bundle's rows are shuffled: a table whose notes name a bootstrap or random starts
+    (and the tables of its name family in the notebook, built on its result) differs for
+    that reason; any other unexplained difference stays unexplained."""
+    from types import SimpleNamespace
+
+    from kyodo_analysis.bundle.reproduce import ORDER_CAUSE, compare_records, explain
+
+    study = SimpleNamespace(description={"fiscal_year": 2025, "anonymisation": {}},
+                            bundle=tmp_path)
+    published = {"nb/boot": {"title": "安定性", "columns": ["x"], "rows": [[0.837]],
+                             "notes": ["ブートストラップ標本による分類の一致度"]},
+                 "nb/km": {"title": "類型", "columns": ["x"], "rows": [[0.179]],
+                           "notes": ["重み付き k-means 法"]},
+                 "nb/km_shares": {"title": "類型の構成比", "columns": ["x"], "rows": [[40.0]]},
+                 "nb/plain": {"title": "割合", "columns": ["x"], "rows": [[50.0]], "notes": []}}
+    new = {"nb/boot": {"columns": ["x"], "rows": [[0.929]]},
+           "nb/km": {"columns": ["x"], "rows": [[0.176]]},
+           "nb/km_shares": {"columns": ["x"], "rows": [[41.0]]},  # built on the k-means result
+           "nb/plain": {"columns": ["x"], "rows": [[49.0]]}}
+    got = {t.key: t for t in explain(study, compare_records(published, new), published, {})}
+    assert got["nb/boot"].causes == (ORDER_CAUSE,) and got["nb/km"].causes == (ORDER_CAUSE,)
+    assert got["nb/km_shares"].causes == (ORDER_CAUSE,)
+    assert not got["nb/plain"].explained

@@ -3,9 +3,10 @@
 Copied into every bundle as ``reproduce.py`` (run by ``make reproduce`` or
 ``python3 reproduce.py``) and used by ``kyodo reproduce bundle.zip``: checks every file's
 sha256 against ``datapackage.json``, creates a virtual environment from
-``environment/requirements.lock`` (``pip install --require-hashes``), unpacks the bundled
-kyodo_analysis and runs ``kyodo reproduce <bundle> --python current`` in that environment.
-Everything it creates goes under ``<bundle>/.kyodo/``.
+``environment/requirements.lock`` (:func:`install_lock`), unpacks the bundled kyodo_analysis
+and runs ``kyodo reproduce <bundle> --python current`` in that environment. Everything it
+creates goes under ``<bundle>/.kyodo/``, except the wheels, kept in a local wheel cache
+(:func:`wheel_cache`) for the next environment.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -53,6 +55,59 @@ def _safe_untar(archive: Path, target: Path) -> None:
         tar.extractall(target)
 
 
+def wheel_cache() -> Path | None:
+    """The local wheel cache: ``$KYODO_WHEELS`` (empty: none), else ``kyodo/wheels`` in the
+    user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    if "KYODO_WHEELS" in os.environ:
+        return Path(os.environ["KYODO_WHEELS"]) if os.environ["KYODO_WHEELS"] else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kyodo" / "wheels"
+
+
+def _pins(lock: Path) -> list[tuple[str, str]]:
+    """``(name, version)`` of every ``name==version`` line of the lock."""
+    out = []
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        if "==" in line and not line.startswith((" ", "#", "-")):
+            name, _, version = line.split(";")[0].split()[0].partition("==")
+            out.append((name, version))
+    return out
+
+
+def _cached(cache: Path, pins: list[tuple[str, str]]) -> bool:
+    """Whether ``cache`` holds a wheel of every pin (pip still checks each one's hash)."""
+    names = {p.name.lower() for p in cache.glob("*.whl")} if cache.is_dir() else set()
+    stems = {"-".join(n.split("-")[:2]) for n in names}
+    return all(f"{re.sub(r'[-_.]+', '_', name).lower()}-{version.lower()}" in stems
+               for name, version in pins)
+
+
+def install_lock(python: str, lock: Path, cache: Path | None) -> None:
+    """Install exactly the locked packages into ``python``'s environment.
+
+    ``pip install --require-hashes --no-deps`` (the lock is complete: nothing is resolved),
+    preferring wheels and without compiling every module ahead (each is compiled when first
+    imported). With a wheel cache the wheels are taken from it without asking the index; a
+    cache lacking some is filled first (``pip download``), so the next environment is made
+    from local files.
+    """
+    pip = [python, "-m", "pip", "--disable-pip-version-check"]
+    options = ["--require-hashes", "--no-deps", "--prefer-binary", "-r", str(lock)]
+    if cache is not None:
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            cache = None
+    if cache is None:
+        subprocess.run([*pip, "install", "--quiet", "--no-compile", *options], check=True)
+        return
+    if not _cached(cache, _pins(lock)):
+        subprocess.run([*pip, "download", "--quiet", "--dest", str(cache), *options],
+                       check=True)
+    subprocess.run([*pip, "install", "--quiet", "--no-compile", "--no-index", "--find-links",
+                    str(cache), *options], check=True)
+
+
 def environment(root: Path, python: str | None) -> tuple[str, dict]:
     """The interpreter to run in and the process environment (PYTHONPATH to the source)."""
     work = root / WORK
@@ -70,8 +125,7 @@ def environment(root: Path, python: str | None) -> tuple[str, dict]:
     lock = root / "environment" / "requirements.lock"
     if not marker.is_file() or marker.read_text() != _sha256(lock):
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(exe), "-m", "pip", "install", "--quiet", "--require-hashes",
-                        "--no-deps", "-r", str(lock)], check=True)
+        install_lock(str(exe), lock, wheel_cache())
         marker.write_text(_sha256(lock))
     return str(exe), env
 

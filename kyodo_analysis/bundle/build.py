@@ -25,10 +25,12 @@ city's weights and standard errors.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import datetime as dt
 import json
 import logging
+import multiprocessing
 import os
 import secrets
 import shutil
@@ -45,8 +47,10 @@ import yaml
 from kyodo_analysis import paths, yamlio
 from kyodo_analysis.bundle import sdc
 from kyodo_analysis.bundle.package import (
+    load_validator,
     microdata_schema,
     validate_package,
+    validate_table,
     write_datapackage,
 )
 from kyodo_analysis.bundle.study import BUNDLE_FILE, FPC_COLUMN, WEIGHT_COLUMN, BundleError
@@ -55,6 +59,7 @@ from kyodo_analysis.config.study import BundleConfig
 from kyodo_analysis.errors import KyodoError
 from kyodo_analysis.reporting import manifest as mf
 from kyodo_analysis.study import Study
+from kyodo_analysis.views.excel import csv_safe
 
 __all__ = ["BundleResult", "anonymise_wave", "build_bundle", "key_variables"]
 
@@ -173,10 +178,7 @@ def anonymise_wave(study: Study, data: pd.DataFrame, weights: np.ndarray, *,
         recode_rows |= (data[c].fillna(-1) != recoded[c].fillna(-1)).to_numpy()
     report["records_changed"] = int((supp.changed_rows | recode_rows).sum())
     report["after"] = _risk(out, keys, weights, conf.k)
-    # records whose design cell (protected keys alone) is rarer than k stay violations: their
-    # design variables are kept so that the weights and standard errors stay exact
-    cell = sdc.key_frequencies(data, protected)["fk"] if protected else None
-    report["design_cells_below_k"] = int((cell < conf.k).sum()) if cell is not None else 0
+    report.update(design_cells(data, out, weights, keys, protected, conf.k))
     report["l_diversity"] = {}
     for item in sensitive_items(study):
         if item not in data.columns:
@@ -216,6 +218,45 @@ def anonymise_wave(study: Study, data: pd.DataFrame, weights: np.ndarray, *,
     return out, report
 
 
+def design_cells(data: pd.DataFrame, anonymised: pd.DataFrame, weights: np.ndarray,
+                 keys: list[str], protected: list[str], k: int) -> dict:
+    """Records whose design cell (the never-suppressed strata and weighting margins alone) is
+    rarer than ``k``: they stay k-anonymity violations. Why they cannot be protected without
+    changing the published figures is measured here, for the risk report:
+
+    * ``weight_identifies_cell``: every record of such a cell has a final weight that no
+      record outside the cell has (raking and post-stratification give one weight per cell),
+      so suppressing the cell's variables would hide nothing the ``weight`` column does not
+      show; changing or coarsening the weight changes the published estimates;
+    * the published standard errors of a weighted design use each record's weighting cell
+      (calibration residuals, :meth:`kyodo_analysis.study.Study.design`), so the margins
+      cannot ship as population totals alone.
+
+    ``other_keys_suppressed``: all their other key variables are suppressed in the bundle.
+    """
+    if not protected:
+        return {"design_cells_below_k": 0}
+    freq = sdc.key_frequencies(data, protected, weights)
+    below = (freq["fk"] < k).to_numpy()
+    out: dict = {"design_cells_below_k": int(below.sum())}
+    if not below.any():
+        return out
+    cell = data.groupby(protected, dropna=False, sort=False).ngroup().to_numpy()
+    w = np.round(np.asarray(weights, float), 6)
+    identifies = all(set(cell[w == w[i]]) == {cell[i]} for i in np.flatnonzero(below))
+    others = [c for c in keys if c not in protected]
+    risk = sdc.individual_risk(freq["fk"][below], freq["Fk"][below])
+    out["design_cells"] = {
+        "cells": len(set(cell[below])), "records": int(below.sum()),
+        "sample_sizes": sorted(int(f) for f in freq["fk"][below]),
+        "population_estimates": sorted(round(float(f), 1) for f in freq["Fk"][below]),
+        "risk_max": round(float(risk.max()), 6),
+        "other_keys_suppressed": bool(anonymised.loc[below, others].isna().all().all())
+        if others else True,
+        "weight_identifies_cell": bool(identifies)}
+    return out
+
+
 def coarsen_dates(values: pd.Series, precision: str) -> pd.Series:
     """Dates as ``YYYY-MM`` (month) or ``FY<year>`` (fiscal year, April to March)."""
     stamps = pd.to_datetime(values, errors="coerce")
@@ -235,7 +276,12 @@ def _csv(data: pd.DataFrame, weights: np.ndarray, fpc: np.ndarray | None, path: 
     for col in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[col]):  # pragma: no cover - coarsened
             frame[col] = frame[col].dt.strftime("%Y-%m")
-    frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n", na_rep="")
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            # text a spreadsheet would read as a formula (masked free text can begin with
+            # "-" or "="): written with a leading ' as every published CSV
+            frame[col] = frame[col].map(csv_safe, na_action="ignore")
+    # CRLF rows (RFC 4180): a text holding a bare CR is then quoted, not split into two rows
+    frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\r\n", na_rep="")
     return list(frame.columns)
 
 
@@ -419,7 +465,7 @@ def _tables_json(run_dir: Path, order: list[str]) -> dict:
     records = collect_tables(run_dir / "outputs", order=order)
     return {r.key: {"notebook": r.notebook, "name": r.name, "title": r.title,
                     "columns": list(r.columns), "rows": [list(x) for x in r.rows],
-                    "digest": r.digest()} for r in records}
+                    "notes": list(r.notes), "digest": r.digest()} for r in records}
 
 
 def build_bundle(study: Study, fiscal_year: int, *, out: Path, waves: list[int] | None = None,
@@ -456,6 +502,10 @@ def build_bundle(study: Study, fiscal_year: int, *, out: Path, waves: list[int] 
     folder_name = f"{study.name}-FY{fy}-bundle"
     stage = Path(out.parent / f".{out.name}.build-{os.getpid()}-{secrets.token_hex(4)}")
     tmp_zip = out.parent / f".{out.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    # frictionless validates in a helper process while the rest is written: its import alone
+    # (jsonschema's format grammars) takes seconds of CPU
+    checker = cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    checks = [checker.submit(load_validator)]
     try:
         root = stage / folder_name
         (root / "study" / "data").mkdir(parents=True)
@@ -480,6 +530,7 @@ def build_bundle(study: Study, fiscal_year: int, *, out: Path, waves: list[int] 
             rel = f"study/data/FY{y}.csv"
             columns = _csv(anon, weights[order], fpc, root / rel)
             schemas[rel] = microdata_schema(study.codebook, columns)
+            checks.append(checker.submit(validate_table, root, rel, schemas[rel]))
             risk["waves"][str(y)] = rep
         inputs = _input_map(study, skip)
         for src, target in inputs.items():
@@ -562,14 +613,18 @@ def build_bundle(study: Study, fiscal_year: int, *, out: Path, waves: list[int] 
                           schemas=schemas,
                           description="Anonymised microdata, codebook, design, notebooks and "
                                       "the published run (kyodo bundle).")
-        errors = validate_package(root)
+        checks.append(checker.submit(validate_package, root, tables=False))
+        errors = [e for check in checks for e in (check.result() or [])]
         if errors:
             raise BundleError("datapackage.json does not validate: " + "; ".join(errors[:5]))
-        with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED,
+                             compresslevel=6) as zf:
             for path in sorted(p for p in root.rglob("*") if p.is_file()):
-                zf.write(path, path.relative_to(stage).as_posix())
+                zf.write(path, path.relative_to(stage).as_posix(),  # .gz: compressed already
+                         compress_type=zipfile.ZIP_STORED if path.suffix == ".gz" else None)
         os.replace(tmp_zip, out)
     finally:
+        checker.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(stage, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             tmp_zip.unlink()

@@ -86,6 +86,31 @@ purpose.
 """
 
 
+def design_cells_markdown(r: dict) -> list[str]:
+    """Why records of design cells smaller than k stay in the bundle as they are."""
+    d = r.get("design_cells") or {}
+    lines = [f"設計上の区分（層 × 重み付けの区分）が k 未満のレコード / records in design cells "
+             f"(strata x weighting margins) smaller than k: {r['design_cells_below_k']}"]
+    if not d:
+        return lines
+    lines += [
+        "",
+        f"* 区分 / cells: {d['cells']}; 標本の件数 / sample sizes f: {d['sample_sizes']}; "
+        f"推定母集団 / estimated population F: {d['population_estimates']}; "
+        f"個体リスク最大 / max individual risk: {d['risk_max']:.4f}",
+        "* 他の準識別子はすべて秘匿済み / all their other key variables suppressed: "
+        + ("はい / yes" if d["other_keys_suppressed"] else "いいえ / no"),
+        "* 設計変数を秘匿しない理由 / why their design variables are not suppressed: "
+        + ("最終ウェイトが区分ごとに一つの値で、ウェイトの列から区分が分かるため秘匿しても保護に"
+           "なりません / the final weight is one value per cell, so the weight column shows "
+           "the cell anyway; " if d["weight_identifies_cell"] else "")
+        + "公表した標準誤差は各レコードの重み付けの区分（キャリブレーション残差）を使うため、"
+          "秘匿すると公表値と同じ標準誤差が出ません / the published standard errors use each "
+          "record's weighting cell (calibration residuals): suppressing it changes them",
+    ]
+    return lines
+
+
 def risk_markdown(study, risk: dict) -> str:
     lines = [f"# 開示リスクの報告 / Disclosure-risk report — {md(study.title)}", "",
              f"k = {risk['k']}, l = {risk['l']}", ""]
@@ -105,9 +130,7 @@ def risk_markdown(study, risk: dict) -> str:
                   f"| {a['expected_reidentifications']:.2f} |", "",
                   f"変更したレコード / records changed: {r['records_changed']}", ""]
         if r.get("design_cells_below_k"):
-            lines += [f"設計上の層・重み付けの区分が k 未満のレコード / records in design cells "
-                      f"smaller than k: {r['design_cells_below_k']}（重みを正確に保つため設計変数は"
-                      "秘匿していません / design variables kept so the weights stay exact）", ""]
+            lines += [*design_cells_markdown(r), ""]
         if r["suppressed"]:
             lines.append("秘匿した値 / values suppressed: " + ", ".join(
                 f"{code(c)} {n}" for c, n in r["suppressed"].items()))

@@ -57,9 +57,14 @@ class TableComparison:
 
 @dataclass
 class BundleReproduceResult:
+    """The comparison of every published table; ``directory`` holds the rerun's executed
+    notebooks and tables when it was kept (``out_root``)."""
+
     tables: list[TableComparison] = field(default_factory=list)
-    report: object = None
+    directory: Path | None = None
     notebooks_failed: tuple[str, ...] = ()
+    notebooks_run: int = 0
+    notebook_runs: int = 0
 
     @property
     def identical(self) -> list[TableComparison]:
@@ -79,6 +84,9 @@ class BundleReproduceResult:
 
     def lines(self, *, max_cells: int = 20) -> list[str]:
         out = []
+        if self.notebook_runs:
+            out.append(f"notebook runs rerun: {self.notebooks_run} of {self.notebook_runs} "
+                       "(those that published tables)")
         for t in self.tables:
             if t.status == "identical":
                 continue
@@ -152,6 +160,25 @@ def _signatures(study: BundleStudy, column: str) -> set[str]:
     return sig
 
 
+#: Words of a table's title or notes naming a method whose result depends on the order of the
+#: records (resampling, random starts): the bundle's rows are in a random order.
+ORDER_DEPENDENT = ("ブートストラップ", "bootstrap", "k-means", "初期値", "乱数", "random start")
+ORDER_CAUSE = ("記録の順序: 匿名化で行を無作為に並べ替えたため、ブートストラップや乱数の初期値による"
+               "値は変わります / record order: the anonymisation shuffles the rows, and "
+               "bootstrap or random-start results depend on the order of the records")
+
+
+def _order_dependent(table: Mapping) -> bool:
+    text = "\n".join([str(table.get("title", "")), *map(str, table.get("notes", []))]).lower()
+    return any(w.lower() in text for w in ORDER_DEPENDENT)
+
+
+def _family(key: str) -> str:
+    """``notebook/name`` up to the first ``_`` of the name."""
+    notebook, _, name = key.partition("/")
+    return f"{notebook}/{name.split('_', 1)[0]}"
+
+
 def explain(study: BundleStudy, comparisons: Sequence[TableComparison],
             published: Mapping[str, Mapping], runs: Mapping[str, Mapping]
             ) -> list[TableComparison]:
@@ -175,6 +202,10 @@ def explain(study: BundleStudy, comparisons: Sequence[TableComparison],
         for column in ch.get("free_text_dropped", []):
             reasons.setdefault(column, []).append(f"free text removed in FY{year}")
     sigs = {c: _signatures(study, c) for c in reasons}
+    # tables built on an order-dependent result: those naming the method, and the tables of
+    # the same notebook and name family (``segments_k`` -> ``segments_*``) that use its result
+    families = {_family(key) for key, table in published.items()
+                if _order_dependent(table)}
     names = {c: (study.codebook[c].text if c in study.codebook else c) for c in reasons}
     out = []
     for t in comparisons:
@@ -193,39 +224,71 @@ def explain(study: BundleStudy, comparisons: Sequence[TableComparison],
                     table.get("free_text") and column in changes.get(fy, {}).get(
                         "free_text_dropped", [])):
                 causes.append(f"{column}（{names[column]}）: " + "; ".join(reasons[column]))
+        if _family(t.key) in families:
+            causes.append(ORDER_CAUSE)
         out.append(TableComparison(t.key, t.status, t.cells, t.shape, tuple(causes)))
     return out
 
 
+def _rerun(source: Path, output: Path, parameters: dict, *, cwd: Path, timeout: int):
+    """One notebook in a pool worker: executed, tables written, no page (see run_bundle)."""
+    from kyodo_analysis.reporting.runner import execute_notebook
+
+    Path(parameters["output_dir"]).mkdir(parents=True, exist_ok=True)
+    return execute_notebook(source, output, parameters, cwd=cwd, timeout=timeout)
+
+
 def run_bundle(root: Path, *, out_root: Path | None = None, jobs: int | None = None,
                timeout: int | None = None, progress: bool = False) -> BundleReproduceResult:
-    """Run the published notebooks on the bundle in this interpreter and compare the tables."""
+    """Run the published notebooks on the bundle in this interpreter and compare the tables.
+
+    Only the notebook runs that published a table are rerun (a run without tables has
+    nothing to compare), in parallel in the report runner's process pool
+    (:func:`~kyodo_analysis.reporting.batch.open_executor`, ``jobs`` workers), and only their
+    tables are made: no pages, workbook or PDF. The executed notebooks and their tables go
+    to ``out_root`` (default: a temporary folder, removed).
+    """
+    from kyodo_analysis.reporting.batch import default_jobs, open_executor
     from kyodo_analysis.reporting.publish import collect_tables
-    from kyodo_analysis.reporting.report import _execute
-    from kyodo_analysis.reporting.suite import PlannedRun
+    from kyodo_analysis.reporting.runner import NotebookResult
 
     study = open_bundle(root)
     root = study.bundle
     params = json.loads((root / "notebooks" / "parameters.json").read_text(encoding="utf-8"))
-    fy = int(params["fiscal_year"])
     study_file = str(study.path.resolve())
-    runs = [PlannedRun(r["id"], r["notebook"], r.get("title") or r["id"],
-                       {**r["parameters"], "study": study_file}, r.get("group", ""))
-            for r in params["runs"]]
     manifest = json.loads((root / "published" / "manifest.json").read_text(encoding="utf-8"))
     timeout = timeout or int(manifest.get("executor", {}).get("timeout") or 600)
     published = json.loads((root / "published" / "tables.json").read_text(encoding="utf-8"))
+    with_tables = {t["notebook"] for t in published.values()}
+    runs = [r for r in params["runs"] if r["id"] in with_tables]
+    nb_dir = (root / "notebooks").resolve()
+    results: list = []
     with contextlib.ExitStack() as stack:
         out = out_root
         if out is None:
-            out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kyodo-bundle-run-")))
-        report = _execute(study, fy, runs, out_root=Path(out), notebook_dir=root / "notebooks",
-                          timeout=timeout, jobs=jobs, scheduler=None, executor=None,
-                          progress=progress, run_id=None, update_latest=False)
-        records = collect_tables(report.directory / "outputs", order=[r.id for r in runs])
+            out = stack.enter_context(tempfile.TemporaryDirectory(prefix="kyodo-bundle-run-"))
+        out = Path(out).resolve()
+        (out / "ipynb").mkdir(parents=True, exist_ok=True)
+        workers = max(1, min(jobs or default_jobs(), len(runs)))
+        with open_executor(jobs=workers) as pool:
+            futures = [pool.submit(
+                _rerun, nb_dir / f"{r['notebook']}.ipynb", out / "ipynb" / f"{r['id']}.ipynb",
+                {**r["parameters"], "study": study_file, "output_dir": str(out / "outputs" / r["id"])},
+                cwd=nb_dir, timeout=timeout) for r in runs]
+            for r, fut in zip(runs, futures, strict=True):
+                try:
+                    res = fut.result()
+                except Exception as exc:  # the worker died: the notebook failed
+                    res = NotebookResult(r["id"], out / "ipynb" / f"{r['id']}.ipynb", False,
+                                         f"worker failed: {type(exc).__name__}: {exc}",
+                                         status="error")
+                (log.info if res.ok else log.error)("run %s: %s", r["id"], res.describe())
+                results.append((r["id"], res))
+        records = collect_tables(out / "outputs", order=[r["id"] for r in runs])
         new = {r.key: {"columns": list(r.columns), "rows": [list(x) for x in r.rows]}
                for r in records}
     comparisons = compare_records(published, new)
     comparisons = explain(study, comparisons, published, {r["id"]: r for r in params["runs"]})
-    failed = tuple(n.name for n in report.notebooks if not n.ok)
-    return BundleReproduceResult(comparisons, report, failed)
+    failed = tuple(i for i, res in results if not res.ok)
+    return BundleReproduceResult(comparisons, out if out_root is not None else None, failed,
+                                 len(runs), len(params["runs"]))

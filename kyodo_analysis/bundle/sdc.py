@@ -23,7 +23,6 @@ Individual risk follows Benedetti & Franconi (1998) as used by sdcMicro ``indivR
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -39,9 +38,6 @@ __all__ = [
     "local_suppression",
 ]
 
-_BLOCK = 512
-
-
 def _key_matrix(data: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
     """Keys as a float matrix with NaN for missing (wildcards)."""
     cols = []
@@ -51,20 +47,49 @@ def _key_matrix(data: pd.DataFrame, keys: Sequence[str]) -> np.ndarray:
     return np.column_stack(cols) if cols else np.empty((len(data), 0))
 
 
+def _dense(codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes renumbered 0..m-1 (same order), and m."""
+    values, inverse = np.unique(codes, return_inverse=True)
+    return inverse.reshape(-1), len(values)
+
+
 def _match_counts(x: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(f, F): per row, the number (and weight sum) of rows matching it with NA wildcards."""
-    n = x.shape[0]
+    """(f, F): per row, the number (and weight sum) of rows matching it with NA wildcards.
+
+    Grouped by key, not compared pair by pair: rows are split by their pattern of missing
+    keys (few patterns); a row ``i`` of pattern ``a`` matches a row ``j`` of pattern ``b``
+    exactly when they agree on the keys both have, so for each pair of patterns the rows of
+    ``b`` are counted per value of those keys and the counts looked up for the rows of ``a``.
+    Without missing keys this is one group-by over the key.
+    """
+    n, v = x.shape
     f = np.zeros(n)
     big_f = np.zeros(n)
+    if n == 0:
+        return f, big_f
     na = np.isnan(x)
-    for start in range(0, n, _BLOCK):
-        xb, nab = x[start:start + _BLOCK], na[start:start + _BLOCK]
-        match = np.ones((xb.shape[0], n), dtype=bool)
-        for v in range(x.shape[1]):
-            eq = (xb[:, v][:, None] == x[:, v][None, :]) | nab[:, v][:, None] | na[:, v][None, :]
-            match &= eq
-        f[start:start + _BLOCK] = match.sum(axis=1)
-        big_f[start:start + _BLOCK] = match @ weights
+    ranks = np.zeros((n, v), dtype=np.int64)
+    sizes = []
+    for c in range(v):
+        ok = ~na[:, c]
+        m = 1
+        if ok.any():
+            ranks[ok, c], m = _dense(x[ok, c])
+        sizes.append(m)
+    patterns, which = np.unique(na, axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    members = [np.flatnonzero(which == p) for p in range(len(patterns))]
+    for a, rows_a in enumerate(members):
+        for b, rows_b in enumerate(members):
+            rows = np.concatenate([rows_a, rows_b])
+            code, size = np.zeros(len(rows), dtype=np.int64), 1
+            for c in np.flatnonzero(~patterns[a] & ~patterns[b]):  # the keys both rows have
+                code, size = code * sizes[c] + ranks[rows, c], size * sizes[c]
+                if size > 4 * n:  # keep the combined code small: renumber the combinations
+                    code, size = _dense(code)
+            code_a, code_b = code[:len(rows_a)], code[len(rows_a):]
+            f[rows_a] += np.bincount(code_b, minlength=size)[code_a]
+            big_f[rows_a] += np.bincount(code_b, weights=weights[rows_b], minlength=size)[code_a]
     return f, big_f
 
 
@@ -79,20 +104,15 @@ def key_frequencies(data: pd.DataFrame, keys: Sequence[str],
 
 def individual_risk(fk: Sequence[float], Fk: Sequence[float]) -> np.ndarray:
     """Individual re-identification risk of each record (see the module docstring)."""
-    out = []
-    for f, big_f in zip(np.asarray(fk, float), np.asarray(Fk, float), strict=True):
-        if big_f <= f or f <= 0:
-            out.append(1.0 / f if f > 0 else 1.0)
-            continue
-        p = f / big_f
-        if f == 1:
-            r = p / (1 - p) * math.log(1 / p)
-        elif f == 2:
-            r = p / (1 - p) ** 2 * (p * math.log(p) + 1 - p)
-        else:
-            r = p / (f - (1 - p))
-        out.append(min(max(r, 0.0), 1.0))
-    return np.asarray(out)
+    f, big_f = np.asarray(fk, float), np.asarray(Fk, float)
+    out = 1.0 / np.where(f > 0, f, 1.0)  # F <= f: the sample holds the key's population
+    est = (big_f > f) & (f > 0)
+    p, fe = f[est] / big_f[est], f[est]  # 0 < p < 1
+    r = np.where(fe == 1, p / (1 - p) * np.log(1 / p),
+                 np.where(fe == 2, p / (1 - p) ** 2 * (p * np.log(p) + 1 - p),
+                          p / (fe - (1 - p))))
+    out[est] = np.clip(r, 0.0, 1.0)
+    return out
 
 
 def l_diversity(data: pd.DataFrame, keys: Sequence[str], sensitive: str) -> pd.Series:
@@ -100,9 +120,8 @@ def l_diversity(data: pd.DataFrame, keys: Sequence[str], sensitive: str) -> pd.S
     records sharing its key exactly (sdcMicro ``ldiversity``, distinct l)."""
     if not keys:
         return pd.Series(data[sensitive].nunique(dropna=True), index=data.index)
-    frame = data[list(keys)].astype("string").fillna("<NA>")
-    group = frame.apply(lambda r: "\x1f".join(r), axis=1)
-    return data[sensitive].groupby(group).transform(lambda s: s.nunique(dropna=True)).astype(int)
+    groups = data.groupby(list(keys), dropna=False, sort=False)[sensitive]
+    return groups.transform("nunique").astype(int)
 
 
 def global_recode(data: pd.DataFrame, recode: Mapping[str, Mapping[int, Sequence[int]]]
@@ -154,41 +173,42 @@ def local_suppression(data: pd.DataFrame, keys: Sequence[str], *, k: int = 5,
     f, _ = _match_counts(x, ones)
     before = int((f < k).sum())
     original_na = np.isnan(x)
+    # one row per key (contiguous), updated as values are suppressed
+    xt, has = np.ascontiguousarray(x.T), ~np.ascontiguousarray(original_na.T)
 
     def trials(i: int, open_keys: list[str]) -> tuple[int, dict[str, int]]:
         """Frequency of record i's key now, and with each open key suppressed."""
-        row = x[i]
-        match = np.ones((x.shape[0], x.shape[1]), dtype=bool)
-        for v in range(x.shape[1]):
-            if not np.isnan(row[v]):
-                match[:, v] = (x[:, v] == row[v]) | np.isnan(x[:, v])
-        misses = (~match).sum(axis=1)
-        now = int((misses == 0).sum())
-        return now, {c: now + int(((misses == 1) & ~match[:, col[c]]).sum()) for c in open_keys}
+        # where a record differs from record i (a missing value on either side matches)
+        miss = (xt != xt[:, i, None]) & has & has[:, i, None]
+        misses = miss.sum(axis=0, dtype=np.int32)
+        now = int(np.count_nonzero(misses == 0))
+        only = np.count_nonzero(miss[:, misses == 1], axis=1)  # differing in that key alone
+        return now, {c: now + int(only[col[c]]) for c in open_keys}
 
     for _ in range(max_rounds):
-        f, _ = _match_counts(x, ones)
+        f, _ = _match_counts(xt.T, ones)
         todo = np.flatnonzero(f < k)
         if not len(todo):
             break
         progress = False
         for i in todo:
             while True:
-                open_keys = [c for c in suppressible if not np.isnan(x[i, col[c]])]
+                open_keys = [c for c in suppressible if has[col[c], i]]
                 now, after = trials(i, open_keys)
                 if now >= k or not open_keys:
                     break
                 fixed = next((c for c in open_keys if after[c] >= k), None)
-                x[i, col[fixed or open_keys[0]]] = np.nan
+                v = col[fixed or open_keys[0]]
+                xt[v, i], has[v, i] = np.nan, False
                 progress = True
                 if fixed:
                     break
         if not progress:
             break
-    f, _ = _match_counts(x, ones)
+    f, _ = _match_counts(xt.T, ones)
     out = data.copy()
     suppressed = {}
-    new_na = np.isnan(x) & ~original_na
+    new_na = ~has.T & ~original_na
     for c, v in col.items():
         suppressed[c] = int(new_na[:, v].sum())
         if suppressed[c]:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from kyodo_analysis.errors import ConfigError, KyodoError
 from kyodo_analysis.study import Study
+from kyodo_analysis.views.excel import csv_unsafe
 
 __all__ = ["BUNDLE_FILE", "BundleError", "BundleStudy", "bundle_root", "open_bundle",
            "read_design_columns", "read_microdata", "safe_extract"]
@@ -59,8 +60,8 @@ def read_microdata(path: Path, codebook) -> pd.DataFrame:
     for q in codebook:
         for col in (q.option_ids if q.is_multiple else [q.id]):
             values = raw[col] if col in raw.columns else pd.Series([""] * len(raw))
-            if q.type == "text":
-                out[col] = values.astype("string").fillna("")
+            if q.type == "text":  # written through csv_safe: its ' prefix removed again
+                out[col] = values.map(csv_unsafe).astype("string").fillna("")
             elif q.type == "numeric":
                 out[col] = pd.to_numeric(values.replace("", None)).astype("Float64")
             elif q.type == "date":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["HEADER_ROW", "LEGEND", "csv_safe", "read_workbook", "write_workbook"]
+__all__ = ["HEADER_ROW", "LEGEND", "csv_safe", "csv_unsafe", "read_workbook", "write_workbook"]
 
 #: 1-based row of the header of every table sheet.
 HEADER_ROW = 4
@@ -38,6 +38,15 @@ def csv_safe(value: object) -> object:
     cells through this, as ``tables.xlsx`` writes them as text."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
+    return value
+
+
+def csv_unsafe(value: object) -> object:
+    """The text :func:`csv_safe` was given: a leading ``'`` before ``=``, ``+``, ``-``, ``@``,
+    tab or CR removed again (for reading back a CSV this package wrote; a text that itself
+    began with ``'=`` would lose its ``'``)."""
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(_FORMULA_START):
+        return value[1:]
     return value
 
 
