@@ -381,14 +381,21 @@ class Study:
             # One design per wave and store state: the pages and the indicator history ask
             # for the same wave again and again (a design is never changed in place; a
             # re-import changes the store file and so the key).
-            store = self.store_path
-            stamp = (store.stat().st_mtime_ns, store.stat().st_size) if store.is_file() else None
-            key = (self.wave(fiscal_year).fiscal_year, weighted, stamp)
+            key = (self.wave(fiscal_year).fiscal_year, weighted, self._data_stamp(fiscal_year))
             cache = self.__dict__.setdefault("_designs", {})
             if key not in cache:
                 cache[key] = self._design(fiscal_year, self.load_wave(fiscal_year), weighted=weighted)
             return cache[key]
         return self._design(fiscal_year, data, weighted=weighted)
+
+    def _data_stamp(self, fiscal_year: int) -> tuple[int, int] | None:
+        """(mtime, size) of what the wave is read from (the store): a change to it makes the
+        designs kept by :meth:`design` stale."""
+        store = self.store_path
+        if not store.is_file():
+            return None
+        stat = store.stat()
+        return stat.st_mtime_ns, stat.st_size
 
     def _design(self, fiscal_year: int, data: pd.DataFrame, *, weighted: bool):
         from kyodo_analysis.stats import SurveyDesign

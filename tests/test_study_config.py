@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -203,3 +204,15 @@ def test_logit_weighting_needs_bounds(demo_doc, tmp_path):
     with pytest.raises(ConfigError, match="bounds") as err:
         load_study_config(_write(tmp_path, demo_doc))
     assert err.value.key == "design.weighting"
+
+
+def test_a_waves_design_is_built_once_per_store_state(demo_study, monkeypatch):
+    first = demo_study.design(2025)
+    assert demo_study.design("令和7年度") is first  # the same wave however the year is written
+    assert demo_study.design(2025, weighted=False) is not first
+    assert demo_study.design(2024) is not first
+    # a re-import changes the store file, and with it the design
+    monkeypatch.setattr(type(demo_study), "_data_stamp", lambda self, fy: (0, 1))
+    rebuilt = demo_study.design(2025)
+    assert rebuilt is not first
+    assert np.allclose(rebuilt.weights, first.weights)

@@ -112,6 +112,10 @@ class BundleStudy(Study):
     def load_wave(self, fiscal_year: int, *, store_path=None) -> pd.DataFrame:
         return read_microdata(self._wave_file(fiscal_year), self.codebook)
 
+    def _data_stamp(self, fiscal_year: int) -> tuple[int, int] | None:
+        stat = self._wave_file(fiscal_year).stat()
+        return stat.st_mtime_ns, stat.st_size
+
     def final_weights(self, fiscal_year: int):
         """The final weights of the city's design for the wave, as shipped in the bundle."""
         return read_design_columns(self._wave_file(fiscal_year))[WEIGHT_COLUMN].to_numpy()
