@@ -225,3 +225,25 @@ def test_kernels_run_their_numerical_libraries_single_threaded(tmp_path, monkeyp
     assert "env 1 1" in out and "blas [1]" in out
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # the user's setting wins
     assert "env 2 1" in printed("user.ipynb")
+
+
+def test_pages_start_longest_first_and_results_keep_the_suite_order(tmp_path):
+    from kyodo_analysis.reporting.report import submission_order
+    from kyodo_analysis.reporting.runner import NotebookJob
+
+    def job(name: str, **params) -> NotebookJob:
+        return NotebookJob(name, tmp_path / f"{name}.ipynb", tmp_path / "o.ipynb", tmp_path / "o.html",
+                           name, params, tmp_path)
+
+    jobs = [job("01"), job("04-a", district="a"), job("04-b", district="b"), job("08"), job("09")]
+    # no previous run: city pages first, the short district pages fill in after them
+    assert submission_order(jobs, tmp_path / "none") == [0, 3, 4, 1, 2]
+    previous = tmp_path / "latest"
+    previous.mkdir()
+    (previous / "manifest.json").write_text(json.dumps({"notebooks": [
+        {"id": "01", "seconds": 9.0}, {"id": "04-a", "seconds": 6.0}, {"id": "04-b", "seconds": 7.0},
+        {"id": "08", "seconds": 30.0}]}), encoding="utf-8")
+    # longest first by the previous run; a page it did not run ("09") counts as the longest
+    assert submission_order(jobs, previous) == [3, 4, 0, 2, 1]
+    (previous / "manifest.json").write_text("{not json", encoding="utf-8")
+    assert submission_order(jobs, previous) == [0, 3, 4, 1, 2]

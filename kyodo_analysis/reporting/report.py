@@ -57,12 +57,32 @@ __all__ = [
     "new_run_id",
     "reproduce",
     "run_report",
+    "submission_order",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Name of the pointer to the newest clean run inside ``FY<year>/``.
 LATEST = "latest"
+
+
+def submission_order(jobs: Sequence[NotebookJob], previous: Path) -> list[int]:
+    """The order to start ``jobs`` in (indices): longest first, so that no worker is left
+    running a long page alone at the end while the others wait.
+
+    The durations are the previous complete run's (``previous``: its folder, with
+    ``manifest.json``); a page it did not run counts as the longest. Without a previous run,
+    the city pages go first and the (many, short) district pages fill in after them. Only
+    the start order changes: pages, tables and their numbers follow the suite.
+    """
+    seconds: dict[str, float] = {}
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        doc = json.loads((previous / "manifest.json").read_text(encoding="utf-8"))
+        seconds = {n["id"]: float(n["seconds"]) for n in doc["notebooks"] if n.get("seconds")}
+    if not seconds:
+        return sorted(range(len(jobs)), key=lambda i: ("district" in jobs[i].parameters, i))
+    longest = max(seconds.values())
+    return sorted(range(len(jobs)), key=lambda i: (-seconds.get(jobs[i].id, longest), i))
 OUTPUTS = "outputs"
 
 
@@ -242,8 +262,10 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
         def note(result: NotebookResult) -> None:
             (log.info if result.ok else log.error)("%s", result.describe())
 
-        results = run_batch(job_list, executor=executor, max_workers=jobs, scheduler=scheduler,
-                            progress=progress, on_result=note)
+        order = submission_order(job_list, fy_dir / LATEST)
+        finished = run_batch([job_list[i] for i in order], executor=executor, max_workers=jobs,
+                             scheduler=scheduler, progress=progress, on_result=note)
+        results = [r for _, r in sorted(zip(order, finished, strict=True), key=lambda p: p[0])]
         titles = {r.id: r.title for r in runs}
         records = collect_tables(build / OUTPUTS, order=[r.id for r in runs])
         xlsx = write_tables_xlsx(records, build / "tables.xlsx", notebook_titles=titles,
