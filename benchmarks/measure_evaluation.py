@@ -38,7 +38,6 @@ import pandas as pd
 
 from kyodo_analysis.demo import spec
 from kyodo_analysis.demo import truth as dt
-from kyodo_analysis.demo.generate import generate_demo
 from kyodo_analysis.evaluation.compute import indicator_history
 from kyodo_analysis.evaluation.registry import CITY, load_registry
 from kyodo_analysis.evaluation.trends import indicator_trends
@@ -53,15 +52,6 @@ def seeds_arg(text: str) -> list[int]:
         lo, _, hi = part.partition("-")
         out += list(range(int(lo), int(hi or lo) + 1))
     return out
-
-
-def open_seed(root: Path, seed: int) -> Study:
-    folder = root / f"seed{seed}"
-    if not (folder / "study.yaml").exists():
-        generate_demo(folder, seed=seed)
-    study = Study.from_yaml(folder / "study.yaml")
-    study.import_waves()
-    return study
 
 
 def back_test(study: Study) -> pd.DataFrame:
@@ -154,7 +144,7 @@ def main() -> None:
         root = Path(args.work or tmp)
         cov, bt, grades, status = [], [], [], []
         for seed in args.seeds:
-            study = open_seed(root, seed)
+            study = dt.open_seed(root, seed)
             reg = load_registry(study)
             if "coverage" in parts:
                 cov.append(dt.coverage(study, reg).assign(seed=seed))

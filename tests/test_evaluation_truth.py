@@ -21,28 +21,15 @@ Seeds 7101–7103 are used only here (the suite's other demos use DEFAULT_SEED, 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from kyodo_analysis.demo.generate import generate_demo
-from kyodo_analysis.demo.truth import consistent, coverage, grade_agreement
+from kyodo_analysis.demo.truth import consistent, coverage, grade_agreement, open_seed
 from kyodo_analysis.evaluation.compute import compute_indicators, indicator_history
 from kyodo_analysis.evaluation.registry import load_registry
-from kyodo_analysis.study import Study
 
 SEEDS = (7101, 7102, 7103)
-
-
-def open_seed(root: Path, seed: int) -> Study:
-    study_dir = root / f"seed{seed}"
-    if not (study_dir / "study.yaml").exists():
-        generate_demo(study_dir, seed=seed)
-    study = Study.from_yaml(study_dir / "study.yaml")
-    study.import_waves()
-    return study
 
 
 @pytest.fixture(scope="module")

@@ -33,9 +33,20 @@ from scipy.stats import norm
 
 from kyodo_analysis.demo import spec
 
-__all__ = ["ORDER", "activity_components", "ar1_null_series", "consistent", "coverage",
-           "grade_agreement", "projected_survey_truth", "series_mu", "status_agreement",
-           "truth_table", "truth_values"]
+__all__ = [
+    "ORDER",
+    "activity_components",
+    "ar1_null_series",
+    "consistent",
+    "coverage",
+    "grade_agreement",
+    "open_seed",
+    "projected_survey_truth",
+    "series_mu",
+    "status_agreement",
+    "truth_table",
+    "truth_values",
+]
 
 #: Grades from worst to best (for the ranges of H 判定保留).
 ORDER = "DCBAS"
@@ -281,3 +292,17 @@ def ar1_null_series(rng: np.random.Generator, rho: float, *, sd: float = 0.08,
     logmu = (5 + 0.02 * (years - years[0]) - 0.3 * np.isin(years, spec.COVID_YEARS)
              + effect[0] * post + effect[1] * (years - spec.PLAN_START) * post + e)
     return pd.Series(np.exp(logmu), index=years)
+
+
+def open_seed(root: Path, seed: int):
+    """The demo study generated with ``seed`` under ``root/seed<seed>`` (generated once, then
+    reused), every wave imported: what the truth checks and the evaluation measurement read."""
+    from kyodo_analysis.demo.generate import generate_demo
+    from kyodo_analysis.study import Study
+
+    folder = Path(root) / f"seed{seed}"
+    if not (folder / "study.yaml").exists():
+        generate_demo(folder, seed=seed)
+    study = Study.from_yaml(folder / "study.yaml")
+    study.import_waves()
+    return study
