@@ -213,9 +213,12 @@ def _progress_default(progress: bool | None) -> bool:
 @click.option("--strict-audit", is_flag=True, default=False,
               help="Also fail on small counts in tables that pages show without publishing "
               "them through publish_table (default: a warning in the log and the index).")
+@click.option("--fresh-kernels", is_flag=True, default=False,
+              help="Start a new kernel for every page (default: each worker keeps its kernel "
+              "for its next page, reset to a fresh kernel's state in between).")
 def report(study_file: Path, fiscal_year: str | None, out: Path, timeout: int, jobs: int | None,
            scheduler: str | None, progress: bool | None, notebook_dir: Path | None,
-           strict_audit: bool) -> None:
+           strict_audit: bool, fresh_kernels: bool) -> None:
     """Run the report set for one fiscal year and publish it.
 
     Runs the city-level notebooks and one district notebook per 中学校区 and 小学校区 in
@@ -247,7 +250,7 @@ def report(study_file: Path, fiscal_year: str | None, out: Path, timeout: int, j
             result = run_report(study, fy, out_root=out, timeout=timeout, jobs=jobs,
                                 scheduler=scheduler, progress=_progress_default(progress),
                                 run_id=run_id, notebook_dir=notebook_dir,
-                                strict_pages=strict_audit)
+                                strict_pages=strict_audit, fresh_kernels=fresh_kernels)
         except KyodoError as exc:
             log.error("run %s failed: %s", run_id, exc)
             _fail(str(exc))

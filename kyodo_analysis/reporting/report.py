@@ -165,8 +165,8 @@ def _point_latest(fy_dir: Path, run_id: str) -> None:
     os.replace(tmp, fy_dir / LATEST)
 
 
-def _jobs_for(runs: Sequence[PlannedRun], build: Path, notebook_dir: Path, timeout: int
-              ) -> list[NotebookJob]:
+def _jobs_for(runs: Sequence[PlannedRun], build: Path, notebook_dir: Path, timeout: int,
+              keep_kernels: bool = True) -> list[NotebookJob]:
     jobs = []
     for r in runs:
         out = (build / OUTPUTS / r.id).resolve()
@@ -175,7 +175,7 @@ def _jobs_for(runs: Sequence[PlannedRun], build: Path, notebook_dir: Path, timeo
             output=(build / "ipynb" / f"{r.id}.ipynb").resolve(),
             html=(build / f"{r.id}.html").resolve(), title=r.title,
             parameters={**r.parameters, "output_dir": str(out)}, cwd=notebook_dir.resolve(),
-            timeout=timeout))
+            timeout=timeout, keep_kernel=keep_kernels))
     (build / "ipynb").mkdir(exist_ok=True)
     return jobs
 
@@ -233,8 +233,8 @@ class _StoreHold:
 def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_root: Path,
              notebook_dir: Path, timeout: int, jobs: int | None, scheduler: str | None,
              executor: cf.Executor | None, progress: bool, run_id: str | None,
-             update_latest: bool = True,
-             strict_pages: bool = False) -> ReportResult:
+             update_latest: bool = True, strict_pages: bool = False,
+             fresh_kernels: bool = False) -> ReportResult:
     started = mf.now_iso()
     run_id = run_id or new_run_id()
     fy_dir = _inside(Path(out_root), study.name, f"FY{fiscal_year}", run_id).parent
@@ -252,7 +252,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
     build.chmod(0o755)  # mkdtemp makes it private; a published report is readable by all
     try:
         inputs = mf.input_files(study)
-        job_list = _jobs_for(runs, build, notebook_dir, timeout)
+        job_list = _jobs_for(runs, build, notebook_dir, timeout, keep_kernels=not fresh_kernels)
         kind = "executor" if executor is not None else ("dask" if scheduler else "process-pool")
         workers = None if executor is not None or scheduler else (jobs or default_jobs())
         log.info("run %s: %d notebook runs of %s %s on %s%s", run_id, len(job_list), study.name,
@@ -298,7 +298,9 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
             "inputs": [i.to_dict() for i in inputs],
             "store": hold.describe(),
             "executor": {"kind": kind, "scheduler": scheduler, "jobs": workers,
-                         "timeout": timeout},
+                         "timeout": timeout,
+                         "kernels": ("fresh per page" if fresh_kernels or kind != "process-pool"
+                                     else "kept per worker, reset between pages")},
             "notebooks": [_notebook_entry(run, job, res, build)
                           for run, job, res in zip(runs, job_list, results, strict=True)],
             "tables": {r.key: r.digest() for r in records},
@@ -415,7 +417,7 @@ def run_report(study: Study, fiscal_year: int, *, out_root: Path = Path("reports
                scheduler: str | None = None, executor: cf.Executor | None = None,
                progress: bool = False, run_id: str | None = None,
                suite: Sequence[NotebookSpec] | None = None,
-               strict_pages: bool = False) -> ReportResult:
+               strict_pages: bool = False, fresh_kernels: bool = False) -> ReportResult:
     """Run the report set of ``study`` for ``fiscal_year`` in parallel and publish it.
 
     Parameters
@@ -445,6 +447,12 @@ def run_report(study: Study, fiscal_year: int, *, out_root: Path = Path("reports
     strict_pages
         Fail the audit also on small counts in tables shown on pages but not published
         through ``publish_table`` (otherwise they are warnings in the log and the index).
+    fresh_kernels
+        Start a kernel for every page. By default each local worker keeps its kernel for its
+        next page and resets it to a fresh kernel's state in between
+        (:mod:`kyodo_analysis.reporting.kernel_state`), which saves the interpreter start and
+        the imports of every page; the pages' outputs are the same either way (tested).
+        Notebooks run on dask or on a given executor always get fresh kernels.
 
     Returns
     -------
@@ -464,7 +472,8 @@ def run_report(study: Study, fiscal_year: int, *, out_root: Path = Path("reports
     runs = plan_runs(specs, study, notebook_dir=notebook_dir, base=base)
     return _execute(study, fiscal_year, runs, out_root=out_root, notebook_dir=notebook_dir,
                     timeout=timeout, jobs=jobs, scheduler=scheduler, executor=executor,
-                    progress=progress, run_id=run_id, strict_pages=strict_pages)
+                    progress=progress, run_id=run_id, strict_pages=strict_pages,
+                    fresh_kernels=fresh_kernels)
 
 
 @dataclass(frozen=True)

@@ -216,9 +216,116 @@ def _inspect_output(path: Path) -> tuple[bool, int | None, str | None, int | Non
     return started, *failing
 
 
+#: Kernels of this process by (kernel name, working directory, thread): the kernel of the page
+#: running in that thread, and afterwards, in the process's main thread (a pool worker, whose
+#: asyncio loop lives as long as the process), the kernel kept for the next page.
+_kept: dict[tuple[str, str, int], object] = {}
+_ENGINE = "kyodo-given-kernel"
+_PREPARE = "import kyodo_analysis.reporting.kernel_state as _k; _k.prepare()"
+_SAVE = "_k.save(); del _k"
+_RESTORE = "import kyodo_analysis.reporting.kernel_state as _k; _k.restore()"  # resets _k too
+
+
+def _in_kernel(km, code: str, timeout: float) -> None:
+    """Run ``code`` in ``km``'s kernel through a client of its own; raise if it fails."""
+    kc = km.blocking_client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=timeout)
+        reply = kc.execute_interactive(code, store_history=False, timeout=timeout,
+                                       output_hook=lambda msg: None)
+    finally:
+        kc.stop_channels()
+    content = reply["content"]
+    if content.get("status") != "ok":
+        raise RuntimeError(f"kernel set-up failed: {content.get('ename')}: {content.get('evalue')}")
+
+
+def _drop_kernel(key: tuple[str, str, int]) -> None:
+    from jupyter_core.utils import run_sync
+
+    km = _kept.pop(key, None)
+    if km is not None:
+        with contextlib.suppress(Exception):
+            run_sync(km.shutdown_kernel)(now=True)  # type: ignore[attr-defined]
+
+
+def _drop_all_kernels() -> None:
+    for key in list(_kept):
+        _drop_kernel(key)
+
+
+def _page_kernel(key: tuple[str, str, int], start_timeout: int):
+    """The kernel for a page: the one kept under ``key``, reset to a fresh kernel's state, or
+    a new one, started with its state saved (:mod:`kyodo_analysis.reporting.kernel_state`).
+
+    Every page, kept kernel or not, starts from the same state: the saved one, in which the
+    libraries the pages use are imported and matplotlib's inline backend is active.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    km = _kept.get(key)
+    if km is not None:
+        try:
+            if run_sync(km.is_alive)():  # type: ignore[attr-defined]
+                _in_kernel(km, _RESTORE, start_timeout)
+                return km
+        except Exception:
+            pass
+        _drop_kernel(key)
+    if not _kept:
+        import atexit
+
+        atexit.register(_drop_all_kernels)
+    km = AsyncKernelManager(kernel_name=key[0])
+    # as nbclient starts its kernels: IPython's history in memory, not in a shared sqlite file
+    run_sync(km.start_kernel)(cwd=key[1], extra_arguments=["--HistoryManager.hist_file=:memory:"])
+    _kept[key] = km
+    try:
+        _in_kernel(km, _PREPARE, start_timeout)
+        _in_kernel(km, _SAVE, start_timeout)
+    except BaseException:
+        _drop_kernel(key)
+        raise
+    return km
+
+
+def _given_kernel_engine() -> str:
+    """Register (once) a papermill engine that runs a notebook on the kernel it is given and
+    closes its own client's channels afterwards, leaving the kernel to its owner."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import Engine, papermill_engines
+
+    if _ENGINE in papermill_engines._engines:
+        return _ENGINE
+
+    class GivenKernelEngine(Engine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False,
+                                     stdout_file=None, stderr_file=None, start_timeout=60,
+                                     execution_timeout=None, **kwargs):
+            import logging
+
+            kwargs.pop("input_path", None)
+            client = PapermillNotebookClient(
+                nb_man, kernel_name=kernel_name, startup_timeout=start_timeout,
+                timeout=execution_timeout, log=logging.getLogger("papermill"),
+                log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
+                **kwargs)
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+
+    papermill_engines.register(_ENGINE, GivenKernelEngine)
+    return _ENGINE
+
+
 def execute_notebook(source: Path, output: Path, parameters: dict, *, cwd: Path | None = None,
                      timeout: int = 600, start_timeout: int = 60,
-                     start_retries: int = 2) -> NotebookResult:
+                     start_retries: int = 2, keep_kernel: bool = False) -> NotebookResult:
     """Run ``source`` with ``parameters`` into ``output``; failures are returned, not raised.
 
     Parameters
@@ -237,48 +344,73 @@ def execute_notebook(source: Path, output: Path, parameters: dict, *, cwd: Path 
         Seconds to wait for the kernel to start.
     start_retries
         Extra attempts after a kernel start-up failure (see :func:`is_kernel_start_failure`).
+    keep_kernel
+        Keep the kernel for this process's next page (reset to its saved state in between, see
+        :mod:`kyodo_analysis.reporting.kernel_state`) instead of shutting it down after this
+        one; a page that fails in any way ends its kernel. Only in the process's main thread
+        (elsewhere every page gets a kernel of its own).
     """
     import papermill as pm
 
     source, output = Path(source), Path(output)
+    keep_kernel = keep_kernel and threading.current_thread() is threading.main_thread()
     began = time.monotonic()
-    attempts = 0
     with project_kernel() as kernel:
-        while True:
-            attempts += 1
-            deadline: list[float] = []
+        key = (kernel, str(cwd or source.parent), threading.get_ident())
+        if not keep_kernel:
+            _drop_kernel(key)  # a page of its own: not one a kept-kernel run left behind
+        try:
+            return _execute_with_retries(pm, source, output, parameters, key, timeout,
+                                         start_timeout, start_retries, began)
+        finally:
+            if not keep_kernel:
+                _drop_kernel(key)
 
-            def remaining(cell, deadline=deadline) -> int:
-                if not deadline:
-                    deadline.append(time.monotonic() + timeout)
-                return max(1, round(deadline[0] - time.monotonic()))
 
-            try:
-                pm.execute_notebook(
-                    str(source), str(output), parameters=parameters, kernel_name=kernel,
-                    cwd=str(cwd or source.parent), progress_bar=False, log_output=False,
-                    start_timeout=start_timeout, report_mode=False, timeout_func=remaining,
-                )
-            except pm.PapermillExecutionError as exc:
-                _, cell, first, _ = _inspect_output(output)
-                return NotebookResult(source.stem, output, False, f"{exc.ename}: {exc.evalue}",
-                                      exc.exec_count, cell, first, "failed", attempts,
-                                      time.monotonic() - began, parameters=dict(parameters))
-            except Exception as exc:  # a kernel that dies or times out is a failed notebook too
-                started, cell, first, count = _inspect_output(output)
-                if attempts <= start_retries and is_kernel_start_failure(exc, cells_started=started):
-                    time.sleep(0.5 * attempts + random.random())
-                    continue
-                status = "timeout" if type(exc).__name__ == "CellTimeoutError" else "error"
-                message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                if status == "timeout":
-                    message = f"notebook exceeded its {timeout} s limit"
-                return NotebookResult(source.stem, output, False,
-                                      f"{type(exc).__name__}: {message}", count, cell, first,
-                                      status, attempts, time.monotonic() - began,
-                                      parameters=dict(parameters))
-            return NotebookResult(source.stem, output, True, status="ok", attempts=attempts,
-                                  seconds=time.monotonic() - began, parameters=dict(parameters))
+def _execute_with_retries(pm, source: Path, output: Path, parameters: dict,
+                          key: tuple[str, str, int], timeout: int, start_timeout: int,
+                          start_retries: int, began: float) -> NotebookResult:
+    """:func:`execute_notebook` on the kernel(s) of ``key``, retrying kernel start failures."""
+    attempts = 0
+    while True:
+        attempts += 1
+        deadline: list[float] = []
+
+        def remaining(cell, deadline=deadline) -> int:
+            if not deadline:
+                deadline.append(time.monotonic() + timeout)
+            return max(1, round(deadline[0] - time.monotonic()))
+
+        try:
+            km = _page_kernel(key, start_timeout)
+            pm.execute_notebook(
+                str(source), str(output), parameters=parameters, kernel_name=key[0],
+                cwd=key[1], progress_bar=False, log_output=False,
+                start_timeout=start_timeout, report_mode=False, timeout_func=remaining,
+                engine_name=_given_kernel_engine(), km=km,
+            )
+        except pm.PapermillExecutionError as exc:
+            _drop_kernel(key)
+            _, cell, first, _ = _inspect_output(output)
+            return NotebookResult(source.stem, output, False, f"{exc.ename}: {exc.evalue}",
+                                  exc.exec_count, cell, first, "failed", attempts,
+                                  time.monotonic() - began, parameters=dict(parameters))
+        except Exception as exc:  # a kernel that dies or times out is a failed notebook too
+            _drop_kernel(key)
+            started, cell, first, count = _inspect_output(output)
+            if attempts <= start_retries and is_kernel_start_failure(exc, cells_started=started):
+                time.sleep(0.5 * attempts + random.random())
+                continue
+            status = "timeout" if type(exc).__name__ == "CellTimeoutError" else "error"
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if status == "timeout":
+                message = f"notebook exceeded its {timeout} s limit"
+            return NotebookResult(source.stem, output, False,
+                                  f"{type(exc).__name__}: {message}", count, cell, first,
+                                  status, attempts, time.monotonic() - began,
+                                  parameters=dict(parameters))
+        return NotebookResult(source.stem, output, True, status="ok", attempts=attempts,
+                              seconds=time.monotonic() - began, parameters=dict(parameters))
 
 
 def export_html(ipynb: Path, html: Path, *, title: str | None = None) -> Path:
@@ -328,7 +460,8 @@ class NotebookJob:
     """Everything a worker needs to run one notebook of a report set (picklable).
 
     ``parameters`` are injected as they are; ``output_dir`` among them is where the notebook
-    publishes its tables.
+    publishes its tables. ``keep_kernel``: run on the worker's kept kernel, reset between
+    pages (see :func:`execute_notebook`), rather than a kernel of its own.
     """
 
     id: str
@@ -340,6 +473,7 @@ class NotebookJob:
     cwd: Path
     timeout: int = 600
     start_retries: int = 2
+    keep_kernel: bool = True
 
 
 def run_job(job: NotebookJob) -> NotebookResult:
@@ -378,7 +512,8 @@ def _run_job(job: NotebookJob) -> NotebookResult:
     began = time.monotonic()
     Path(job.parameters.get("output_dir") or job.output.parent).mkdir(parents=True, exist_ok=True)
     result = execute_notebook(job.source, job.output, job.parameters, cwd=job.cwd,
-                              timeout=job.timeout, start_retries=job.start_retries)
+                              timeout=job.timeout, start_retries=job.start_retries,
+                              keep_kernel=job.keep_kernel)
     html = None
     if job.output.is_file():
         try:
