@@ -416,9 +416,12 @@ class _BaseDesign:
         # One concat instead of DataFrame.assign's column-by-column inserts (each of which
         # rebuilds the column index): replaced columns keep their place, new ones go last.
         added = pd.DataFrame(values, index=frame.index)
-        kept = frame.drop(columns=[k for k in values if k in frame.columns])
-        order = [*frame.columns, *(k for k in values if k not in frame.columns)]
-        new._frame = pd.concat([kept, added], axis=1)[order]
+        replaced = [k for k in values if k in frame.columns]
+        if replaced:
+            order = [*frame.columns, *(k for k in values if k not in frame.columns)]
+            new._frame = pd.concat([frame.drop(columns=replaced), added], axis=1)[order]
+        else:  # new columns only (the usual case): no reordering, which copies every column
+            new._frame = pd.concat([frame, added], axis=1)
         new._codes = {
             k: v
             for k, v in self._code_cache().items()
