@@ -229,7 +229,7 @@ _RESTORE = "import kyodo_analysis.reporting.kernel_state as _k; _k.restore()"  #
 def _in_kernel(km, code: str, timeout: float) -> None:
     """Run ``code`` in ``km``'s kernel through a client of its own; raise if it fails."""
     kc = km.blocking_client()
-    kc.start_channels()
+    kc.start_channels(hb=False)  # a short exchange: the manager says whether the kernel lives
     try:
         kc.wait_for_ready(timeout=timeout)
         reply = kc.execute_interactive(code, store_history=False, timeout=timeout,
