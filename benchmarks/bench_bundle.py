@@ -14,7 +14,7 @@ interpreter instead (no environment is made). The machine's load average is prin
 each figure: on a shared machine wall time follows the load, CPU time much less.
 
 Usage: ``python benchmarks/bench_bundle.py [--jobs N] [--reuse-python] [--wheels DIR]
-[--study study.yaml --reports DIR]`` (``--reports`` reuses a published demo run under DIR
+[--study study.yaml --reports DIR] [--differences]`` (``--reports`` reuses a published demo run under DIR
 instead of publishing one; ``--wheels`` names the wheel cache, as ``$KYODO_WHEELS``).
 """
 
@@ -47,6 +47,8 @@ def main() -> int:
     parser.add_argument("--study", type=Path, default=None,
                         help="a generated demo study.yaml (default: generate one)")
     parser.add_argument("--reports", type=Path, default=None)
+    parser.add_argument("--differences", action="store_true",
+                        help="also print every differing table with its cause")
     parser.add_argument("--wheels", type=Path, default=None,
                         help="wheel cache for the environment (default: $KYODO_WHEELS or "
                              "~/.cache/kyodo/wheels)")
@@ -98,7 +100,7 @@ def main() -> int:
               f"{summary[-1] if summary else done.stderr.strip()[-300:]}")
         for line in done.stdout.splitlines():
             if line.startswith(("files verified", "environment:", "notebook runs rerun")) or (
-                    "NOT explained" in line):
+                    "NOT explained" in line) or (args.differences and line.startswith("  ")):
                 print("  " + line)
         if done.returncode:
             print(done.stderr.strip()[-2000:])

@@ -237,3 +237,37 @@ def test_bootstrap_uses_only_the_standard_library() -> None:
     modules |= {n.module.split(".")[0] for n in ast.walk(tree)
                 if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
     assert modules - {"__future__"} <= set(sys.stdlib_module_names)
+
+
+def test_the_environment_is_made_without_pip_and_keeps_its_compiled_modules(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python3 -m venv --without-pip`` (uv needs no pip in it), made again only when the lock
+    changes; in the bundle's own environment compiled modules are kept (a
+    PYTHONDONTWRITEBYTECODE of the user's is dropped for it, not for ``--python``)."""
+    root = tmp_path / "bundle"
+    (root / bootstrap.WORK / "src" / "kyodo_analysis").mkdir(parents=True)
+    lock = write_lock(tmp_path / "requirements.lock", {"tiny-dep": ("2.0", ["a" * 64])})
+    (root / "environment").mkdir()
+    (root / "environment" / "requirements.lock").write_bytes(lock.read_bytes())
+    calls = Recorder()
+    installs: list[tuple[str, Path | None]] = []
+
+    def run(cmd, *args, **kwargs):
+        if cmd[1:3] == ["-m", "venv"]:
+            Path(cmd[-1]).mkdir(parents=True, exist_ok=True)
+        return calls(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(bootstrap.subprocess, "run", run)
+    monkeypatch.setattr(bootstrap, "install_lock",
+                        lambda py, lk, cache, work=None: installs.append((py, work)) or "uv")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    python, env = bootstrap.environment(root, None)
+    (venv,) = [c for c in calls.calls if c[1:3] == ["-m", "venv"]]
+    assert "--without-pip" in venv and venv[-1] == str(root / bootstrap.WORK / "env")
+    assert installs == [(python, root / bootstrap.WORK)]
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(root / bootstrap.WORK / "src")
+    bootstrap.environment(root, None)  # same lock: nothing made again
+    assert len(installs) == 1
+    _, env = bootstrap.environment(root, "/usr/bin/python3")
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"

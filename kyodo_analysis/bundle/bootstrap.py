@@ -266,6 +266,10 @@ def environment(root: Path, python: str | None) -> tuple[str, dict]:
     env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
     if python:
         return python, env
+    # the environment is the bundle's own (and installed without compiling ahead): let Python
+    # keep the modules it compiles in it, or a PYTHONDONTWRITEBYTECODE meant for the user's
+    # own work makes every notebook kernel compile pandas, scipy, ... again from source
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     venv = work / "env"
     exe = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     marker = venv / ".locked"
