@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,7 @@ class BundleReproduceResult:
     notebooks_failed: tuple[str, ...] = ()
     notebooks_run: int = 0
     notebook_runs: int = 0
+    seconds: float | None = None  # of rerunning the notebooks
 
     @property
     def identical(self) -> list[TableComparison]:
@@ -87,8 +89,9 @@ class BundleReproduceResult:
     def lines(self, *, max_cells: int = 20) -> list[str]:
         out = []
         if self.notebook_runs:
+            took = f" in {self.seconds:.1f} s" if self.seconds is not None else ""
             out.append(f"notebook runs rerun: {self.notebooks_run} of {self.notebook_runs} "
-                       "(those that published tables)")
+                       f"(those that published tables){took}")
         for t in self.tables:
             if t.status == "identical":
                 continue
@@ -247,6 +250,7 @@ def run_bundle(root: Path, *, out_root: Path | None = None, jobs: int | None = N
         out = Path(out).resolve()
         (out / "ipynb").mkdir(parents=True, exist_ok=True)
         workers = max(1, min(jobs or default_jobs(), len(runs)))
+        t0 = time.perf_counter()
         with open_executor(jobs=workers) as pool:
             futures = [pool.submit(
                 _rerun, nb_dir / f"{r['notebook']}.ipynb", out / "ipynb" / f"{r['id']}.ipynb",
@@ -261,6 +265,7 @@ def run_bundle(root: Path, *, out_root: Path | None = None, jobs: int | None = N
                                          status="error")
                 (log.info if res.ok else log.error)("run %s: %s", r["id"], res.describe())
                 results.append((r["id"], res))
+        seconds = time.perf_counter() - t0
         records = collect_tables(out / "outputs", order=[r["id"] for r in runs])
         new = {r.key: {"columns": list(r.columns), "rows": [list(x) for x in r.rows]}
                for r in records}
@@ -268,4 +273,4 @@ def run_bundle(root: Path, *, out_root: Path | None = None, jobs: int | None = N
     comparisons = explain(study, comparisons, published, {r["id"]: r for r in params["runs"]})
     failed = tuple(i for i, res in results if not res.ok)
     return BundleReproduceResult(comparisons, out if out_root is not None else None, failed,
-                                 len(runs), len(params["runs"]))
+                                 len(runs), len(params["runs"]), seconds)
