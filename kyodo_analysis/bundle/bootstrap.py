@@ -247,7 +247,9 @@ def install_lock(python: str, lock: Path, cache: Path | None, *,
                 try:
                     subprocess.run(cmd, check=True)
                     return "uv"
-                except (OSError, subprocess.CalledProcessError) as exc:
+                except subprocess.CalledProcessError as exc:
+                    why = f"uv failed with exit code {exc.returncode}"
+                except OSError as exc:
                     why = f"uv failed: {exc}"
     _ensure_pip(python)
     for cmd in pip_commands(python, lock, cache):
