@@ -3,14 +3,18 @@ published table from the bundle (target < 3 min on 2 cores, environment creation
 
 Steps: generate the demo study, publish its report (not timed), ``kyodo bundle`` (timed), then
 ``kyodo reproduce bundle.zip`` in a fresh folder (timed). By default the environment is created
-from the bundle's lock (``python3 -m venv`` + ``pip install --require-hashes --no-deps``),
-from the local wheel cache when it holds every pinned wheel, else downloading them into it
-first (needs the package index); the figure says which. ``--reuse-python`` runs in this
+from the bundle's lock: ``python3 -m venv --without-pip``, then uv (pinned in the lock, taken
+from the local wheel cache) runs ``uv pip install --require-hashes --no-deps --no-index`` from
+the cache, after the wheels the cache lacks are downloaded into it (needs the package index);
+pip is the fallback. The figure says whether the wheel cache was complete and whether uv's
+cache of unpacked wheels (the wheel cache's ``.uv`` folder: a second environment links instead
+of unpacking) was there; the lines below it give the seconds of verifying the files and of
+making the environment, and which installer made it. ``--reuse-python`` runs in this
 interpreter instead (no environment is made). The machine's load average is printed beside
 each figure: on a shared machine wall time follows the load, CPU time much less.
 
 Usage: ``python benchmarks/bench_bundle.py [--jobs N] [--reuse-python] [--wheels DIR]
-[--study study.yaml --reports DIR]`` (``--reports`` reuses a published demo run under DIR
+[--study study.yaml --reports DIR] [--differences]`` (``--reports`` reuses a published demo run under DIR
 instead of publishing one; ``--wheels`` names the wheel cache, as ``$KYODO_WHEELS``).
 """
 
@@ -43,6 +47,8 @@ def main() -> int:
     parser.add_argument("--study", type=Path, default=None,
                         help="a generated demo study.yaml (default: generate one)")
     parser.add_argument("--reports", type=Path, default=None)
+    parser.add_argument("--differences", action="store_true",
+                        help="also print every differing table with its cause")
     parser.add_argument("--wheels", type=Path, default=None,
                         help="wheel cache for the environment (default: $KYODO_WHEELS or "
                              "~/.cache/kyodo/wheels)")
@@ -80,8 +86,10 @@ def main() -> int:
             cache = bootstrap.wheel_cache()
             warm = cache is not None and bootstrap._cached(
                 cache, bootstrap._pins(ROOT / "requirements.lock"))
+            unpacked = cache is not None and (cache / ".uv").is_dir()
             how = (f"environment from the lock, wheel cache {cache} "
-                   f"{'complete' if warm else 'lacking wheels: downloaded'}")
+                   f"{'complete' if warm else 'lacking wheels: downloaded'}, uv's cache "
+                   f"{'present' if unpacked else 'empty'}")
         t0 = time.perf_counter()
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         reproducing = time.perf_counter() - t0
@@ -91,7 +99,8 @@ def main() -> int:
               f"exit {done.returncode}; "
               f"{summary[-1] if summary else done.stderr.strip()[-300:]}")
         for line in done.stdout.splitlines():
-            if line.startswith("notebook runs rerun") or "NOT explained" in line:
+            if line.startswith(("files verified", "environment:", "notebook runs rerun")) or (
+                    "NOT explained" in line) or (args.differences and line.startswith("  ")):
                 print("  " + line)
         if done.returncode:
             print(done.stderr.strip()[-2000:])

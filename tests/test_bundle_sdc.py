@@ -178,27 +178,27 @@ def test_design_cells_below_k_and_why_they_stay() -> None:
     assert design_cells(data, data, weights, KEYS, [], k=3) == {"design_cells_below_k": 0}
 
 
-def test_explain_names_the_record_order_for_resampling_tables(tmp_path) -> None:
-    """The bundle's rows are shuffled: a table whose notes name a bootstrap or random starts
-    (and the tables of its name family in the notebook, built on its result) differs for
-    that reason; any other unexplained difference stays unexplained."""
+def test_explain_gives_no_cause_but_the_anonymisation(tmp_path) -> None:
+    """The bundle's rows are shuffled, but the record order is no cause a difference may
+    claim (resampling and clustering put the records in a canonical order first: a table
+    naming a bootstrap or k-means that differs is a real difference); a table showing an
+    anonymised variable is explained by it."""
     from types import SimpleNamespace
 
-    from kyodo_analysis.bundle.reproduce import ORDER_CAUSE, compare_records, explain
+    from kyodo_analysis.bundle.reproduce import compare_records, explain
 
-    study = SimpleNamespace(description={"fiscal_year": 2025, "anonymisation": {}},
-                            bundle=tmp_path)
+    study = SimpleNamespace(
+        description={"fiscal_year": 2025, "anonymisation": {"2025": {"free_text_dropped": ["q9"]}}},
+        bundle=tmp_path, codebook={}, district_levels=[], attributes=[])
     published = {"nb/boot": {"title": "安定性", "columns": ["x"], "rows": [[0.837]],
                              "notes": ["ブートストラップ標本による分類の一致度"]},
                  "nb/km": {"title": "類型", "columns": ["x"], "rows": [[0.179]],
                            "notes": ["重み付き k-means 法"]},
-                 "nb/km_shares": {"title": "類型の構成比", "columns": ["x"], "rows": [[40.0]]},
-                 "nb/plain": {"title": "割合", "columns": ["x"], "rows": [[50.0]], "notes": []}}
+                 "nb/text": {"title": "自由記述", "columns": ["x"], "rows": [[3]],
+                             "free_text": True}}
     new = {"nb/boot": {"columns": ["x"], "rows": [[0.929]]},
            "nb/km": {"columns": ["x"], "rows": [[0.176]]},
-           "nb/km_shares": {"columns": ["x"], "rows": [[41.0]]},  # built on the k-means result
-           "nb/plain": {"columns": ["x"], "rows": [[49.0]]}}
+           "nb/text": {"columns": ["x"], "rows": [[0]]}}
     got = {t.key: t for t in explain(study, compare_records(published, new), published, {})}
-    assert got["nb/boot"].causes == (ORDER_CAUSE,) and got["nb/km"].causes == (ORDER_CAUSE,)
-    assert got["nb/km_shares"].causes == (ORDER_CAUSE,)
-    assert not got["nb/plain"].explained
+    assert not got["nb/boot"].explained and not got["nb/km"].explained
+    assert got["nb/text"].causes == ("q9（q9）: free text removed in FY2025",)

@@ -102,3 +102,44 @@ def test_linearised_se_of_alpha_matches_bootstrap_spread(psych_data):
     boots = [alpha_stats(np.cov(x[rng.integers(0, len(x), len(x))], rowvar=False))["raw_alpha"]
              for _ in range(400)]
     assert se == pytest.approx(np.std(boots, ddof=1), rel=0.15)
+
+
+def test_bootstrap_intervals_do_not_depend_on_the_order_of_the_rows():
+    """The Rao–Wu draws follow the records when ``order`` ranks them canonically (by their
+    items, then weight; :func:`canonical_rows`), as reliability_table does: every permutation
+    of the rows gives each record (up to records equal on all of these, which are
+    interchangeable) the same replicate weights, so omega's interval is the same. Without the
+    order the draws follow the file's rows."""
+    import pandas as pd
+
+    from kyodo_analysis.stats.segments import canonical_rows
+
+    rng = np.random.default_rng(11)
+    n = 300
+    f = rng.normal(size=n)
+    x = np.clip(np.round(3 + f[:, None] + rng.normal(scale=0.8, size=(n, 4))), 1, 5)
+    d = pd.DataFrame(x, columns=["a", "b", "c", "e"])
+    d["w"] = rng.choice([0.7, 1.0, 1.4], size=n)
+    d["st"] = rng.choice(3, size=n)
+    items = ["a", "b", "c", "e"]
+
+    def run(frame: pd.DataFrame, ordered: bool = True):
+        design = SurveyDesign(frame, strata="st", weights="w")
+        rank = np.empty(len(frame), dtype=np.int64)
+        rank[canonical_rows(frame[items].to_numpy(float), design.weights)] = np.arange(len(frame))
+        rep = design.to_replicate("bootstrap", replicates=15, seed=0,
+                                  order=rank if ordered else None)
+        rows = pd.concat([frame[[*items, "w", "st"]].reset_index(drop=True),
+                          pd.DataFrame(rep.repweights)], axis=1)
+        rows = rows.sort_values(list(rows.columns), kind="stable").reset_index(drop=True)
+        res = reliability(design, frame[items], n_factors=1, omega_design=rep)
+        return rows, res.summary
+
+    rows, summary = run(d)
+    for seed in (1, 2):
+        shuffled = d.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        rows_s, summary_s = run(shuffled)
+        pd.testing.assert_frame_equal(rows_s, rows, check_exact=True)
+        pd.testing.assert_frame_equal(summary_s, summary, rtol=1e-9)
+    unordered, _ = run(d.sample(frac=1.0, random_state=1).reset_index(drop=True), ordered=False)
+    assert not unordered.equals(run(d, ordered=False)[0])

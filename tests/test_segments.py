@@ -46,3 +46,52 @@ def test_missing_items_are_not_classified():
                   n_boot=2, n_seeds=2)
     assert res.labels.iloc[:10].isna().all() and res.labels.iloc[10:].notna().all()
     assert res.shares["estimate"].sum() == pytest.approx(1.0)
+
+
+def _likert(n: int = 240, seed: int = 5) -> pd.DataFrame:
+    """Five-point items with many tied rows (as survey items are), weights with ties, strata."""
+    rng = np.random.default_rng(seed)
+    group = rng.choice(2, size=n)
+    x = np.clip(np.round(np.where(group[:, None] == 0, 2.0, 4.0)
+                         + rng.normal(scale=0.9, size=(n, 3))), 1, 5)
+    d = pd.DataFrame(x, columns=["i1", "i2", "i3"])
+    d["w"] = rng.choice([0.8, 1.0, 1.5], size=n)
+    d["stratum"] = rng.choice(3, size=n)
+    d["rid"] = np.arange(n)
+    d.loc[[3, 17], "i2"] = np.nan
+    return d
+
+
+def test_segments_do_not_depend_on_the_order_of_the_rows():
+    """A partner bundle shuffles the records: every permutation of the rows gives the same
+    segments, bit for bit (labels follow the records). The shares are design estimates
+    summed in the file's order, so they agree to rounding only."""
+    d = _likert()
+    items = ["i1", "i2", "i3"]
+
+    def run(frame: pd.DataFrame):
+        res = segment(SurveyDesign(frame, strata="stratum", weights="w"), frame[items],
+                      k_range=(2, 3), n_boot=3, n_seeds=2)
+        return res, pd.Series(res.labels.to_numpy(), index=frame["rid"].to_numpy()).sort_index()
+
+    base, labels = run(d)
+    assert labels.isna().sum() == 2
+    for seed in (1, 2, 3):
+        shuffled = d.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        res, lab = run(shuffled)
+        assert res.k == base.k
+        np.testing.assert_array_equal(lab.to_numpy(), labels.to_numpy())
+        pd.testing.assert_frame_equal(res.criterion, base.criterion, check_exact=True)
+        pd.testing.assert_frame_equal(res.stability, base.stability, check_exact=True)
+        pd.testing.assert_frame_equal(res.centres, base.centres, check_exact=True)
+        pd.testing.assert_frame_equal(res.shares, base.shares, rtol=1e-12)
+
+
+def test_canonical_rows_sort_by_the_items_then_the_weight():
+    from kyodo_analysis.stats.segments import canonical_rows
+
+    x = np.array([[2.0, 1.0], [1.0, 5.0], [2.0, 1.0], [1.0, 5.0], [2.0, 0.0]])
+    w = np.array([1.0, 2.0, 0.5, 1.0, 9.0])
+    assert canonical_rows(x, w).tolist() == [3, 1, 4, 2, 0]
+    keep = np.array([True, True, False, True, True])
+    assert canonical_rows(x, w, keep).tolist() == [3, 1, 4, 0]

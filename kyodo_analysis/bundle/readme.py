@@ -51,6 +51,8 @@ k-匿名性 / k-anonymity: k = {risk['k']}
 
 再現: `kyodo reproduce このファイル.zip`（ハッシュを確認し、ロックファイルから環境を作り、ノートブックを実行して
 公表した全集計表をセル単位で比較します。匿名化のため値が変わったセルは理由とともに示されます）。
+環境はロックファイルに版とハッシュを固定した uv で作ります。パッケージは `~/.cache/kyodo/wheels`
+（環境変数 `KYODO_WHEELS` で変更、空にすると保存しない）に保存して次回から使います。uv が使えないときは pip で作ります。
 
 分析: JupyterLab で `import kyodo_analysis as ka; s = ka.open_bundle("このファイル.zip"); s.design({fy})`。
 市と同じ `Study` と `design()`（層別・有限母集団修正・重み付け）が読み取り専用で使えます。
@@ -76,7 +78,9 @@ re-analyse the survey.
 
 Reproduce: `kyodo reproduce this.zip` verifies the hashes, creates the environment from the
 lock, runs the notebooks on the bundle and compares every published table cell by cell; cells
-changed by the anonymisation are listed with the reason.
+changed by the anonymisation are listed with the reason. The environment is made by uv (pinned
+with its hashes in the lock) from a local wheel cache, `~/.cache/kyodo/wheels` (`$KYODO_WHEELS`;
+empty: none), filled on first use; pip is the fallback.
 
 Analyse: `import kyodo_analysis as ka; s = ka.open_bundle("this.zip"); s.design({fy})` gives the
 city's `Study` and `design()` (strata, fpc, weighting), read-only.

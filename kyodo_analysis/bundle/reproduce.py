@@ -6,7 +6,9 @@ in that environment, runs the notebooks of the published run on the bundle's ano
 (:func:`run_bundle`). Each published table is then compared cell by cell with the rerun
 (:func:`compare_records`); a differing table is explained when it shows a variable the
 anonymisation changed (a suppressed or recoded quasi-identifier, removed free text): the
-comparison names the variable, how many values were changed and why.
+comparison names the variable, how many values were changed and why. The bundle's rows are
+shuffled; the package's resampling and clustering put the records in a canonical order
+first (:func:`kyodo_analysis.stats.segments.canonical_rows`), so the order is not a cause.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 import json
 import logging
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +68,7 @@ class BundleReproduceResult:
     notebooks_failed: tuple[str, ...] = ()
     notebooks_run: int = 0
     notebook_runs: int = 0
+    seconds: float | None = None  # of rerunning the notebooks
 
     @property
     def identical(self) -> list[TableComparison]:
@@ -85,8 +89,9 @@ class BundleReproduceResult:
     def lines(self, *, max_cells: int = 20) -> list[str]:
         out = []
         if self.notebook_runs:
+            took = f" in {self.seconds:.1f} s" if self.seconds is not None else ""
             out.append(f"notebook runs rerun: {self.notebooks_run} of {self.notebook_runs} "
-                       "(those that published tables)")
+                       f"(those that published tables){took}")
         for t in self.tables:
             if t.status == "identical":
                 continue
@@ -160,25 +165,6 @@ def _signatures(study: BundleStudy, column: str) -> set[str]:
     return sig
 
 
-#: Words of a table's title or notes naming a method whose result depends on the order of the
-#: records (resampling, random starts): the bundle's rows are in a random order.
-ORDER_DEPENDENT = ("ブートストラップ", "bootstrap", "k-means", "初期値", "乱数", "random start")
-ORDER_CAUSE = ("記録の順序: 匿名化で行を無作為に並べ替えたため、ブートストラップや乱数の初期値による"
-               "値は変わります / record order: the anonymisation shuffles the rows, and "
-               "bootstrap or random-start results depend on the order of the records")
-
-
-def _order_dependent(table: Mapping) -> bool:
-    text = "\n".join([str(table.get("title", "")), *map(str, table.get("notes", []))]).lower()
-    return any(w.lower() in text for w in ORDER_DEPENDENT)
-
-
-def _family(key: str) -> str:
-    """``notebook/name`` up to the first ``_`` of the name."""
-    notebook, _, name = key.partition("/")
-    return f"{notebook}/{name.split('_', 1)[0]}"
-
-
 def explain(study: BundleStudy, comparisons: Sequence[TableComparison],
             published: Mapping[str, Mapping], runs: Mapping[str, Mapping]
             ) -> list[TableComparison]:
@@ -202,10 +188,6 @@ def explain(study: BundleStudy, comparisons: Sequence[TableComparison],
         for column in ch.get("free_text_dropped", []):
             reasons.setdefault(column, []).append(f"free text removed in FY{year}")
     sigs = {c: _signatures(study, c) for c in reasons}
-    # tables built on an order-dependent result: those naming the method, and the tables of
-    # the same notebook and name family (``segments_k`` -> ``segments_*``) that use its result
-    families = {_family(key) for key, table in published.items()
-                if _order_dependent(table)}
     names = {c: (study.codebook[c].text if c in study.codebook else c) for c in reasons}
     out = []
     for t in comparisons:
@@ -224,8 +206,6 @@ def explain(study: BundleStudy, comparisons: Sequence[TableComparison],
                     table.get("free_text") and column in changes.get(fy, {}).get(
                         "free_text_dropped", [])):
                 causes.append(f"{column}（{names[column]}）: " + "; ".join(reasons[column]))
-        if _family(t.key) in families:
-            causes.append(ORDER_CAUSE)
         out.append(TableComparison(t.key, t.status, t.cells, t.shape, tuple(causes)))
     return out
 
@@ -270,6 +250,7 @@ def run_bundle(root: Path, *, out_root: Path | None = None, jobs: int | None = N
         out = Path(out).resolve()
         (out / "ipynb").mkdir(parents=True, exist_ok=True)
         workers = max(1, min(jobs or default_jobs(), len(runs)))
+        t0 = time.perf_counter()
         with open_executor(jobs=workers) as pool:
             futures = [pool.submit(
                 _rerun, nb_dir / f"{r['notebook']}.ipynb", out / "ipynb" / f"{r['id']}.ipynb",
@@ -284,6 +265,7 @@ def run_bundle(root: Path, *, out_root: Path | None = None, jobs: int | None = N
                                          status="error")
                 (log.info if res.ok else log.error)("run %s: %s", r["id"], res.describe())
                 results.append((r["id"], res))
+        seconds = time.perf_counter() - t0
         records = collect_tables(out / "outputs", order=[r["id"] for r in runs])
         new = {r.key: {"columns": list(r.columns), "rows": [list(x) for x in r.rows]}
                for r in records}
@@ -291,4 +273,4 @@ def run_bundle(root: Path, *, out_root: Path | None = None, jobs: int | None = N
     comparisons = explain(study, comparisons, published, {r["id"]: r for r in params["runs"]})
     failed = tuple(i for i, res in results if not res.ok)
     return BundleReproduceResult(comparisons, out if out_root is not None else None, failed,
-                                 len(runs), len(params["runs"]))
+                                 len(runs), len(params["runs"]), seconds)

@@ -21,7 +21,7 @@ from kyodo_analysis.stats.factor import FactorResult, factor_analysis, parallel_
 from kyodo_analysis.stats.likert import likert_distribution, likert_summary
 from kyodo_analysis.stats.margins import average_marginal_effects
 from kyodo_analysis.stats.reliability import item_frame, reliability
-from kyodo_analysis.stats.segments import SegmentResult, segment
+from kyodo_analysis.stats.segments import SegmentResult, canonical_rows, segment
 
 if TYPE_CHECKING:
     from kyodo_analysis.codebook import Codebook
@@ -82,8 +82,14 @@ def reliability_table(design, codebook: Codebook, spec: AwarenessSpec, *,
     """Alpha and omega of every group (omega with ``min(3, items // 3)`` group factors, at
     least 1): ``group, label, items, statistic, estimate, se, ci_low, ci_high, n, variance``."""
     rows = []
-    rep = (design if design._is_replicate
-           else design.to_replicate("bootstrap", replicates=replicates, seed=0))
+    rep = design
+    if not design._is_replicate:
+        # the bootstrap draws respondents in a canonical order (by every group's items, then
+        # weight), so the intervals do not depend on the order of the records in the file
+        items = item_frame(design.data, [codebook[q] for g in spec.groups for q in g.items])
+        rank = np.empty(len(items), dtype=np.int64)
+        rank[canonical_rows(items.to_numpy(dtype=float), design.weights)] = np.arange(len(items))
+        rep = design.to_replicate("bootstrap", replicates=replicates, seed=0, order=rank)
     for g in spec.groups:
         qs = [codebook[q] for q in g.items]
         nf = max(1, min(3, len(qs) // 3))

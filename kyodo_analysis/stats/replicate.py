@@ -241,6 +241,7 @@ def to_replicate(
     rho: float = 0.5,
     mse: bool = False,
     seed: int | None = None,
+    order: np.ndarray | None = None,
 ) -> ReplicateDesign:
     r"""Build replicate weights from a linearisation design (R ``as.svrepdesign``).
 
@@ -255,6 +256,12 @@ def to_replicate(
     * ``"auto"``: JK1 for unstratified designs, JKn otherwise (R's default).
 
     Only the first stage is replicated (ultimate cluster), as in R.
+
+    ``order`` (bootstrap only): a sort key per row, e.g. the rank of each row in
+    :func:`~kyodo_analysis.stats.segments.canonical_rows` over the columns an analysis uses.
+    The draws then take each stratum's PSUs in the order of their rows' smallest key instead
+    of the order of the rows, so the same records get the same replicate weights however the
+    file orders them. Default: the PSUs' own order.
 
     Raises
     ------
@@ -298,14 +305,18 @@ def to_replicate(
     if type == "bootstrap":
         rng = np.random.default_rng(seed)
         counts = np.zeros((g_count, replicates))
-        order = np.argsort(ustr, kind="stable")
+        unit_key = np.arange(g_count, dtype=float)
+        if order is not None:
+            unit_key = np.full(g_count, np.inf)
+            np.minimum.at(unit_key, unit, np.asarray(order, dtype=float))
+        draw_order = np.lexsort((unit_key, ustr))
         starts = np.concatenate([[0], np.cumsum(n_h[:-1])]).astype(np.int64)
         for r in range(replicates):
             # draw n_h - 1 positions within each stratum (vectorised over strata)
             size = (n_h - 1).astype(np.int64)
             strat_of_draw = np.repeat(np.arange(st.n_strata), size)
             pos = (rng.random(len(strat_of_draw)) * n_h[strat_of_draw]).astype(np.int64)
-            picked = order[starts[strat_of_draw] + pos]
+            picked = draw_order[starts[strat_of_draw] + pos]
             counts[:, r] = np.bincount(picked, minlength=g_count)
         mult = counts * (n_h / (n_h - 1))[ustr][:, None]
         rep = mult[unit]

@@ -9,6 +9,9 @@
   (drawn with probability proportional to weight) that then label every row.
 * Segments are numbered by decreasing mean of the standardised items (segment 1 the most
   positive), so numbering does not depend on the seed.
+* The rows are clustered in a canonical order (:func:`canonical_rows`: sorted by their items
+  and weight), so the segments do not depend on the order of the records in the file (a
+  partner bundle's rows are shuffled).
 
 Weighted segment shares and profiles use the design (:meth:`SurveyDesign.proportion`,
 :meth:`SurveyDesign.mean` with ``by=``), so they carry design-based intervals; a segment is a
@@ -29,7 +32,7 @@ from kyodo_analysis.stats._threads import one_thread
 if TYPE_CHECKING:
     from kyodo_analysis.stats.design import _BaseDesign
 
-__all__ = ["SegmentResult", "segment"]
+__all__ = ["SegmentResult", "canonical_rows", "segment"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,20 @@ class SegmentResult:
     stability: pd.DataFrame
     centres: pd.DataFrame
     shares: pd.DataFrame
+
+
+def canonical_rows(x: np.ndarray, w: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """Positions of the rows (those in ``keep``) sorted by their values: a stable lexsort on
+    the columns of ``x`` (first column first), then the weight ``w``.
+
+    A method that draws or starts from rows by position (resampling, random starts) and runs
+    on the rows in this order gives the same result for every order of the same records:
+    rows it cannot tell apart (equal on every column it uses and on the weight) are the only
+    ones whose relative order is kept.
+    """
+    pos = np.arange(len(w)) if keep is None else np.flatnonzero(keep)
+    keys = [w[pos], *(x[pos, j] for j in range(x.shape[1] - 1, -1, -1))]
+    return np.asarray(pos[np.lexsort(keys)])
 
 
 def _order(labels: np.ndarray, z: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
@@ -92,7 +109,11 @@ def _segment(design: _BaseDesign, scores: pd.DataFrame, *, k_range: tuple[int, i
     lo, hi = k_range
     if keep.sum() < 5 * hi:
         raise EstimationError(f"too few complete rows ({int(keep.sum())}) for {hi} segments")
-    xk, w = x[keep], w_all[keep]
+    # the complete rows in a canonical order (by their items, then weight): k-means' starts
+    # and the bootstrap draws pick rows by position, so every order of the same records
+    # gives the same segments, bit for bit (rows equal on all of these are interchangeable)
+    rows_kept = canonical_rows(x, w_all, keep)
+    xk, w = x[rows_kept], w_all[rows_kept]
     mu = np.average(xk, axis=0, weights=w)
     sd = np.sqrt(np.average((xk - mu) ** 2, axis=0, weights=w))
     if (sd == 0).any():
@@ -119,7 +140,7 @@ def _segment(design: _BaseDesign, scores: pd.DataFrame, *, k_range: tuple[int, i
         stab.append({"kind": "bootstrap", "replicate": b + 1,
                      "ari": float(adjusted_rand_score(best, km.predict(z)))})
     labels = np.full(len(w_all), np.nan)
-    labels[keep] = best + 1
+    labels[rows_kept] = best + 1
     centres = pd.DataFrame([z[best == j].mean(axis=0) for j in range(k)],
                            columns=scores.columns, index=pd.Index(range(1, k + 1), name="segment"))
     d = design.assign(_segment=labels)
