@@ -215,7 +215,8 @@ def _rerun(source: Path, output: Path, parameters: dict, *, cwd: Path, timeout: 
     from kyodo_analysis.reporting.runner import execute_notebook
 
     Path(parameters["output_dir"]).mkdir(parents=True, exist_ok=True)
-    return execute_notebook(source, output, parameters, cwd=cwd, timeout=timeout)
+    return execute_notebook(source, output, parameters, cwd=cwd, timeout=timeout,
+                            keep_kernel=True)
 
 
 def run_bundle(root: Path, *, out_root: Path | None = None, jobs: int | None = None,
@@ -224,12 +225,14 @@ def run_bundle(root: Path, *, out_root: Path | None = None, jobs: int | None = N
 
     Only the notebook runs that published a table are rerun (a run without tables has
     nothing to compare), in parallel in the report runner's process pool
-    (:func:`~kyodo_analysis.reporting.batch.open_executor`, ``jobs`` workers), and only their
-    tables are made: no pages, workbook or PDF. The executed notebooks and their tables go
+    (:func:`~kyodo_analysis.reporting.batch.open_executor`, ``jobs`` workers, each keeping its
+    kernel from page to page, longest first), and only their tables are made: no pages,
+    workbook or PDF. The executed notebooks and their tables go
     to ``out_root`` (default: a temporary folder, removed).
     """
     from kyodo_analysis.reporting.batch import default_jobs, open_executor
     from kyodo_analysis.reporting.publish import collect_tables
+    from kyodo_analysis.reporting.report import longest_first, manifest_seconds
     from kyodo_analysis.reporting.runner import NotebookResult
 
     study = open_bundle(root)
@@ -251,12 +254,17 @@ def run_bundle(root: Path, *, out_root: Path | None = None, jobs: int | None = N
         (out / "ipynb").mkdir(parents=True, exist_ok=True)
         workers = max(1, min(jobs or default_jobs(), len(runs)))
         t0 = time.perf_counter()
+        # longest first, by the published run's durations, as the report runner starts them
+        order = longest_first([(r["id"], r["parameters"]) for r in runs],
+                              manifest_seconds(manifest))
         with open_executor(jobs=workers) as pool:
-            futures = [pool.submit(
-                _rerun, nb_dir / f"{r['notebook']}.ipynb", out / "ipynb" / f"{r['id']}.ipynb",
-                {**r["parameters"], "study": study_file, "output_dir": str(out / "outputs" / r["id"])},
-                cwd=nb_dir, timeout=timeout) for r in runs]
-            for r, fut in zip(runs, futures, strict=True):
+            started = {i: pool.submit(
+                _rerun, nb_dir / f"{runs[i]['notebook']}.ipynb",
+                out / "ipynb" / f"{runs[i]['id']}.ipynb",
+                {**runs[i]["parameters"], "study": study_file,
+                 "output_dir": str(out / "outputs" / runs[i]["id"])},
+                cwd=nb_dir, timeout=timeout) for i in order}
+            for r, fut in zip(runs, (started[i] for i in range(len(runs))), strict=True):
                 try:
                     res = fut.result()
                 except Exception as exc:  # the worker died: the notebook failed

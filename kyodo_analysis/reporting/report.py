@@ -26,7 +26,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -71,18 +71,31 @@ def submission_order(jobs: Sequence[NotebookJob], previous: Path) -> list[int]:
     running a long page alone at the end while the others wait.
 
     The durations are the previous complete run's (``previous``: its folder, with
-    ``manifest.json``); a page it did not run counts as the longest. Without a previous run,
-    the city pages go first and the (many, short) district pages fill in after them. Only
-    the start order changes: pages, tables and their numbers follow the suite.
+    ``manifest.json``); see :func:`longest_first`. Only the start order changes: pages,
+    tables and their numbers follow the suite.
     """
     seconds: dict[str, float] = {}
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         doc = json.loads((previous / "manifest.json").read_text(encoding="utf-8"))
-        seconds = {n["id"]: float(n["seconds"]) for n in doc["notebooks"] if n.get("seconds")}
+        seconds = manifest_seconds(doc)
+    return longest_first([(j.id, j.parameters) for j in jobs], seconds)
+
+
+def manifest_seconds(doc: Mapping) -> dict[str, float]:
+    """Each notebook run's duration in a run's manifest, by run id."""
+    return {n["id"]: float(n["seconds"]) for n in doc.get("notebooks", []) if n.get("seconds")}
+
+
+def longest_first(runs: Sequence[tuple[str, Mapping]], seconds: Mapping[str, float]) -> list[int]:
+    """Indices of ``runs`` (``(id, parameters)``) by decreasing duration in ``seconds``; a run
+    without one counts as the longest. Without any durations, the city pages go first and the
+    (many, short) district pages fill in after them."""
     if not seconds:
-        return sorted(range(len(jobs)), key=lambda i: ("district" in jobs[i].parameters, i))
+        return sorted(range(len(runs)), key=lambda i: ("district" in runs[i][1], i))
     longest = max(seconds.values())
-    return sorted(range(len(jobs)), key=lambda i: (-seconds.get(jobs[i].id, longest), i))
+    return sorted(range(len(runs)), key=lambda i: (-seconds.get(runs[i][0], longest), i))
+
+
 OUTPUTS = "outputs"
 
 
