@@ -224,69 +224,88 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """:func:`_sorted_codes` of Arrow strings that all have the same UTF-8 length of at most
     8 bytes and no missing value (男性/女性, 20代/30代, codes such as d01), without hashing.
 
-    With equal lengths the strings are rows of a byte matrix, and their code-point order is
-    the order of those rows read as big-endian integers (UTF-8 keeps code-point order).
-    Bytes that are the same in every row do not change that order, so only the varying byte
-    columns (then only the varying bits) make the key, usually a compact range coded by
-    counting. ``None`` for any other column.
+    With equal lengths, string ``i`` is the 8 bytes read at ``i * width`` of the data buffer
+    (one strided, unaligned uint64 read per row) masked to its width: an integer that
+    identifies it. XORed with the first row's integer, only the bits that vary between
+    rows are left; shifted down past the bits that never vary, the keys are usually a
+    compact range coded by counting (else by one hashing pass over the integers). The few
+    distinct strings are then sorted in Python (code-point order, as
+    ``pandas.factorize(sort=True)``) and the keys renumbered to ranks by one gather. ``None``
+    for any other column.
     """
     import pyarrow as pa
 
+    n = len(chunked)
+    keys = np.empty(n, dtype=np.uint64)
     width = -1
-    blocks = []
+    first: int | None = None
+    varying = np.uint64(0)
+    start = 0
     for chunk in chunked.chunks:
-        if len(chunk) == 0:
+        m = len(chunk)
+        if m == 0:
             continue
-        if chunk.null_count:
-            return None
         large = pa.types.is_large_string(chunk.type)
-        if not (large or pa.types.is_string(chunk.type)):
+        if chunk.null_count or not (large or pa.types.is_string(chunk.type)):
             return None
         buffers = chunk.buffers()
         offsets = np.frombuffer(buffers[1], dtype=np.int64 if large else np.int32)
-        offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+        offsets = offsets[chunk.offset : chunk.offset + m + 1]
         w = int(offsets[1] - offsets[0])
         if not 0 < w <= 8 or (width >= 0 and w != width):
             return None
-        # equal lengths: the offsets step by w (their sum alone would not tell)
-        if int(offsets[-1] - offsets[0]) != w * len(chunk) or not np.array_equal(
-            offsets[1:-1], offsets[0] + w * np.arange(1, len(chunk), dtype=offsets.dtype)
-        ):
+        steps = np.diff(offsets)
+        if steps.min() != w or steps.max() != w:
             return None
         width = w
-        blocks.append(np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(-1, w))
-    if width < 0:
+        data, lo = buffers[2], int(offsets[0])
+        out = keys[start : start + m]
+        # rows whose 8-byte read stays inside the buffer; the last few are read padded
+        fit = min(m, max(0, (data.size - lo - 8) // w + 1))
+        if fit:
+            rows = np.ndarray((fit,), dtype="<u8", buffer=data, offset=lo, strides=(w,))
+            if w < 8:
+                np.bitwise_and(rows, np.uint64((1 << (8 * w)) - 1), out=out[:fit])
+            else:
+                out[:fit] = rows
+        if fit < m:
+            tail = np.zeros((m - fit, 8), dtype=np.uint8)
+            tail[:, :w] = np.frombuffer(data, dtype=np.uint8)[lo + fit * w : lo + m * w].reshape(-1, w)
+            out[fit:] = tail.view("<u8")[:, 0]
+        if first is None:
+            first = int(out[0])
+        out ^= np.uint64(first)
+        varying |= np.bitwise_or.reduce(out)
+        start += m
+    if first is None:
         return None
-    block = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-    first = block[0].copy()
-    cols = [j for j in range(width) if (block[:, j] != first[j]).any()]
-    if len(cols) == 0:
-        return np.zeros(len(block), dtype=np.int64), np.asarray([first.tobytes().decode("utf-8")], dtype=object)
-    key = block[:, cols[0]]
-    if len(cols) > 1:
-        key = key.astype(np.uint32 if len(cols) <= 4 else np.uint64)
-        for c in cols[1:]:
-            key <<= 8
-            key |= block[:, c]
-    hit = _counted_codes(key)
-    if hit is None:  # only the varying bits of the varying bytes, in order
-        varying = int(np.bitwise_or.reduce(key ^ key[0]))
-        low = (varying & -varying).bit_length() - 1
-        bits = (1 << (varying.bit_length() - low)) - 1
-        hit = _counted_codes((key >> key.dtype.type(low)) & key.dtype.type(bits))
-        if hit is None:
-            codes, distinct = pd.factorize(key, sort=True)
-            hit = codes.astype(np.int64, copy=False), np.asarray(distinct)
-        else:
-            base = int(key[0]) & ~(bits << low)
-            hit = hit[0], np.asarray([base | (int(k) << low) for k in hit[1]], dtype=object)
-    values = []
-    for k in hit[1]:
-        row = bytearray(first.tobytes())
-        for pos, c in enumerate(cols):
-            row[c] = (int(k) >> (8 * (len(cols) - 1 - pos))) & 0xFF
-        values.append(row.decode("utf-8"))
-    return hit[0], np.asarray(values, dtype=object)
+    base = first
+
+    def decode(x: int) -> str:
+        return (base ^ x).to_bytes(8, "little")[:width].decode("utf-8")
+
+    bits = int(varying)
+    if bits == 0:
+        return np.zeros(n, dtype=np.int64), np.asarray([decode(0)], dtype=object)
+    low = (bits & -bits).bit_length() - 1
+    if low:
+        keys >>= np.uint64(low)
+    hi = int(keys.max())
+    if hi <= 4 * n + 1024:  # a compact range (so below 2**63): counted
+        key = keys.view(np.int64)
+        distinct = np.flatnonzero(np.bincount(key, minlength=hi + 1))
+        slot = distinct
+        rank = np.empty(hi + 1, dtype=np.int64)
+    else:
+        found, distinct_keys = pd.factorize(keys)
+        key = found.astype(np.int64, copy=False)
+        distinct = np.asarray(distinct_keys, dtype=np.uint64)
+        slot = np.arange(len(distinct))
+        rank = np.empty(len(distinct), dtype=np.int64)
+    values = [decode(int(x) << low) for x in distinct]
+    order = sorted(range(len(values)), key=values.__getitem__)
+    rank[slot[order]] = np.arange(len(order))
+    return rank[key], np.asarray([values[i] for i in order], dtype=object)
 
 
 class _Domains:
