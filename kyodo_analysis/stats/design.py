@@ -356,11 +356,14 @@ class _Domains:
             for codes, _ in parts:
                 bad |= codes < 0
             combined[bad] = size
-        counts = np.bincount(combined, minlength=size + 1)[:size]
-        present = np.flatnonzero(counts)
-        remap = np.full(size + 1, -1, dtype=np.int64)
-        remap[present] = np.arange(len(present))
-        self.codes = remap[combined]
+        counts = np.bincount(combined, minlength=size + 1)
+        present = np.flatnonzero(counts[:size])
+        if len(present) == size and counts[size] == 0:
+            self.codes = combined  # every combination present, no row missing: no renumbering
+        else:
+            remap = np.full(size + 1, -1, dtype=np.int64)
+            remap[present] = np.arange(len(present))
+            self.codes = remap[combined]
         self.n = len(present)
         table = {}
         rem = present.copy()

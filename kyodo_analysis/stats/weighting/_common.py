@@ -108,19 +108,21 @@ def as_margin(col: str, spec: Any) -> pd.Series:
     return s
 
 
-def check_complete(design: SurveyDesign, col: str, role: str) -> None:
-    """A WeightingError if ``col`` is absent or missing on a row of the design (non-zero weight)."""
+def check_complete(design: SurveyDesign, col: str, role: str) -> bool:
+    """A WeightingError if ``col`` is absent or missing on a row of the design (non-zero
+    weight); whether no row at all (also outside the design) misses a value."""
     if col not in design.data.columns:
         raise WeightingError(f"{role} column {col!r} not in the data")
     codes, _ = design._column_codes(col)
     if codes.min(initial=0) >= 0:
-        return
+        return True
     nna = int(np.count_nonzero((codes < 0) & (design._w != 0)))
     if nna:
         raise WeightingError(
             f"{role} column {col!r} has {nna} missing value(s) among the rows of the design; "
             "impute or drop them before weighting"
         )
+    return False
 
 
 def distinct_codes(design: SurveyDesign, col: str) -> tuple[np.ndarray, np.ndarray]:
@@ -180,16 +182,25 @@ def collapse_adjacent(
 
 
 def combine_codes(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Cell of each row over the cross-classification, and each present cell's radix code."""
+    """Cell of each row over the cross-classification, and each present cell's radix code.
+
+    The cells are numbered over the present radix codes in order; when every combination
+    is present (the usual case for a few margins) the radix code is the cell, with no
+    renumbering pass. Codes stay int64, which ``np.bincount`` reads without a conversion.
+    """
     size = int(np.prod(sizes))
-    dtype = np.int32 if size < 2**31 else np.int64
-    combined: np.ndarray = np.array(codes[0], dtype=dtype)
-    for c, s in zip(codes[1:], sizes[1:], strict=True):
-        combined *= s
-        combined += c
+    combined = np.asarray(codes[0], dtype=np.int64)
+    if len(codes) > 1:
+        combined = combined * sizes[1]  # a new array: the codes given are not changed
+        combined += codes[1]
+        for c, s in zip(codes[2:], sizes[2:], strict=True):
+            combined *= s
+            combined += c
     if size <= 50_000_000:
         present = np.flatnonzero(np.bincount(combined, minlength=size))
-        remap = np.full(size, -1, dtype=np.int32 if size < 2**31 else np.int64)
+        if len(present) == size:
+            return combined, present
+        remap = np.full(size, -1, dtype=np.int64)
         remap[present] = np.arange(len(present))
         return remap[combined], present
     present, cell = np.unique(combined, return_inverse=True)
