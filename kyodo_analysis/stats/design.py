@@ -240,7 +240,7 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
     width = -1
     first: int | None = None
     varying = np.uint64(0)
-    start = 0
+    top = start = 0
     for chunk in chunked.chunks:
         m = len(chunk)
         if m == 0:
@@ -254,8 +254,7 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
         w = int(offsets[1] - offsets[0])
         if not 0 < w <= 8 or (width >= 0 and w != width):
             return None
-        steps = np.diff(offsets)
-        if steps.min() != w or steps.max() != w:
+        if (np.diff(offsets) != w).any():
             return None
         width = w
         data, lo = buffers[2], int(offsets[0])
@@ -276,6 +275,7 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
             first = int(out[0])
         out ^= np.uint64(first)
         varying |= np.bitwise_or.reduce(out)
+        top = max(top, int(out.max()))  # while the chunk is in cache
         start += m
     if first is None:
         return None
@@ -290,7 +290,7 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
     low = (bits & -bits).bit_length() - 1
     if low:
         keys >>= np.uint64(low)
-    hi = int(keys.max())
+    hi = top >> low  # shifting keeps the order: the largest key stays the largest
     if hi <= 4 * n + 1024:  # a compact range (so below 2**63): counted
         key = keys.view(np.int64)
         distinct = np.flatnonzero(np.bincount(key, minlength=hi + 1))
