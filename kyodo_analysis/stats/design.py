@@ -73,6 +73,9 @@ _DENSE_LIMIT = 20_000_000
 # from this many rows, the columns a call needs are coded in parallel threads (pyarrow's
 # dictionary encoding and numpy's passes release the GIL)
 _PARALLEL_CODING_ROWS = 200_000
+# rows per slice when several columns' codes are combined (a slice of the result stays in
+# cache while every column is added to it)
+_COMBINE_SLICE = 1 << 16
 
 
 def _usable_cpus() -> int:
@@ -254,11 +257,14 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
         w = int(offsets[1] - offsets[0])
         if not 0 < w <= 8 or (width >= 0 and w != width):
             return None
-        if (np.diff(offsets) != w).any():
+        out = keys[start : start + m]
+        steps = out.view(np.int64)  # the rows' slots serve first for the string lengths
+        np.subtract(offsets[1:], offsets[:-1], out=steps)
+        steps -= w
+        if steps.any():
             return None
         width = w
         data, lo = buffers[2], int(offsets[0])
-        out = keys[start : start + m]
         # rows whose 8-byte read stays inside the buffer; the last few are read padded
         fit = min(m, max(0, (data.size - lo - 8) // w + 1))
         if fit:
@@ -291,21 +297,37 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
     if low:
         keys >>= np.uint64(low)
     hi = top >> low  # shifting keeps the order: the largest key stays the largest
+    key = keys.view(np.int64)
     if hi <= 4 * n + 1024:  # a compact range (so below 2**63): counted
-        key = keys.view(np.int64)
         distinct = np.flatnonzero(np.bincount(key, minlength=hi + 1))
         slot = distinct
-        rank = np.empty(hi + 1, dtype=np.int64)
     else:
         found, distinct_keys = pd.factorize(keys)
-        key = found.astype(np.int64, copy=False)
+        key[:] = found
         distinct = np.asarray(distinct_keys, dtype=np.uint64)
         slot = np.arange(len(distinct))
-        rank = np.empty(len(distinct), dtype=np.int64)
     values = [decode(int(x) << low) for x in distinct]
     order = sorted(range(len(values)), key=values.__getitem__)
+    rank = np.empty(int(slot[-1]) + 1, dtype=np.int64)
     rank[slot[order]] = np.arange(len(order))
     return rank[key], np.asarray([values[i] for i in order], dtype=object)
+
+
+def _radix_combine(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
+    """``(c0 * k1 + c1) * k2 + c2 ...`` of the rows' codes ``c`` (``k``: the sizes), as int64.
+
+    Computed slice by slice: every column is read once and the result written once, instead
+    of one pass over the whole result per operation.
+    """
+    n = len(codes[0])
+    out = np.empty(n, dtype=np.int64)
+    for a in range(0, n, _COMBINE_SLICE):
+        part = out[a : a + _COMBINE_SLICE]
+        part[:] = codes[0][a : a + _COMBINE_SLICE]
+        for c, k in zip(codes[1:], sizes[1:], strict=True):
+            part *= k
+            part += c[a : a + _COMBINE_SLICE]
+    return out
 
 
 class _Domains:
@@ -346,11 +368,7 @@ class _Domains:
             return
         sizes = [len(u) for _, u in parts]
         size = int(np.prod(sizes))
-        combined = parts[0][0] * sizes[1]
-        combined += parts[1][0]
-        for (codes, _), k in zip(parts[2:], sizes[2:], strict=True):
-            combined *= k
-            combined += codes
+        combined = _radix_combine([codes for codes, _ in parts], sizes)
         if any(codes.min(initial=0) < 0 for codes, _ in parts):  # a row missing in a by-column
             bad = np.zeros(n_rows, dtype=bool)
             for codes, _ in parts:

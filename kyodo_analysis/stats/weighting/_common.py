@@ -14,7 +14,7 @@ import pandas as pd
 
 from kyodo_analysis.errors import WeightingError
 from kyodo_analysis.stats.calibrated import CollapsedCells, WeightedDesign
-from kyodo_analysis.stats.design import SurveyDesign
+from kyodo_analysis.stats.design import SurveyDesign, _radix_combine
 from kyodo_analysis.stats.replicate import ReplicateDesign
 
 Level = TypeVar("Level")  # a margin level (any hashable value of the column)
@@ -189,13 +189,7 @@ def combine_codes(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray
     renumbering pass. Codes stay int64, which ``np.bincount`` reads without a conversion.
     """
     size = int(np.prod(sizes))
-    combined = np.asarray(codes[0], dtype=np.int64)
-    if len(codes) > 1:
-        combined = combined * sizes[1]  # a new array: the codes given are not changed
-        combined += codes[1]
-        for c, s in zip(codes[2:], sizes[2:], strict=True):
-            combined *= s
-            combined += c
+    combined = np.asarray(codes[0], dtype=np.int64) if len(codes) == 1 else _radix_combine(codes, sizes)
     if size <= 50_000_000:
         present = np.flatnonzero(np.bincount(combined, minlength=size))
         if len(present) == size:
