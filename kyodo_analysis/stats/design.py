@@ -293,7 +293,8 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
     bits = int(varying)
     if bits == 0:
         return np.zeros(n, dtype=np.int64), np.asarray([decode(0)], dtype=object)
-    low = (bits & -bits).bit_length() - 1
+    # bits that never vary are shifted out, unless the keys already count in a small table
+    low = (bits & -bits).bit_length() - 1 if top >= 1 << 16 else 0
     if low:
         keys >>= np.uint64(low)
     hi = top >> low  # shifting keeps the order: the largest key stays the largest

@@ -93,11 +93,12 @@ def as_margin(col: str, spec: Any) -> pd.Series:
             raise WeightingError(f"margin for {col!r}: a DataFrame needs the column {col!r} and one count column")
     elif isinstance(spec, pd.Series):
         s = spec
-    elif isinstance(spec, Mapping):
+    elif isinstance(spec, Mapping):  # floats from the start: nothing to coerce
         s = pd.Series(list(spec.values()), index=list(spec.keys()), dtype=float)
     else:
         raise WeightingError(f"margin for {col!r} must be a mapping level -> count, a Series or a DataFrame")
-    s = pd.to_numeric(s, errors="coerce").astype(float)
+    if s.dtype != np.float64 or s is spec:
+        s = pd.to_numeric(s, errors="coerce").astype(float)
     if s.index.has_duplicates:
         dup = s.index[s.index.duplicated()][0]
         raise WeightingError(f"margin {col!r} lists level {dup!r} more than once")
