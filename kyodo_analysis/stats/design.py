@@ -73,9 +73,9 @@ _DENSE_LIMIT = 20_000_000
 # from this many rows, the columns a call needs are coded in parallel threads (pyarrow's
 # dictionary encoding and numpy's passes release the GIL)
 _PARALLEL_CODING_ROWS = 200_000
-# rows per slice when several columns' codes are combined (a slice of the result stays in
-# cache while every column is added to it)
-_COMBINE_SLICE = 1 << 16
+# rows per slice of the passes that work slice by slice so that a slice stays in cache
+# (string codes, several columns' codes combined)
+_SLICE_ROWS = 1 << 16
 
 
 def _usable_cpus() -> int:
@@ -223,27 +223,15 @@ def _arrow_string_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray([values[i] for i in order], dtype=object)
 
 
-def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    """:func:`_sorted_codes` of Arrow strings that all have the same UTF-8 length of at most
-    8 bytes and no missing value (男性/女性, 20代/30代, codes such as d01), without hashing.
-
-    With equal lengths, string ``i`` is the 8 bytes read at ``i * width`` of the data buffer
-    (one strided, unaligned uint64 read per row) masked to its width: an integer that
-    identifies it. XORed with the first row's integer, only the bits that vary between
-    rows are left; shifted down past the bits that never vary, the keys are usually a
-    compact range coded by counting (else by one hashing pass over the integers). The few
-    distinct strings are then sorted in Python (code-point order, as
-    ``pandas.factorize(sort=True)``) and the keys renumbered to ranks by one gather. ``None``
-    for any other column.
-    """
+def _equal_width_layout(chunked: Any) -> tuple[int, list[tuple[Any, int, int]]] | None:
+    """UTF-8 width and (data buffer, byte offset of the first row, rows) of every non-empty
+    chunk, when all strings have the same width of at most 8 bytes and none is missing;
+    ``None`` otherwise."""
     import pyarrow as pa
 
-    n = len(chunked)
-    keys = np.empty(n, dtype=np.uint64)
     width = -1
-    first: int | None = None
-    varying = np.uint64(0)
-    top = start = 0
+    parts: list[tuple[Any, int, int]] = []
+    steps = np.empty(_SLICE_ROWS, dtype=np.int64)
     for chunk in chunked.chunks:
         m = len(chunk)
         if m == 0:
@@ -257,48 +245,122 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
         w = int(offsets[1] - offsets[0])
         if not 0 < w <= 8 or (width >= 0 and w != width):
             return None
-        out = keys[start : start + m]
-        steps = out.view(np.int64)  # the rows' slots serve first for the string lengths
-        np.subtract(offsets[1:], offsets[:-1], out=steps)
-        steps -= w
-        if steps.any():
-            return None
+        for a in range(0, m, _SLICE_ROWS):
+            b = min(a + _SLICE_ROWS, m)
+            s = steps[: b - a]
+            np.subtract(offsets[a + 1 : b + 1], offsets[a:b], out=s)
+            s -= w
+            if np.count_nonzero(s):
+                return None
         width = w
-        data, lo = buffers[2], int(offsets[0])
+        parts.append((buffers[2], int(offsets[0]), m))
+    return (width, parts) if parts else None
+
+
+def _equal_width_words(width: int, parts: list[tuple[Any, int, int]]) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, the rows' integers) slice by slice, in one reused buffer: string ``i`` is
+    the 8 bytes read at ``i * width`` of its chunk's data (one strided, unaligned uint64
+    read per row) masked to its width."""
+    mask = np.uint64((1 << (8 * width)) - 1)
+    buf = np.empty(_SLICE_ROWS, dtype=np.uint64)
+    start = 0
+    for data, lo, m in parts:
         # rows whose 8-byte read stays inside the buffer; the last few are read padded
-        fit = min(m, max(0, (data.size - lo - 8) // w + 1))
-        if fit:
-            rows = np.ndarray((fit,), dtype="<u8", buffer=data, offset=lo, strides=(w,))
-            if w < 8:
-                np.bitwise_and(rows, np.uint64((1 << (8 * w)) - 1), out=out[:fit])
-            else:
-                out[:fit] = rows
-        if fit < m:
-            tail = np.zeros((m - fit, 8), dtype=np.uint8)
-            tail[:, :w] = np.frombuffer(data, dtype=np.uint8)[lo + fit * w : lo + m * w].reshape(-1, w)
-            out[fit:] = tail.view("<u8")[:, 0]
-        if first is None:
-            first = int(out[0])
-        out ^= np.uint64(first)
-        varying |= np.bitwise_or.reduce(out)
-        top = max(top, int(out.max()))  # while the chunk is in cache
+        fit = min(m, max(0, (data.size - lo - 8) // width + 1))
+        for a in range(0, m, _SLICE_ROWS):
+            b = min(a + _SLICE_ROWS, m)
+            out = buf[: b - a]
+            f = max(a, min(b, fit))
+            if f > a:
+                rows = np.ndarray((f - a,), dtype="<u8", buffer=data, offset=lo + a * width, strides=(width,))
+                np.bitwise_and(rows, mask, out=out[: f - a])
+            if f < b:
+                tail = np.zeros((b - f, 8), dtype=np.uint8)
+                tail[:, :width] = np.frombuffer(data, dtype=np.uint8)[lo + f * width : lo + b * width].reshape(-1, width)
+                out[f - a :] = tail.view("<u8")[:, 0]
+            yield start + a, out
         start += m
-    if first is None:
+
+
+def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_sorted_codes` of Arrow strings that all have the same UTF-8 length of at most
+    8 bytes and no missing value (男性/女性, 20代/30代, codes such as d01), without hashing.
+
+    Every row's string is an integer (:func:`_equal_width_words`); XORed with the first
+    row's, only the bits that vary between rows are left, and shifted down past those that
+    do not vary in the first slice of rows, the keys index a small table of ranks. One pass
+    over the rows, slice by slice in cache: the first slice's distinct keys are counted and
+    their strings sorted in Python (code-point order, as ``pandas.factorize(sort=True)``),
+    then every slice is coded by one gather from the table straight into the codes; a key
+    not seen before (a value absent from the earlier rows) is added and the codes so far
+    renumbered. Keys too spread for a table (more than ``4 n + 1024`` or 2**20 slots) take
+    :func:`_wide_key_codes`. ``None`` for any column that is not of equal widths.
+    """
+    layout = _equal_width_layout(chunked)
+    if layout is None:
         return None
-    base = first
+    width, parts = layout
+    n = len(chunked)
+    limit = min(1 << 20, 4 * n + 1024)
+    codes = np.empty(n, dtype=np.int64)
+    base = low = -1
+    rank = np.empty(0, dtype=np.int64)  # shifted key -> rank (-1: not seen)
+    known: dict[int, str] = {}  # shifted key -> its string
+    ordered: list[int] = []  # the known keys in the order of their strings
 
-    def decode(x: int) -> str:
-        return (base ^ x).to_bytes(8, "little")[:width].decode("utf-8")
+    def decode(key: int) -> str:
+        return (base ^ (key << low)).to_bytes(8, "little")[:width].decode("utf-8")
 
-    bits = int(varying)
-    if bits == 0:
-        return np.zeros(n, dtype=np.int64), np.asarray([decode(0)], dtype=object)
-    # bits that never vary are shifted out, unless the keys already count in a small table
-    low = (bits & -bits).bit_length() - 1 if top >= 1 << 16 else 0
+    for a, x in _equal_width_words(width, parts):
+        if base < 0:
+            base = int(x[0])
+        x ^= np.uint64(base)
+        if low < 0:  # the first slice: the bits that never vary in it are shifted out
+            bits = int(np.bitwise_or.reduce(x))
+            low = (bits & -bits).bit_length() - 1 if bits and int(x.max()) >= 1 << 16 else 0
+        elif low and int(np.bitwise_or.reduce(x)) & ((1 << low) - 1):
+            return _wide_key_codes(width, parts, n)  # a bit the first slice did not vary
+        if low:
+            x >>= np.uint64(low)
+        top = int(x.max())
+        if top >= len(rank):
+            if top >= limit:
+                return _wide_key_codes(width, parts, n)
+            rank = np.concatenate([rank, np.full(top + 1 - len(rank), -1, dtype=np.int64)])
+        key = x.view(np.int64)  # every key is below the limit, so the same as int64
+        out = codes[a : a + len(key)]
+        np.take(rank, key, out=out, mode="clip")  # every key has a slot: nothing clipped
+        if out.min(initial=0) >= 0:
+            continue
+        # keys not seen in the earlier rows: add them, renumber the codes so far
+        new = np.flatnonzero(np.bincount(key[out < 0]))
+        known.update((int(k), decode(int(k))) for k in new)
+        before = ordered
+        ordered = sorted(known, key=known.__getitem__)
+        rank[ordered] = np.arange(len(ordered))
+        if a and before:
+            codes[:a] = rank[before][codes[:a]]
+        np.take(rank, key, out=out, mode="clip")
+    if base < 0:
+        return None
+    return codes, np.asarray([known[k] for k in ordered], dtype=object)
+
+
+def _wide_key_codes(width: int, parts: list[tuple[Any, int, int]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_fixed_width_codes` when the keys are too spread for a table of ranks: all
+    keys XORed with the first row's and shifted past the bits that never vary, then counted
+    if they now span a compact range, else coded by one hashing pass."""
+    keys = np.empty(n, dtype=np.uint64)
+    for a, x in _equal_width_words(width, parts):
+        keys[a : a + len(x)] = x
+    base = int(keys[0])
+    keys ^= np.uint64(base)
+    bits = int(np.bitwise_or.reduce(keys))
+    low = (bits & -bits).bit_length() - 1 if bits else 0
     if low:
         keys >>= np.uint64(low)
-    hi = top >> low  # shifting keeps the order: the largest key stays the largest
     key = keys.view(np.int64)
+    hi = int(keys.max())
     if hi <= 4 * n + 1024:  # a compact range (so below 2**63): counted
         distinct = np.flatnonzero(np.bincount(key, minlength=hi + 1))
         slot = distinct
@@ -307,7 +369,7 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
         key[:] = found
         distinct = np.asarray(distinct_keys, dtype=np.uint64)
         slot = np.arange(len(distinct))
-    values = [decode(int(x) << low) for x in distinct]
+    values = [(base ^ (int(k) << low)).to_bytes(8, "little")[:width].decode("utf-8") for k in distinct]
     order = sorted(range(len(values)), key=values.__getitem__)
     rank = np.empty(int(slot[-1]) + 1, dtype=np.int64)
     rank[slot[order]] = np.arange(len(order))
@@ -322,12 +384,12 @@ def _radix_combine(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndar
     """
     n = len(codes[0])
     out = np.empty(n, dtype=np.int64)
-    for a in range(0, n, _COMBINE_SLICE):
-        part = out[a : a + _COMBINE_SLICE]
-        part[:] = codes[0][a : a + _COMBINE_SLICE]
+    for a in range(0, n, _SLICE_ROWS):
+        part = out[a : a + _SLICE_ROWS]
+        part[:] = codes[0][a : a + _SLICE_ROWS]
         for c, k in zip(codes[1:], sizes[1:], strict=True):
             part *= k
-            part += c[a : a + _COMBINE_SLICE]
+            part += c[a : a + _SLICE_ROWS]
     return out
 
 
