@@ -173,15 +173,24 @@ def _counted_codes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _categorical_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_sorted_codes` of a categorical: its codes renumbered over the categories
-    present (no hashing)."""
+    present (no hashing), slice by slice in cache (the narrow category codes are widened
+    only a slice at a time)."""
     cat_codes = col.cat.codes.to_numpy()
     categories = col.cat.categories
     k = len(categories)
+    n = len(cat_codes)
     # pandas sizes the code dtype so that ``codes + 1`` cannot overflow; slot 0 counts NAs
-    present = np.flatnonzero(np.bincount(cat_codes + 1, minlength=k + 1)[1:])
+    counts = np.zeros(k + 1, dtype=np.int64)
+    for a in range(0, n, _SLICE_ROWS):
+        counts += np.bincount(cat_codes[a : a + _SLICE_ROWS] + 1, minlength=k + 1)
+    present = np.flatnonzero(counts[1:])
     remap = np.full(k + 1, -1, dtype=np.int64)  # remap[-1] (code -1, missing) stays -1
     remap[present] = np.arange(len(present))
-    return remap[cat_codes], np.asarray(categories[present])
+    codes = np.empty(n, dtype=np.int64)
+    for a in range(0, n, _SLICE_ROWS):
+        part = cat_codes[a : a + _SLICE_ROWS]
+        np.take(remap, part, out=codes[a : a + len(part)], mode="wrap")  # -1 wraps to remap[k]
+    return codes, np.asarray(categories[present])
 
 
 def _arrow_string_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
