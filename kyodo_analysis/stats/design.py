@@ -35,7 +35,7 @@ NaN).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -285,7 +285,8 @@ def _equal_width_words(width: int, parts: list[tuple[Any, int, int]]) -> Iterato
                 np.bitwise_and(rows, mask, out=out[: f - a])
             if f < b:
                 tail = np.zeros((b - f, 8), dtype=np.uint8)
-                tail[:, :width] = np.frombuffer(data, dtype=np.uint8)[lo + f * width : lo + b * width].reshape(-1, width)
+                raw = np.frombuffer(data, dtype=np.uint8)[lo + f * width : lo + b * width]
+                tail[:, :width] = raw.reshape(-1, width)
                 out[f - a :] = tail.view("<u8")[:, 0]
             yield start + a, out
         start += m
