@@ -115,7 +115,11 @@ def check_complete(design: SurveyDesign, col: str, role: str) -> bool:
     if col not in design.data.columns:
         raise WeightingError(f"{role} column {col!r} not in the data")
     codes, _ = design._column_codes(col)
-    if codes.min(initial=0) >= 0:
+    cache = design._code_cache()  # kept with the codes: the data of a design do not change
+    complete = cache.get(("complete", col))
+    if complete is None:
+        complete = cache[("complete", col)] = bool(codes.min(initial=0) >= 0)
+    if complete:
         return True
     nna = int(np.count_nonzero((codes < 0) & (design._w != 0)))
     if nna:
