@@ -113,7 +113,7 @@ def test_parallel_coding_gives_the_same_codes_and_estimates(monkeypatch) -> None
         {
             "age": rng.choice(["20代", "30代", "40代", "70代以上"], n),
             "sex": rng.choice(["男性", "女性"], n),
-            "area": rng.choice(["a", "b", "c"], n),
+            "area": rng.choice(["a", "bb", "c"], n),  # unequal widths: hashed, as age
             "w": rng.uniform(1, 3, n),
             "y": rng.normal(size=n),
         }
@@ -122,15 +122,24 @@ def test_parallel_coding_gives_the_same_codes_and_estimates(monkeypatch) -> None
     margins = {
         "age": {"20代": 300.0, "30代": 250.0, "40代": 250.0, "70代以上": 200.0},
         "sex": {"男性": 480.0, "女性": 520.0},
-        "area": {"a": 300.0, "b": 300.0, "c": 400.0},
+        "area": {"a": 300.0, "bb": 300.0, "c": 400.0},
     }
     serial = SurveyDesign(frame, weights="w", strata="area")
     want_mean = serial.mean("y", by=["age", "sex"])
     want_rake = rake(serial, margins).mean("y", by="age")
     monkeypatch.setattr(design_mod, "_PARALLEL_CODING_ROWS", 1)
     monkeypatch.setattr(design_mod, "_usable_cpus", lambda: 2)
+    in_threads: list[str] = []
+
+    def coded_in_thread(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        in_threads.append(str(col.name))
+        return _sorted_codes(col)
+
+    monkeypatch.setattr(design_mod, "_sorted_codes", coded_in_thread)
     parallel = SurveyDesign(frame, weights="w", strata="area")
     parallel._prefetch_codes(["age", "sex", "area"])
+    # the columns that need hashing go to the threads; sex (one width) is counted in place
+    assert sorted(in_threads) == ["age", "area"]
     for col in ["age", "sex", "area"]:
         np.testing.assert_array_equal(parallel._code_cache()[col][0], serial._code_cache()[col][0])
     pd.testing.assert_frame_equal(parallel.mean("y", by=["age", "sex"]), want_mean)

@@ -138,10 +138,25 @@ def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     The distinct values are those present (for a categorical, in category order), as
     ``pandas.factorize(col, sort=True)`` gives them. Each column type takes its cheapest
-    exact route: integer columns with a compact range are coded by counting, categoricals
-    from their category codes, Arrow-backed strings (what ``pandas.read_csv`` returns) by
-    one dictionary-encoding pass, everything else by ``pandas.factorize``.
+    exact route: the counting routes of :func:`_counted_route` when they apply, else
+    Arrow-backed strings (what ``pandas.read_csv`` returns) by one dictionary-encoding
+    pass, everything else by ``pandas.factorize``.
     """
+    hit = _counted_route(col)
+    if hit is not None:
+        return hit
+    dtype = col.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return _arrow_string_codes(col)
+    codes, uniques = pd.factorize(col, sort=True)
+    return codes.astype(np.int64, copy=False), np.asarray(uniques)
+
+
+def _counted_route(col: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_sorted_codes` without hashing, for the columns that allow it: categoricals
+    (from their category codes), integers with a compact range (by counting) and Arrow
+    strings of one UTF-8 width of at most 8 bytes (:func:`_fixed_width_codes`); ``None``
+    for any other column."""
     dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return _categorical_codes(col)
@@ -150,10 +165,13 @@ def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         if hit is not None:
             # a Series cast also handles nullable extension dtypes (Int64 from a store)
             return hit[0], pd.Series(hit[1]).astype(dtype).to_numpy()
+        return None
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        return _arrow_string_codes(col)
-    codes, uniques = pd.factorize(col, sort=True)
-    return codes.astype(np.int64, copy=False), np.asarray(uniques)
+        import pyarrow as pa
+
+        arr = col.array.__arrow_array__()
+        return _fixed_width_codes(arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr]))
+    return None
 
 
 def _counted_codes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -202,9 +220,6 @@ def _arrow_string_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     arr = col.array.__arrow_array__()
     chunked = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
-    fixed = _fixed_width_codes(chunked)
-    if fixed is not None:
-        return fixed
     encoded = pc.dictionary_encode(chunked)
     chunks = encoded.chunks
     if not chunks:
@@ -657,12 +672,25 @@ class _BaseDesign:
         return hit
 
     def _prefetch_codes(self, cols: Sequence[str]) -> None:
-        """Code the not yet coded ``cols`` at once, in parallel threads on large data (the
-        same codes as :meth:`_column_codes`, which then finds them cached)."""
+        """Code the not yet coded ``cols`` at once (the same codes as :meth:`_column_codes`,
+        which then finds them cached): those that need hashing in parallel threads on large
+        data, one long call each that releases the GIL. The counting routes run in this
+        thread: they take a few milliseconds per million rows, in many short numpy calls,
+        and threads made them slower on a busy machine (the GIL handed back and forth)."""
         cache = self._code_cache()
         todo = [c for c in dict.fromkeys(cols) if c not in cache and c in self._frame.columns]
+        if len(todo) < 2 or len(self._frame) < _PARALLEL_CODING_ROWS or _usable_cpus() < 2:
+            return
+        hashed = []
+        for c in todo:
+            hit = _counted_route(self._frame[c])
+            if hit is None:
+                hashed.append(c)
+            else:
+                cache[c] = hit
+        todo = hashed
         workers = min(len(todo), _usable_cpus())
-        if workers < 2 or len(self._frame) < _PARALLEL_CODING_ROWS:
+        if workers < 2:
             return
         series = [self._frame[c] for c in todo]
         with ThreadPoolExecutor(max_workers=workers) as pool:
