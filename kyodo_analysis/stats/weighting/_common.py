@@ -114,13 +114,13 @@ def check_complete(design: SurveyDesign, col: str, role: str) -> bool:
     weight); whether no row at all (also outside the design) misses a value."""
     if col not in design.data.columns:
         raise WeightingError(f"{role} column {col!r} not in the data")
-    codes, _ = design._column_codes(col)
     cache = design._code_cache()  # kept with the codes: the data of a design do not change
     complete = cache.get(("complete", col))
-    if complete is None:
-        complete = cache[("complete", col)] = bool(codes.min(initial=0) >= 0)
+    if complete is None:  # a missing value is what the codes mark -1 (cheaper to ask pandas)
+        complete = cache[("complete", col)] = not design.data[col].hasnans
     if complete:
         return True
+    codes, _ = design._column_codes(col)
     nna = int(np.count_nonzero((codes < 0) & (design._w != 0)))
     if nna:
         raise WeightingError(
@@ -186,8 +186,9 @@ def collapse_adjacent(
     return groups, records
 
 
-def combine_codes(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Cell of each row over the cross-classification, and each present cell's radix code.
+def combine_codes(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cell of each row over the cross-classification, each present cell's radix code, and
+    the rows of each cell.
 
     The cells are numbered over the present radix codes in order; when every combination
     is present (the usual case for a few margins) the radix code is the cell, with no
@@ -196,14 +197,15 @@ def combine_codes(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray
     size = int(np.prod(sizes))
     combined = np.asarray(codes[0], dtype=np.int64) if len(codes) == 1 else _radix_combine(codes, sizes)
     if size <= 50_000_000:
-        present = np.flatnonzero(np.bincount(combined, minlength=size))
+        counts = np.bincount(combined, minlength=size)
+        present = np.flatnonzero(counts)
         if len(present) == size:
-            return combined, present
+            return combined, present, counts
         remap = np.full(size, -1, dtype=np.int64)
         remap[present] = np.arange(len(present))
-        return remap[combined], present
-    present, cell = np.unique(combined, return_inverse=True)
-    return cell.astype(np.int64), present
+        return remap[combined], present, counts[present]
+    present, cell, counts = np.unique(combined, return_inverse=True, return_counts=True)
+    return cell.astype(np.int64), present, counts
 
 
 def split_radix(present: np.ndarray, sizes: list[int]) -> list[np.ndarray]:

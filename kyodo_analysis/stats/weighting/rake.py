@@ -151,8 +151,7 @@ def rake(
     cache = design._code_cache()
     cells_key = ("cells", *cols)
     if cells_key not in cache:
-        cell, present = combine_codes(row_codes_l, usizes)
-        cache[cells_key] = cell, present, np.bincount(cell, minlength=len(present))
+        cache[cells_key] = combine_codes(row_codes_l, usizes)
     cell, present, rows_per_cell = cache[cells_key]
     del row_codes_l
     n_cells = len(present)
