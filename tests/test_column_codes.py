@@ -53,7 +53,8 @@ def test_codes_equal_pandas_factorize_sorted(values: list[str | None], n_chunks:
 
 
 EQUAL_WIDTH = [["m", "f", "Z"], ["男性", "女性"], ["20代", "30代", "60代"], ["d00", "d13", "d09"],
-               ["abcdefgh", "abcdefgz", "zbcdefgh"], ["男", "女", "ゑ"], ["é", "ü", "ab"], ["\x00a", "a\x00"]]
+               ["abcdefgh", "abcdefgz", "zbcdefgh"], ["男", "女", "ゑ"], ["é", "ü", "ab"], ["\x00a", "a\x00"],
+               ["abcdefgh", "abcdefé", "zzzzzzzz"]]
 
 
 @settings(max_examples=60, deadline=None)
@@ -71,6 +72,26 @@ def test_equal_width_strings_coded_without_hashing(pool: list[str], picks: list[
     assert design_mod._fixed_width_codes(chunked) is not None
     _assert_like_factorize(pd.Series(pd.arrays.ArrowStringArray(chunked)))
     _assert_like_factorize(pd.Series(x, dtype="str"))
+
+
+def test_equal_width_strings_coded_slice_by_slice(monkeypatch) -> None:
+    """Slices of a few rows (as 65,536-row slices of a large column): values first seen in a
+    later slice renumber the codes so far, keys that vary in bits the first slice did not
+    vary, or that spread beyond a table, take the route over all keys; always the codes
+    and values of pandas.factorize(sort=True)."""
+    monkeypatch.setattr(design_mod, "_SLICE_ROWS", 5)
+    rng = np.random.default_rng(5)
+    cases = [
+        ["b"] * 12 + ["a"] + ["c"] * 7 + ["a"],  # a smaller value first seen late
+        ["d00", "d09", "d00", "d09", "d00", "d09", "d13", "d01"],  # a lower bit varies late
+        ["男性"] * 6 + ["女性"] * 6,
+        list(rng.choice(["20代", "30代", "40代", "70代"], 200)),
+        ["abcdefgh", "abcdefé", "zzzzzzzz"] * 9,  # keys with the top bit: beyond any table
+    ]
+    for x in cases:
+        chunked = pa.chunked_array([pa.array(x[:9], type=pa.large_string()), pa.array(x[9:], type=pa.large_string())])
+        assert design_mod._fixed_width_codes(chunked) is not None
+        _assert_like_factorize(pd.Series(pd.arrays.ArrowStringArray(chunked)))
 
 
 def test_integer_and_read_csv_columns(tmp_path) -> None:
@@ -92,7 +113,7 @@ def test_parallel_coding_gives_the_same_codes_and_estimates(monkeypatch) -> None
         {
             "age": rng.choice(["20代", "30代", "40代", "70代以上"], n),
             "sex": rng.choice(["男性", "女性"], n),
-            "area": rng.choice(["a", "b", "c"], n),
+            "area": rng.choice(["a", "bb", "c"], n),  # unequal widths: hashed, as age
             "w": rng.uniform(1, 3, n),
             "y": rng.normal(size=n),
         }
@@ -101,15 +122,24 @@ def test_parallel_coding_gives_the_same_codes_and_estimates(monkeypatch) -> None
     margins = {
         "age": {"20代": 300.0, "30代": 250.0, "40代": 250.0, "70代以上": 200.0},
         "sex": {"男性": 480.0, "女性": 520.0},
-        "area": {"a": 300.0, "b": 300.0, "c": 400.0},
+        "area": {"a": 300.0, "bb": 300.0, "c": 400.0},
     }
     serial = SurveyDesign(frame, weights="w", strata="area")
     want_mean = serial.mean("y", by=["age", "sex"])
     want_rake = rake(serial, margins).mean("y", by="age")
     monkeypatch.setattr(design_mod, "_PARALLEL_CODING_ROWS", 1)
     monkeypatch.setattr(design_mod, "_usable_cpus", lambda: 2)
+    in_threads: list[str] = []
+
+    def coded_in_thread(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        in_threads.append(str(col.name))
+        return _sorted_codes(col)
+
+    monkeypatch.setattr(design_mod, "_sorted_codes", coded_in_thread)
     parallel = SurveyDesign(frame, weights="w", strata="area")
     parallel._prefetch_codes(["age", "sex", "area"])
+    # the columns that need hashing go to the threads; sex (one width) is counted in place
+    assert sorted(in_threads) == ["age", "area"]
     for col in ["age", "sex", "area"]:
         np.testing.assert_array_equal(parallel._code_cache()[col][0], serial._code_cache()[col][0])
     pd.testing.assert_frame_equal(parallel.mean("y", by=["age", "sex"]), want_mean)

@@ -166,7 +166,8 @@ class WeightedDesign(SurveyDesign):
         prev_cal: tuple[CalibrationStep, ...] = getattr(design, "_cal_steps", ())
         prev_hist: tuple[WeightingStep, ...] = getattr(design, "_history", ())
         design_w = design.__dict__.get("_design_w")
-        new._design_w = design_w if design_w is not None else design._w.copy()
+        # weights arrays are never changed in place: the design's own array is kept, not copied
+        new._design_w = design_w if design_w is not None else design._w
         new._cal_steps = (*prev_cal, cal_step) if cal_step is not None else prev_cal
         new._history = (*prev_hist, record)
         new._w = w

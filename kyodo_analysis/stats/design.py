@@ -35,7 +35,7 @@ NaN).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -73,6 +73,9 @@ _DENSE_LIMIT = 20_000_000
 # from this many rows, the columns a call needs are coded in parallel threads (pyarrow's
 # dictionary encoding and numpy's passes release the GIL)
 _PARALLEL_CODING_ROWS = 200_000
+# rows per slice of the passes that work slice by slice so that a slice stays in cache
+# (string codes, several columns' codes combined)
+_SLICE_ROWS = 1 << 16
 
 
 def _usable_cpus() -> int:
@@ -135,10 +138,25 @@ def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     The distinct values are those present (for a categorical, in category order), as
     ``pandas.factorize(col, sort=True)`` gives them. Each column type takes its cheapest
-    exact route: integer columns with a compact range are coded by counting, categoricals
-    from their category codes, Arrow-backed strings (what ``pandas.read_csv`` returns) by
-    one dictionary-encoding pass, everything else by ``pandas.factorize``.
+    exact route: the counting routes of :func:`_counted_route` when they apply, else
+    Arrow-backed strings (what ``pandas.read_csv`` returns) by one dictionary-encoding
+    pass, everything else by ``pandas.factorize``.
     """
+    hit = _counted_route(col)
+    if hit is not None:
+        return hit
+    dtype = col.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return _arrow_string_codes(col)
+    codes, uniques = pd.factorize(col, sort=True)
+    return codes.astype(np.int64, copy=False), np.asarray(uniques)
+
+
+def _counted_route(col: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_sorted_codes` without hashing, for the columns that allow it: categoricals
+    (from their category codes), integers with a compact range (by counting) and Arrow
+    strings of one UTF-8 width of at most 8 bytes (:func:`_fixed_width_codes`); ``None``
+    for any other column."""
     dtype = col.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return _categorical_codes(col)
@@ -147,10 +165,13 @@ def _sorted_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         if hit is not None:
             # a Series cast also handles nullable extension dtypes (Int64 from a store)
             return hit[0], pd.Series(hit[1]).astype(dtype).to_numpy()
+        return None
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        return _arrow_string_codes(col)
-    codes, uniques = pd.factorize(col, sort=True)
-    return codes.astype(np.int64, copy=False), np.asarray(uniques)
+        import pyarrow as pa
+
+        arr = col.array.__arrow_array__()
+        return _fixed_width_codes(arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr]))
+    return None
 
 
 def _counted_codes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -170,15 +191,24 @@ def _counted_codes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _categorical_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_sorted_codes` of a categorical: its codes renumbered over the categories
-    present (no hashing)."""
+    present (no hashing), slice by slice in cache (the narrow category codes are widened
+    only a slice at a time)."""
     cat_codes = col.cat.codes.to_numpy()
     categories = col.cat.categories
     k = len(categories)
+    n = len(cat_codes)
     # pandas sizes the code dtype so that ``codes + 1`` cannot overflow; slot 0 counts NAs
-    present = np.flatnonzero(np.bincount(cat_codes + 1, minlength=k + 1)[1:])
+    counts = np.zeros(k + 1, dtype=np.int64)
+    for a in range(0, n, _SLICE_ROWS):
+        counts += np.bincount(cat_codes[a : a + _SLICE_ROWS] + 1, minlength=k + 1)
+    present = np.flatnonzero(counts[1:])
     remap = np.full(k + 1, -1, dtype=np.int64)  # remap[-1] (code -1, missing) stays -1
     remap[present] = np.arange(len(present))
-    return remap[cat_codes], np.asarray(categories[present])
+    codes = np.empty(n, dtype=np.int64)
+    for a in range(0, n, _SLICE_ROWS):
+        part = cat_codes[a : a + _SLICE_ROWS]
+        np.take(remap, part, out=codes[a : a + len(part)], mode="wrap")  # -1 wraps to remap[k]
+    return codes, np.asarray(categories[present])
 
 
 def _arrow_string_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -190,9 +220,6 @@ def _arrow_string_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     arr = col.array.__arrow_array__()
     chunked = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
-    fixed = _fixed_width_codes(chunked)
-    if fixed is not None:
-        return fixed
     encoded = pc.dictionary_encode(chunked)
     chunks = encoded.chunks
     if not chunks:
@@ -220,73 +247,175 @@ def _arrow_string_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray([values[i] for i in order], dtype=object)
 
 
+def _equal_width_layout(chunked: Any) -> tuple[int, list[tuple[Any, int, int]]] | None:
+    """UTF-8 width and (data buffer, byte offset of the first row, rows) of every non-empty
+    chunk, when all strings have the same width of at most 8 bytes and none is missing;
+    ``None`` otherwise."""
+    import pyarrow as pa
+
+    width = -1
+    parts: list[tuple[Any, int, int]] = []
+    steps = np.empty(_SLICE_ROWS, dtype=np.int64)
+    for chunk in chunked.chunks:
+        m = len(chunk)
+        if m == 0:
+            continue
+        large = pa.types.is_large_string(chunk.type)
+        if chunk.null_count or not (large or pa.types.is_string(chunk.type)):
+            return None
+        buffers = chunk.buffers()
+        offsets = np.frombuffer(buffers[1], dtype=np.int64 if large else np.int32)
+        offsets = offsets[chunk.offset : chunk.offset + m + 1]
+        w = int(offsets[1] - offsets[0])
+        if not 0 < w <= 8 or (width >= 0 and w != width):
+            return None
+        for a in range(0, m, _SLICE_ROWS):
+            b = min(a + _SLICE_ROWS, m)
+            s = steps[: b - a]
+            np.subtract(offsets[a + 1 : b + 1], offsets[a:b], out=s)
+            s -= w
+            if np.count_nonzero(s):
+                return None
+        width = w
+        parts.append((buffers[2], int(offsets[0]), m))
+    return (width, parts) if parts else None
+
+
+def _equal_width_words(width: int, parts: list[tuple[Any, int, int]]) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, the rows' integers) slice by slice, in one reused buffer: string ``i`` is
+    the 8 bytes read at ``i * width`` of its chunk's data (one strided, unaligned uint64
+    read per row) masked to its width."""
+    mask = np.uint64((1 << (8 * width)) - 1)
+    buf = np.empty(_SLICE_ROWS, dtype=np.uint64)
+    start = 0
+    for data, lo, m in parts:
+        # rows whose 8-byte read stays inside the buffer; the last few are read padded
+        fit = min(m, max(0, (data.size - lo - 8) // width + 1))
+        for a in range(0, m, _SLICE_ROWS):
+            b = min(a + _SLICE_ROWS, m)
+            out = buf[: b - a]
+            f = max(a, min(b, fit))
+            if f > a:
+                rows = np.ndarray((f - a,), dtype="<u8", buffer=data, offset=lo + a * width, strides=(width,))
+                np.bitwise_and(rows, mask, out=out[: f - a])
+            if f < b:
+                tail = np.zeros((b - f, 8), dtype=np.uint8)
+                raw = np.frombuffer(data, dtype=np.uint8)[lo + f * width : lo + b * width]
+                tail[:, :width] = raw.reshape(-1, width)
+                out[f - a :] = tail.view("<u8")[:, 0]
+            yield start + a, out
+        start += m
+
+
 def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """:func:`_sorted_codes` of Arrow strings that all have the same UTF-8 length of at most
     8 bytes and no missing value (男性/女性, 20代/30代, codes such as d01), without hashing.
 
-    With equal lengths the strings are rows of a byte matrix, and their code-point order is
-    the order of those rows read as big-endian integers (UTF-8 keeps code-point order).
-    Bytes that are the same in every row do not change that order, so only the varying byte
-    columns (then only the varying bits) make the key, usually a compact range coded by
-    counting. ``None`` for any other column.
+    Every row's string is an integer (:func:`_equal_width_words`); XORed with the first
+    row's, only the bits that vary between rows are left, and shifted down past those that
+    do not vary in the first slice of rows, the keys index a small table of ranks. One pass
+    over the rows, slice by slice in cache: the first slice's distinct keys are counted and
+    their strings sorted in Python (code-point order, as ``pandas.factorize(sort=True)``),
+    then every slice is coded by one gather from the table straight into the codes; a key
+    not seen before (a value absent from the earlier rows) is added and the codes so far
+    renumbered. Keys too spread for a table (more than ``4 n + 1024`` or 2**20 slots) take
+    :func:`_wide_key_codes`. ``None`` for any column that is not of equal widths.
     """
-    import pyarrow as pa
-
-    width = -1
-    blocks = []
-    for chunk in chunked.chunks:
-        if len(chunk) == 0:
-            continue
-        if chunk.null_count:
-            return None
-        large = pa.types.is_large_string(chunk.type)
-        if not (large or pa.types.is_string(chunk.type)):
-            return None
-        buffers = chunk.buffers()
-        offsets = np.frombuffer(buffers[1], dtype=np.int64 if large else np.int32)
-        offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
-        w = int(offsets[1] - offsets[0])
-        if not 0 < w <= 8 or (width >= 0 and w != width):
-            return None
-        # equal lengths: the offsets step by w (their sum alone would not tell)
-        if int(offsets[-1] - offsets[0]) != w * len(chunk) or not np.array_equal(
-            offsets[1:-1], offsets[0] + w * np.arange(1, len(chunk), dtype=offsets.dtype)
-        ):
-            return None
-        width = w
-        blocks.append(np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(-1, w))
-    if width < 0:
+    layout = _equal_width_layout(chunked)
+    if layout is None:
         return None
-    block = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-    first = block[0].copy()
-    cols = [j for j in range(width) if (block[:, j] != first[j]).any()]
-    if len(cols) == 0:
-        return np.zeros(len(block), dtype=np.int64), np.asarray([first.tobytes().decode("utf-8")], dtype=object)
-    key = block[:, cols[0]]
-    if len(cols) > 1:
-        key = key.astype(np.uint32 if len(cols) <= 4 else np.uint64)
-        for c in cols[1:]:
-            key <<= 8
-            key |= block[:, c]
-    hit = _counted_codes(key)
-    if hit is None:  # only the varying bits of the varying bytes, in order
-        varying = int(np.bitwise_or.reduce(key ^ key[0]))
-        low = (varying & -varying).bit_length() - 1
-        bits = (1 << (varying.bit_length() - low)) - 1
-        hit = _counted_codes((key >> key.dtype.type(low)) & key.dtype.type(bits))
-        if hit is None:
-            codes, distinct = pd.factorize(key, sort=True)
-            hit = codes.astype(np.int64, copy=False), np.asarray(distinct)
-        else:
-            base = int(key[0]) & ~(bits << low)
-            hit = hit[0], np.asarray([base | (int(k) << low) for k in hit[1]], dtype=object)
-    values = []
-    for k in hit[1]:
-        row = bytearray(first.tobytes())
-        for pos, c in enumerate(cols):
-            row[c] = (int(k) >> (8 * (len(cols) - 1 - pos))) & 0xFF
-        values.append(row.decode("utf-8"))
-    return hit[0], np.asarray(values, dtype=object)
+    width, parts = layout
+    n = len(chunked)
+    limit = min(1 << 20, 4 * n + 1024)
+    codes = np.empty(n, dtype=np.int64)
+    base = low = -1
+    rank = np.empty(0, dtype=np.int64)  # shifted key -> rank (-1: not seen)
+    known: dict[int, str] = {}  # shifted key -> its string
+    ordered: list[int] = []  # the known keys in the order of their strings
+
+    def decode(key: int) -> str:
+        return (base ^ (key << low)).to_bytes(8, "little")[:width].decode("utf-8")
+
+    for a, x in _equal_width_words(width, parts):
+        if base < 0:
+            base = int(x[0])
+        x ^= np.uint64(base)
+        if low < 0:  # the first slice: the bits that never vary in it are shifted out
+            bits = int(np.bitwise_or.reduce(x))
+            low = (bits & -bits).bit_length() - 1 if bits and int(x.max()) >= 1 << 16 else 0
+        elif low and int(np.bitwise_or.reduce(x)) & ((1 << low) - 1):
+            return _wide_key_codes(width, parts, n)  # a bit the first slice did not vary
+        if low:
+            x >>= np.uint64(low)
+        top = int(x.max())
+        if top >= len(rank):
+            if top >= limit:
+                return _wide_key_codes(width, parts, n)
+            rank = np.concatenate([rank, np.full(top + 1 - len(rank), -1, dtype=np.int64)])
+        key = x.view(np.int64)  # every key is below the limit, so the same as int64
+        out = codes[a : a + len(key)]
+        np.take(rank, key, out=out, mode="clip")  # every key has a slot: nothing clipped
+        if out.min(initial=0) >= 0:
+            continue
+        # keys not seen in the earlier rows: add them, renumber the codes so far
+        new = np.flatnonzero(np.bincount(key[out < 0]))
+        known.update((int(k), decode(int(k))) for k in new)
+        before = ordered
+        ordered = sorted(known, key=known.__getitem__)
+        rank[ordered] = np.arange(len(ordered))
+        if a and before:
+            codes[:a] = rank[before][codes[:a]]
+        np.take(rank, key, out=out, mode="clip")
+    if base < 0:
+        return None
+    return codes, np.asarray([known[k] for k in ordered], dtype=object)
+
+
+def _wide_key_codes(width: int, parts: list[tuple[Any, int, int]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_fixed_width_codes` when the keys are too spread for a table of ranks: all
+    keys XORed with the first row's and shifted past the bits that never vary, then counted
+    if they now span a compact range, else coded by one hashing pass."""
+    keys = np.empty(n, dtype=np.uint64)
+    for a, x in _equal_width_words(width, parts):
+        keys[a : a + len(x)] = x
+    base = int(keys[0])
+    keys ^= np.uint64(base)
+    bits = int(np.bitwise_or.reduce(keys))
+    low = (bits & -bits).bit_length() - 1 if bits else 0
+    if low:
+        keys >>= np.uint64(low)
+    key = keys.view(np.int64)
+    hi = int(keys.max())
+    if hi <= 4 * n + 1024:  # a compact range (so below 2**63): counted
+        distinct = np.flatnonzero(np.bincount(key, minlength=hi + 1))
+        slot = distinct
+    else:
+        found, distinct_keys = pd.factorize(keys)
+        key[:] = found
+        distinct = np.asarray(distinct_keys, dtype=np.uint64)
+        slot = np.arange(len(distinct))
+    values = [(base ^ (int(k) << low)).to_bytes(8, "little")[:width].decode("utf-8") for k in distinct]
+    order = sorted(range(len(values)), key=values.__getitem__)
+    rank = np.empty(int(slot[-1]) + 1, dtype=np.int64)
+    rank[slot[order]] = np.arange(len(order))
+    return rank[key], np.asarray([values[i] for i in order], dtype=object)
+
+
+def _radix_combine(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
+    """``(c0 * k1 + c1) * k2 + c2 ...`` of the rows' codes ``c`` (``k``: the sizes), as int64.
+
+    Computed slice by slice: every column is read once and the result written once, instead
+    of one pass over the whole result per operation.
+    """
+    n = len(codes[0])
+    out = np.empty(n, dtype=np.int64)
+    for a in range(0, n, _SLICE_ROWS):
+        part = out[a : a + _SLICE_ROWS]
+        part[:] = codes[0][a : a + _SLICE_ROWS]
+        for c, k in zip(codes[1:], sizes[1:], strict=True):
+            part *= k
+            part += c[a : a + _SLICE_ROWS]
+    return out
 
 
 class _Domains:
@@ -327,21 +456,20 @@ class _Domains:
             return
         sizes = [len(u) for _, u in parts]
         size = int(np.prod(sizes))
-        combined = parts[0][0] * sizes[1]
-        combined += parts[1][0]
-        for (codes, _), k in zip(parts[2:], sizes[2:], strict=True):
-            combined *= k
-            combined += codes
+        combined = _radix_combine([codes for codes, _ in parts], sizes)
         if any(codes.min(initial=0) < 0 for codes, _ in parts):  # a row missing in a by-column
             bad = np.zeros(n_rows, dtype=bool)
             for codes, _ in parts:
                 bad |= codes < 0
             combined[bad] = size
-        counts = np.bincount(combined, minlength=size + 1)[:size]
-        present = np.flatnonzero(counts)
-        remap = np.full(size + 1, -1, dtype=np.int64)
-        remap[present] = np.arange(len(present))
-        self.codes = remap[combined]
+        counts = np.bincount(combined, minlength=size + 1)
+        present = np.flatnonzero(counts[:size])
+        if len(present) == size and counts[size] == 0:
+            self.codes = combined  # every combination present, no row missing: no renumbering
+        else:
+            remap = np.full(size + 1, -1, dtype=np.int64)
+            remap[present] = np.arange(len(present))
+            self.codes = remap[combined]
         self.n = len(present)
         table = {}
         rem = present.copy()
@@ -547,12 +675,25 @@ class _BaseDesign:
         return hit
 
     def _prefetch_codes(self, cols: Sequence[str]) -> None:
-        """Code the not yet coded ``cols`` at once, in parallel threads on large data (the
-        same codes as :meth:`_column_codes`, which then finds them cached)."""
+        """Code the not yet coded ``cols`` at once (the same codes as :meth:`_column_codes`,
+        which then finds them cached): those that need hashing in parallel threads on large
+        data, one long call each that releases the GIL. The counting routes run in this
+        thread: they take a few milliseconds per million rows, in many short numpy calls,
+        and threads made them slower on a busy machine (the GIL handed back and forth)."""
         cache = self._code_cache()
         todo = [c for c in dict.fromkeys(cols) if c not in cache and c in self._frame.columns]
+        if len(todo) < 2 or len(self._frame) < _PARALLEL_CODING_ROWS or _usable_cpus() < 2:
+            return
+        hashed = []
+        for c in todo:
+            hit = _counted_route(self._frame[c])
+            if hit is None:
+                hashed.append(c)
+            else:
+                cache[c] = hit
+        todo = hashed
         workers = min(len(todo), _usable_cpus())
-        if workers < 2 or len(self._frame) < _PARALLEL_CODING_ROWS:
+        if workers < 2:
             return
         series = [self._frame[c] for c in todo]
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from kyodo_analysis.errors import WeightingError
 from kyodo_analysis.stats.calibrated import CollapsedCells, WeightedDesign
-from kyodo_analysis.stats.design import SurveyDesign
+from kyodo_analysis.stats.design import SurveyDesign, _radix_combine
 from kyodo_analysis.stats.replicate import ReplicateDesign
 
 Level = TypeVar("Level")  # a margin level (any hashable value of the column)
@@ -93,11 +93,12 @@ def as_margin(col: str, spec: Any) -> pd.Series:
             raise WeightingError(f"margin for {col!r}: a DataFrame needs the column {col!r} and one count column")
     elif isinstance(spec, pd.Series):
         s = spec
-    elif isinstance(spec, Mapping):
+    elif isinstance(spec, Mapping):  # floats from the start: nothing to coerce
         s = pd.Series(list(spec.values()), index=list(spec.keys()), dtype=float)
     else:
         raise WeightingError(f"margin for {col!r} must be a mapping level -> count, a Series or a DataFrame")
-    s = pd.to_numeric(s, errors="coerce").astype(float)
+    if s.dtype != np.float64 or s is spec:
+        s = pd.to_numeric(s, errors="coerce").astype(float)
     if s.index.has_duplicates:
         dup = s.index[s.index.duplicated()][0]
         raise WeightingError(f"margin {col!r} lists level {dup!r} more than once")
@@ -108,19 +109,25 @@ def as_margin(col: str, spec: Any) -> pd.Series:
     return s
 
 
-def check_complete(design: SurveyDesign, col: str, role: str) -> None:
-    """A WeightingError if ``col`` is absent or missing on a row of the design (non-zero weight)."""
+def check_complete(design: SurveyDesign, col: str, role: str) -> bool:
+    """A WeightingError if ``col`` is absent or missing on a row of the design (non-zero
+    weight); whether no row at all (also outside the design) misses a value."""
     if col not in design.data.columns:
         raise WeightingError(f"{role} column {col!r} not in the data")
+    cache = design._code_cache()  # kept with the codes: the data of a design do not change
+    complete = cache.get(("complete", col))
+    if complete is None:  # a missing value is what the codes mark -1 (cheaper to ask pandas)
+        complete = cache[("complete", col)] = not design.data[col].hasnans
+    if complete:
+        return True
     codes, _ = design._column_codes(col)
-    if codes.min(initial=0) >= 0:
-        return
     nna = int(np.count_nonzero((codes < 0) & (design._w != 0)))
     if nna:
         raise WeightingError(
             f"{role} column {col!r} has {nna} missing value(s) among the rows of the design; "
             "impute or drop them before weighting"
         )
+    return False
 
 
 def distinct_codes(design: SurveyDesign, col: str) -> tuple[np.ndarray, np.ndarray]:
@@ -179,21 +186,26 @@ def collapse_adjacent(
     return groups, records
 
 
-def combine_codes(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Cell of each row over the cross-classification, and each present cell's radix code."""
+def combine_codes(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cell of each row over the cross-classification, each present cell's radix code, and
+    the rows of each cell.
+
+    The cells are numbered over the present radix codes in order; when every combination
+    is present (the usual case for a few margins) the radix code is the cell, with no
+    renumbering pass. Codes stay int64, which ``np.bincount`` reads without a conversion.
+    """
     size = int(np.prod(sizes))
-    dtype = np.int32 if size < 2**31 else np.int64
-    combined: np.ndarray = np.array(codes[0], dtype=dtype)
-    for c, s in zip(codes[1:], sizes[1:], strict=True):
-        combined *= s
-        combined += c
+    combined = np.asarray(codes[0], dtype=np.int64) if len(codes) == 1 else _radix_combine(codes, sizes)
     if size <= 50_000_000:
-        present = np.flatnonzero(np.bincount(combined, minlength=size))
-        remap = np.full(size, -1, dtype=np.int32 if size < 2**31 else np.int64)
+        counts = np.bincount(combined, minlength=size)
+        present = np.flatnonzero(counts)
+        if len(present) == size:
+            return combined, present, counts
+        remap = np.full(size, -1, dtype=np.int64)
         remap[present] = np.arange(len(present))
-        return remap[combined], present
-    present, cell = np.unique(combined, return_inverse=True)
-    return cell.astype(np.int64), present
+        return remap[combined], present, counts[present]
+    present, cell, counts = np.unique(combined, return_inverse=True, return_counts=True)
+    return cell.astype(np.int64), present, counts
 
 
 def split_radix(present: np.ndarray, sizes: list[int]) -> list[np.ndarray]:

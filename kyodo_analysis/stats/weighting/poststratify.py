@@ -218,7 +218,7 @@ def poststratify(
         radix_pop = radix_pop * s + group_of[c][pop_codes[c]]
     size = int(np.prod(sizes))
     n_pop = np.bincount(radix_pop, weights=pop["_N"].to_numpy(), minlength=size)
-    cell, present = combine_codes([radix_rows], [size])
+    cell, present, _ = combine_codes([radix_rows], [size])
     n_cells = len(present)
     what = np.bincount(cell, weights=w0, minlength=n_cells)
     n_s = np.bincount(cell[active], minlength=n_cells)

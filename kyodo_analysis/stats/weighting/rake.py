@@ -138,9 +138,9 @@ def rake(
     row_codes_l, uniques_l = [], []
     design._prefetch_codes(cols)
     for col in cols:
-        check_complete(design, col, "margin")
+        complete = check_complete(design, col, "margin")
         rc, uniq = distinct_codes(design, col)
-        if (rc < 0).any():  # missing values only on rows outside the design (checked)
+        if not complete:  # missing values only on rows outside the design (checked)
             rc = np.where(rc < 0, 0, rc)
             if len(uniq) == 0:
                 uniq = pd.Index([None])
@@ -152,16 +152,12 @@ def rake(
     cells_key = ("cells", *cols)
     if cells_key not in cache:
         cache[cells_key] = combine_codes(row_codes_l, usizes)
-    cell, present = cache[cells_key]
+    cell, present, rows_per_cell = cache[cells_key]
     del row_codes_l
     n_cells = len(present)
     cell_ucodes = split_radix(present, usizes)
-    if all_active:
-        n_cell = np.bincount(cell, minlength=n_cells)
-        tab = np.bincount(cell, weights=w0, minlength=n_cells)
-    else:
-        n_cell = np.bincount(cell[active], minlength=n_cells)
-        tab = np.bincount(cell, weights=w0, minlength=n_cells)
+    n_cell = rows_per_cell if all_active else np.bincount(cell[active], minlength=n_cells)
+    tab = np.bincount(cell, weights=w0, minlength=n_cells)
     # 2. margins: level of each cell, collapsing and checks on the cell table
     cell_codes: list[np.ndarray] = []
     targets_l: list[np.ndarray] = []
@@ -254,7 +250,8 @@ def rake(
             "levels of another whose targets cannot all be met); collapse levels or check "
             "the targets"
         )
-    w = w0 * f[cell]
+    w = f.take(cell)
+    w *= w0
     if not all_active:
         w[~active] = 0.0
     after = [np.bincount(cc, weights=tab * f, minlength=s) for cc, s in zip(cell_codes, sizes, strict=True)]
