@@ -38,8 +38,8 @@ from kyodo_analysis.study import Study  # noqa: E402
 
 def serial_papermill(study: Study, fy: int, work: Path) -> float:
     """Run every notebook of the set with the papermill CLI, one after another."""
-    runs, _ = plan_runs(suite_for(study.config), study.config, notebook_dir=notebook_dir(),
-                        base={"study": str(study.path.resolve()), "fiscal_year": fy})
+    runs = plan_runs(suite_for(study), study, notebook_dir=notebook_dir(),
+                     base={"study": str(study.path.resolve()), "fiscal_year": fy})
     papermill = Path(sys.executable).with_name("papermill")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
