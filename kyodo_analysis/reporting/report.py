@@ -81,6 +81,16 @@ def submission_order(jobs: Sequence[NotebookJob], previous: Path) -> list[int]:
     return longest_first([(j.id, j.parameters) for j in jobs], seconds)
 
 
+def _kernel_policy(kind: str, fresh: bool) -> str:
+    """How the run's pages got their kernels, for the manifest (see runner.execute_notebook:
+    a kernel is kept only by a page run in a process's main thread)."""
+    if fresh or kind == "dask":
+        return "fresh per page"
+    if kind == "process-pool":
+        return "kept per worker, reset between pages"
+    return "kept per worker where the executor runs pages in a process's main thread, else fresh"
+
+
 def manifest_seconds(doc: Mapping) -> dict[str, float]:
     """Each notebook run's duration in a run's manifest, by run id."""
     return {n["id"]: float(n["seconds"]) for n in doc.get("notebooks", []) if n.get("seconds")}
@@ -312,8 +322,7 @@ def _execute(study: Study, fiscal_year: int, runs: Sequence[PlannedRun], *, out_
             "store": hold.describe(),
             "executor": {"kind": kind, "scheduler": scheduler, "jobs": workers,
                          "timeout": timeout,
-                         "kernels": ("fresh per page" if fresh_kernels or kind != "process-pool"
-                                     else "kept per worker, reset between pages")},
+                         "kernels": _kernel_policy(kind, fresh_kernels)},
             "notebooks": [_notebook_entry(run, job, res, build)
                           for run, job, res in zip(runs, job_list, results, strict=True)],
             "tables": {r.key: r.digest() for r in records},
