@@ -264,7 +264,8 @@ def run_bundle(root: Path, *, out_root: Path | None = None, jobs: int | None = N
                 {**runs[i]["parameters"], "study": study_file,
                  "output_dir": str(out / "outputs" / runs[i]["id"])},
                 cwd=nb_dir, timeout=timeout) for i in order}
-            for r, fut in zip(runs, (started[i] for i in range(len(runs))), strict=True):
+            for i, r in enumerate(runs):  # results in suite order
+                fut = started[i]
                 try:
                     res = fut.result()
                 except Exception as exc:  # the worker died: the notebook failed

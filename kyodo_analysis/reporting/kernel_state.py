@@ -4,9 +4,9 @@ between pages when one kernel runs several pages (:mod:`kyodo_analysis.reporting
 A page is a function of its notebook, its parameters and the study's data. When a worker
 keeps its kernel for the next page (to save the interpreter start and the imports of numpy,
 pandas, matplotlib and kyodo_analysis, about 3 s of CPU per page), the next page must start
-from the state a fresh kernel would give it. :func:`prepare` (the imports) and :func:`save` run once in a
-new kernel, in two cells; :func:`restore` runs before every later page and puts back
-everything a page can change without meaning to:
+from the state a fresh kernel would give it. :func:`prepare` (the imports) and :func:`save`
+run once in a new kernel, in two cells; :func:`restore` runs before every later page and puts
+back everything a page can change without meaning to:
 
 * the IPython session: user namespace, output cache and history (``reset(new_session=True)``);
 * matplotlib: open figures closed, ``rcParams`` as saved (a page's style changes go);

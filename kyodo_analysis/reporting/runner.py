@@ -350,8 +350,6 @@ def execute_notebook(source: Path, output: Path, parameters: dict, *, cwd: Path 
         one; a page that fails in any way ends its kernel. Only in the process's main thread
         (elsewhere every page gets a kernel of its own).
     """
-    import papermill as pm
-
     source, output = Path(source), Path(output)
     keep_kernel = keep_kernel and threading.current_thread() is threading.main_thread()
     began = time.monotonic()
@@ -360,17 +358,19 @@ def execute_notebook(source: Path, output: Path, parameters: dict, *, cwd: Path 
         if not keep_kernel:
             _drop_kernel(key)  # a page of its own: not one a kept-kernel run left behind
         try:
-            return _execute_with_retries(pm, source, output, parameters, key, timeout,
+            return _execute_with_retries(source, output, parameters, key, timeout,
                                          start_timeout, start_retries, began)
         finally:
             if not keep_kernel:
                 _drop_kernel(key)
 
 
-def _execute_with_retries(pm, source: Path, output: Path, parameters: dict,
+def _execute_with_retries(source: Path, output: Path, parameters: dict,
                           key: tuple[str, str, int], timeout: int, start_timeout: int,
                           start_retries: int, began: float) -> NotebookResult:
     """:func:`execute_notebook` on the kernel(s) of ``key``, retrying kernel start failures."""
+    import papermill as pm
+
     attempts = 0
     while True:
         attempts += 1
