@@ -28,7 +28,7 @@ VALUES = ["b", "a", "", "男性", "女性", "20代", "70代以上", "Z", "é", "
 def _assert_like_factorize(s: pd.Series) -> None:
     codes, uniques = _sorted_codes(s)
     want_codes, want_uniques = pd.factorize(s, sort=True)
-    assert codes.dtype == np.int64
+    assert codes.dtype.kind == "i"  # signed: -1 marks missing; narrow where the values are few
     np.testing.assert_array_equal(codes, want_codes)
     assert list(uniques) == list(np.asarray(want_uniques))
 

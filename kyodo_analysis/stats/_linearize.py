@@ -18,6 +18,7 @@ sparse indicator product; no Python loop runs over rows, units or strata.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,11 @@ class Stage:
     popsize: np.ndarray  # (n_strata,) population size (inf: with replacement)
     stratum_parent: np.ndarray  # (n_strata,) unit code one stage up (all 0 at stage 1)
     unit_parent: np.ndarray  # (n_units,) unit code one stage up (all 0 at stage 1)
+
+    @functools.cached_property
+    def stratum_indicator(self) -> sparse.csr_matrix:
+        """(strata x units) indicator of each unit's stratum (built once per stage)."""
+        return _indicator(self.unit_stratum, self.n_strata)
 
 
 def factorize_columns(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
@@ -337,7 +343,7 @@ def unit_vcov(
         if sw is None:
             return np.full((q, q), np.nan)
         c_h, uncentred = sw
-        centre = (_indicator(st.unit_stratum, st.n_strata) @ t) / st.n_sampled[:, None]
+        centre = (st.stratum_indicator @ t) / st.n_sampled[:, None]
         centre[uncentred] = 0.0
         dev = t - centre[st.unit_stratum]
         c_g = c_h[st.unit_stratum]
@@ -402,7 +408,7 @@ def df_from_presence(stages: list[Stage], present: np.ndarray) -> np.ndarray:
     st = stages[0]
     pres = present > 0
     n_psu = pres.sum(axis=0)
-    s_count = _indicator(st.unit_stratum, st.n_strata) @ pres.astype(float)
+    s_count = st.stratum_indicator @ pres.astype(float)
     n_str = (np.asarray(s_count) > 0).sum(axis=0)
     return np.asarray((n_psu - n_str).astype(float))
 
@@ -422,6 +428,6 @@ def design_df(
     u_present = np.bincount(key, minlength=st.n_units * n_dom).reshape(st.n_units, n_dom) > 0
     n_psu = u_present.sum(axis=0)
     # strata present: any present unit of the stratum
-    s_count = _indicator(st.unit_stratum, st.n_strata) @ u_present.astype(float)
+    s_count = st.stratum_indicator @ u_present.astype(float)
     n_str = (np.asarray(s_count) > 0).sum(axis=0)
     return np.asarray((n_psu - n_str).astype(float))

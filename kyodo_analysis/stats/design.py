@@ -191,8 +191,8 @@ def _counted_codes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _categorical_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_sorted_codes` of a categorical: its codes renumbered over the categories
-    present (no hashing), slice by slice in cache (the narrow category codes are widened
-    only a slice at a time)."""
+    present (no hashing), slice by slice in cache; when every category occurs, a copy of
+    the category codes themselves."""
     cat_codes = col.cat.codes.to_numpy()
     categories = col.cat.categories
     k = len(categories)
@@ -202,9 +202,12 @@ def _categorical_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     for a in range(0, n, _SLICE_ROWS):
         counts += np.bincount(cat_codes[a : a + _SLICE_ROWS] + 1, minlength=k + 1)
     present = np.flatnonzero(counts[1:])
-    remap = np.full(k + 1, -1, dtype=np.int64)  # remap[-1] (code -1, missing) stays -1
+    dtype = _narrow_dtype(len(present))
+    if len(present) == k:  # every category present: its codes are the codes (a copy, kept)
+        return cat_codes.astype(dtype, copy=True), np.asarray(categories)
+    remap = np.full(k + 1, -1, dtype=dtype)  # remap[-1] (code -1, missing) stays -1
     remap[present] = np.arange(len(present))
-    codes = np.empty(n, dtype=np.int64)
+    codes = np.empty(n, dtype=dtype)
     for a in range(0, n, _SLICE_ROWS):
         part = cat_codes[a : a + _SLICE_ROWS]
         np.take(remap, part, out=codes[a : a + len(part)], mode="wrap")  # -1 wraps to remap[k]
@@ -247,6 +250,14 @@ def _arrow_string_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray([values[i] for i in order], dtype=object)
 
 
+def _narrow_dtype(k: int) -> np.dtype:
+    """The narrowest signed integer type holding the codes ``-1 .. k - 1``."""
+    for t in (np.int8, np.int16, np.int32):
+        if k <= np.iinfo(t).max:
+            return np.dtype(t)
+    return np.dtype(np.int64)
+
+
 def _equal_width_layout(chunked: Any) -> tuple[int, list[tuple[Any, int, int]]] | None:
     """UTF-8 width and (data buffer, byte offset of the first row, rows) of every non-empty
     chunk, when all strings have the same width of at most 8 bytes and none is missing;
@@ -255,7 +266,7 @@ def _equal_width_layout(chunked: Any) -> tuple[int, list[tuple[Any, int, int]]] 
 
     width = -1
     parts: list[tuple[Any, int, int]] = []
-    steps = np.empty(_SLICE_ROWS, dtype=np.int64)
+    steps: np.ndarray | None = None
     for chunk in chunked.chunks:
         m = len(chunk)
         if m == 0:
@@ -269,40 +280,58 @@ def _equal_width_layout(chunked: Any) -> tuple[int, list[tuple[Any, int, int]]] 
         w = int(offsets[1] - offsets[0])
         if not 0 < w <= 8 or (width >= 0 and w != width):
             return None
+        if steps is None or steps.dtype != offsets.dtype:
+            steps = np.empty(_SLICE_ROWS, dtype=offsets.dtype)
+        # every width is w when none exceeds w and they add up to m * w (the widths
+        # below w would have to make up for one above): one reduction per slice
+        if int(offsets[m] - offsets[0]) != m * w:
+            return None
         for a in range(0, m, _SLICE_ROWS):
             b = min(a + _SLICE_ROWS, m)
             s = steps[: b - a]
             np.subtract(offsets[a + 1 : b + 1], offsets[a:b], out=s)
-            s -= w
-            if np.count_nonzero(s):
+            if s.max() != w:
                 return None
         width = w
         parts.append((buffers[2], int(offsets[0]), m))
     return (width, parts) if parts else None
 
 
+def _word_dtype(width: int) -> np.dtype:
+    """The unsigned little-endian integer type read for a string of ``width`` bytes."""
+    return np.dtype("<u1" if width == 1 else "<u2" if width == 2 else "<u4" if width <= 4 else "<u8")
+
+
 def _equal_width_words(width: int, parts: list[tuple[Any, int, int]]) -> Iterator[tuple[int, np.ndarray]]:
-    """(first row, the rows' integers) slice by slice, in one reused buffer: string ``i`` is
-    the 8 bytes read at ``i * width`` of its chunk's data (one strided, unaligned uint64
-    read per row) masked to its width."""
-    mask = np.uint64((1 << (8 * width)) - 1)
-    buf = np.empty(_SLICE_ROWS, dtype=np.uint64)
+    """(first row, the rows' integers) slice by slice: string ``i`` is the little-endian
+    integer of :func:`_word_dtype` read at ``i * width`` of its chunk's data (one strided,
+    unaligned read per row), masked to its width. When the word is exactly the width (1, 2,
+    4 or 8 bytes) the slice is a read-only view of the Arrow data; otherwise it is one
+    reused buffer. Either way the caller must not write into it."""
+    word = _word_dtype(width)
+    size = word.itemsize
+    exact = size == width
+    mask = word.type((1 << (8 * width)) - 1)
+    buf = np.empty(_SLICE_ROWS, dtype=word)
     start = 0
     for data, lo, m in parts:
-        # rows whose 8-byte read stays inside the buffer; the last few are read padded
-        fit = min(m, max(0, (data.size - lo - 8) // width + 1))
+        # rows whose read stays inside the buffer; the last few are read padded
+        fit = min(m, max(0, (data.size - lo - size) // width + 1))
         for a in range(0, m, _SLICE_ROWS):
             b = min(a + _SLICE_ROWS, m)
-            out = buf[: b - a]
             f = max(a, min(b, fit))
+            if f == b:
+                rows = np.ndarray((b - a,), dtype=word, buffer=data, offset=lo + a * width, strides=(width,))
+                yield start + a, rows if exact else np.bitwise_and(rows, mask, out=buf[: b - a])
+                continue
+            out = buf[: b - a]
             if f > a:
-                rows = np.ndarray((f - a,), dtype="<u8", buffer=data, offset=lo + a * width, strides=(width,))
+                rows = np.ndarray((f - a,), dtype=word, buffer=data, offset=lo + a * width, strides=(width,))
                 np.bitwise_and(rows, mask, out=out[: f - a])
-            if f < b:
-                tail = np.zeros((b - f, 8), dtype=np.uint8)
-                raw = np.frombuffer(data, dtype=np.uint8)[lo + f * width : lo + b * width]
-                tail[:, :width] = raw.reshape(-1, width)
-                out[f - a :] = tail.view("<u8")[:, 0]
+            tail = np.zeros((b - f, size), dtype=np.uint8)
+            raw = np.frombuffer(data, dtype=np.uint8)[lo + f * width : lo + b * width]
+            tail[:, :width] = raw.reshape(-1, width)
+            out[f - a :] = tail.view(word)[:, 0]
             yield start + a, out
         start += m
 
@@ -311,62 +340,81 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """:func:`_sorted_codes` of Arrow strings that all have the same UTF-8 length of at most
     8 bytes and no missing value (男性/女性, 20代/30代, codes such as d01), without hashing.
 
-    Every row's string is an integer (:func:`_equal_width_words`); XORed with the first
-    row's, only the bits that vary between rows are left, and shifted down past those that
-    do not vary in the first slice of rows, the keys index a small table of ranks. One pass
-    over the rows, slice by slice in cache: the first slice's distinct keys are counted and
-    their strings sorted in Python (code-point order, as ``pandas.factorize(sort=True)``),
-    then every slice is coded by one gather from the table straight into the codes; a key
-    not seen before (a value absent from the earlier rows) is added and the codes so far
-    renumbered. Keys too spread for a table (more than ``4 n + 1024`` or 2**20 slots) take
-    :func:`_wide_key_codes`. ``None`` for any column that is not of equal widths.
+    Every row's string is an integer (:func:`_equal_width_words`) that indexes a table of
+    ranks: strings of one or two bytes as they are; longer ones XORed with the first row's,
+    so that only the bits that vary between rows are left, and, when these reach 2**16 in
+    the first slice of rows, shifted down past the bits that do not vary there. One pass
+    over the rows, slice by slice in cache, each slice coded by one gather
+    from the table straight into the (narrow) codes. The table's last slot is always
+    unseen (-1), so a key beyond the table (clipped to it) is found with the keys not seen
+    before: they are added, their strings decoded and the known strings sorted in Python
+    (code-point order, as ``pandas.factorize(sort=True)``), and the codes so far
+    renumbered. Keys too spread for a table (more than ``4 n + 1024`` or 2**20 slots)
+    take :func:`_wide_key_codes`. ``None`` for any column that is not of equal widths.
     """
     layout = _equal_width_layout(chunked)
     if layout is None:
         return None
     width, parts = layout
     n = len(chunked)
-    limit = min(1 << 20, 4 * n + 1024)
-    codes = np.empty(n, dtype=np.int64)
-    base = low = -1
-    rank = np.empty(0, dtype=np.int64)  # shifted key -> rank (-1: not seen)
-    known: dict[int, str] = {}  # shifted key -> its string
+    word = _word_dtype(width)
+    direct = word.itemsize <= 2  # keys below 65,536 as they are: no XOR, no shift
+    limit = max(min(1 << 20, 4 * n + 1024), 1 << (8 * word.itemsize) if direct else 0)
+    dtype = np.dtype(np.int8)
+    codes = np.empty(n, dtype=dtype)
+    base = 0 if direct else -1
+    low = 0 if direct else -1
+    rank = np.full(1, -1, dtype=dtype)  # key -> rank; -1: not seen (always so in the last slot)
+    known: dict[int, str] = {}  # key -> its string
     ordered: list[int] = []  # the known keys in the order of their strings
+    key_buf = np.empty(0 if direct else _SLICE_ROWS, dtype=word)
 
     def decode(key: int) -> str:
         return (base ^ (key << low)).to_bytes(8, "little")[:width].decode("utf-8")
 
     for a, x in _equal_width_words(width, parts):
-        if base < 0:
-            base = int(x[0])
-        x ^= np.uint64(base)
-        if low < 0:  # the first slice: the bits that never vary in it are shifted out
-            bits = int(np.bitwise_or.reduce(x))
-            low = (bits & -bits).bit_length() - 1 if bits and int(x.max()) >= 1 << 16 else 0
-        elif low and int(np.bitwise_or.reduce(x)) & ((1 << low) - 1):
-            return _wide_key_codes(width, parts, n)  # a bit the first slice did not vary
-        if low:
-            x >>= np.uint64(low)
-        top = int(x.max())
-        if top >= len(rank):
-            if top >= limit:
+        if not direct:
+            if base < 0:
+                base = int(x[0])
+            x = np.bitwise_xor(x, word.type(base), out=key_buf[: len(x)])
+            if low < 0:  # the first slice: keys of 65,536 or more shifted past its constant bits
+                bits = int(np.bitwise_or.reduce(x))
+                low = (bits & -bits).bit_length() - 1 if bits >= 1 << 16 else 0
+            elif low and int(np.bitwise_or.reduce(x)) & ((1 << low) - 1):
+                return _wide_key_codes(width, parts, n)  # a bit the first slice did not vary
+            if low:
+                x >>= word.type(low)
+        idx = x
+        if x.dtype.itemsize == 8:  # as int64 (no conversion), if no key would turn negative
+            if width == 8 and not low and int(x.max()) >= limit:  # the top bit may be set
                 return _wide_key_codes(width, parts, n)
-            rank = np.concatenate([rank, np.full(top + 1 - len(rank), -1, dtype=np.int64)])
-        key = x.view(np.int64)  # every key is below the limit, so the same as int64
-        out = codes[a : a + len(key)]
-        np.take(rank, key, out=out, mode="clip")  # every key has a slot: nothing clipped
+            idx = x.view(np.int64)
+        out = codes[a : a + len(x)]
+        np.take(rank, idx, out=out, mode="clip")  # keys beyond the table land on its last slot
         if out.min(initial=0) >= 0:
             continue
         # keys not seen in the earlier rows: add them, renumber the codes so far
-        new = np.flatnonzero(np.bincount(key[out < 0]))
+        unseen = x[out < 0]
+        top = int(unseen.max())
+        if top >= limit:
+            return _wide_key_codes(width, parts, n)
+        if top + 1 >= len(rank):
+            rank = np.concatenate([rank, np.full(top + 2 - len(rank), -1, dtype=dtype)])
+        new = np.flatnonzero(np.bincount(unseen.astype(np.int64), minlength=1))
         known.update((int(k), decode(int(k))) for k in new)
         before = ordered
         ordered = sorted(known, key=known.__getitem__)
-        rank[ordered] = np.arange(len(ordered))
+        wider = _narrow_dtype(len(ordered))
+        if wider.itemsize > dtype.itemsize:  # more values than the codes' type holds
+            dtype = wider
+            codes = codes.astype(dtype)
+            rank = rank.astype(dtype)
+            out = codes[a : a + len(x)]
+        rank[ordered] = np.arange(len(ordered), dtype=dtype)
         if a and before:
             codes[:a] = rank[before][codes[:a]]
-        np.take(rank, key, out=out, mode="clip")
-    if base < 0:
+        np.take(rank, idx, out=out, mode="clip")
+    if not known:
         return None
     return codes, np.asarray([known[k] for k in ordered], dtype=object)
 
@@ -404,17 +452,23 @@ def _wide_key_codes(width: int, parts: list[tuple[Any, int, int]], n: int) -> tu
 def _radix_combine(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
     """``(c0 * k1 + c1) * k2 + c2 ...`` of the rows' codes ``c`` (``k``: the sizes), as int64.
 
-    Computed slice by slice: every column is read once and the result written once, instead
-    of one pass over the whole result per operation.
+    Computed slice by slice in the narrowest integer type that holds every combination
+    (the codes of a column are narrow where its values are few), then widened into the
+    int64 result: every column is read once and the result written once, instead of one
+    pass over the whole result per operation. Missing codes (-1) give negative or wrong
+    combinations: callers mark those rows themselves.
     """
     n = len(codes[0])
     out = np.empty(n, dtype=np.int64)
+    work = _narrow_dtype(int(np.prod(sizes, dtype=np.float64)))
+    part_buf = np.empty(min(n, _SLICE_ROWS), dtype=work)
     for a in range(0, n, _SLICE_ROWS):
-        part = out[a : a + _SLICE_ROWS]
+        part = part_buf[: min(_SLICE_ROWS, n - a)]
         part[:] = codes[0][a : a + _SLICE_ROWS]
         for c, k in zip(codes[1:], sizes[1:], strict=True):
-            part *= k
+            part *= work.type(k)
             part += c[a : a + _SLICE_ROWS]
+        out[a : a + len(part)] = part
     return out
 
 
@@ -498,6 +552,16 @@ class _Domains:
         counts = self._unit[2]
         assert counts is not None
         return counts
+
+    def unit_weights(self, unit: np.ndarray, n_dom: int, size: int, w: np.ndarray) -> np.ndarray:
+        """Sum of ``w`` per (unit, domain) cell over all rows (kept for the last units and
+        weights asked for: the denominator totals of every mean on the same design)."""
+        cached = self.__dict__.get("_unit_w")
+        if cached is None or cached[0] is not unit or cached[1] is not w:
+            totals = np.bincount(self.unit_key(unit, n_dom), weights=w, minlength=size)
+            totals.flags.writeable = False
+            cached = self._unit_w = (unit, w, totals)
+        return np.asarray(cached[2])
 
 
 class _BaseDesign:
@@ -651,6 +715,17 @@ class _BaseDesign:
                 )
             drop |= na
         return drop
+
+    def _nonzero_weights(self) -> tuple[np.ndarray, bool]:
+        """The rows with a non-zero weight (read-only) and whether that is every row, kept
+        with the weights they were computed from."""
+        hit = self.__dict__.get("_nonzero")
+        if hit is None or hit[0] is not self._w:
+            nonzero = np.asarray(self._w) != 0
+            nonzero.flags.writeable = False
+            hit = (self._w, nonzero, bool(nonzero.all()))
+            self._nonzero = hit
+        return hit[1], hit[2]
 
     # ------------------------------------------------------------ column codes
     # The data of a design is treated as immutable (assign() makes a new design), so the
@@ -1963,17 +2038,19 @@ class SurveyDesign(_BaseDesign):
         covariance, ``degf`` and counts all come from these unit totals.
         """
         n_dom = domains.n
-        dom = np.where(drop, -1, domains.codes) if drop.any() else domains.codes
-        if np.isnan(x.sum(axis=0)).any():
+        any_drop = bool(drop.any())
+        dom = np.where(drop, -1, domains.codes) if any_drop else domains.codes
+        ones_last = _ones_last(x)
+        p = x.shape[1]
+        if np.isnan((x[:, : p - 1] if ones_last else x).sum(axis=0)).any():
             x = np.where(np.isnan(x), 0.0, x)
         w = self._w
-        active = (w != 0) & ~drop
+        nonzero, all_nonzero = self._nonzero_weights()
+        active = nonzero & ~drop if any_drop else nonzero
         n_use = stages_used(self._stages)
         last = self._stages[n_use - 1]
         n_units = last.n_units
         size = n_units * n_dom
-        ones_last = _ones_last(x)
-        p = x.shape[1]
         if n_use == 1 and not self._spec["psu"] and n_dom > 1 and size * p > _DENSE_LIMIT:
             return self._smooth_row_units(x, dom, active, n_dom, g, jac, k, ones_last)
         # every row in a domain of the by-columns: the (unit, domain) key is kept with them
@@ -1988,12 +2065,17 @@ class SurveyDesign(_BaseDesign):
             wk, xk, actk = w, x, active
         u = np.empty((size, p))
         for b in range(p):
-            weights = wk if (ones_last and b == p - 1) else wk * xk[:, b]
-            u[:, b] = np.bincount(key, weights=weights, minlength=size)
-        if reuse and actk.all():
+            if ones_last and b == p - 1:
+                u[:, b] = (domains.unit_weights(last.unit, n_dom, size, w) if reuse
+                           else np.bincount(key, weights=wk, minlength=size))
+            else:
+                u[:, b] = np.bincount(key, weights=wk * xk[:, b], minlength=size)
+        all_active = all_nonzero and not any_drop
+        if reuse and all_active:
             cnt = domains.unit_counts(last.unit, n_dom, size).reshape(n_units, n_dom)
         else:
-            cnt = np.bincount(key if actk.all() else key[actk], minlength=size).reshape(n_units, n_dom)
+            all_active = all_active or bool(actk.all())
+            cnt = np.bincount(key if all_active else key[actk], minlength=size).reshape(n_units, n_dom)
         u3 = u.reshape(n_units, n_dom, p)
         totals = u3.sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
