@@ -94,12 +94,13 @@ def as_margin(col: str, spec: Any) -> pd.Series:
     elif isinstance(spec, pd.Series):
         s = spec
     elif isinstance(spec, Mapping):  # floats from the start: nothing to coerce
-        s = pd.Series(list(spec.values()), index=list(spec.keys()), dtype=float)
+        # levels as given (an object index: no conversion to a string array for a few keys)
+        s = pd.Series(list(spec.values()), index=pd.Index(list(spec.keys()), dtype=object), dtype=float)
     else:
         raise WeightingError(f"margin for {col!r} must be a mapping level -> count, a Series or a DataFrame")
     if s.dtype != np.float64 or s is spec:
         s = pd.to_numeric(s, errors="coerce").astype(float)
-    if s.index.has_duplicates:
+    if not isinstance(spec, Mapping) and s.index.has_duplicates:  # a mapping's keys are distinct
         dup = s.index[s.index.duplicated()][0]
         raise WeightingError(f"margin {col!r} lists level {dup!r} more than once")
     bad = ~np.isfinite(s.to_numpy()) | (s.to_numpy() < 0)
@@ -107,6 +108,19 @@ def as_margin(col: str, spec: Any) -> pd.Series:
         lev = s.index[np.flatnonzero(bad)[0]]
         raise WeightingError(f"margin {col!r}: level {lev!r} has an invalid count {s.iloc[np.flatnonzero(bad)[0]]!r}")
     return s
+
+
+def positions(levels: Sequence[Any], values: Sequence[Any]) -> np.ndarray:
+    """Position of each of ``values`` among ``levels`` (``-1``: not a level), as
+    ``pandas.Index(levels).get_indexer(values)``: by Python equality, for the few distinct
+    values of a column (a dictionary, not a hash table built by pandas)."""
+    keys = levels.tolist() if hasattr(levels, "tolist") else list(levels)
+    vals = values.tolist() if hasattr(values, "tolist") else list(values)
+    try:
+        where = {k: i for i, k in enumerate(keys)}
+        return np.array([where.get(v, -1) for v in vals], dtype=np.int64)
+    except TypeError:  # an unhashable level: pandas' comparison
+        return np.asarray(pd.Index(keys, dtype=object).get_indexer(pd.Index(vals, dtype=object)))
 
 
 def check_complete(design: SurveyDesign, col: str, role: str) -> bool:
@@ -141,7 +155,7 @@ def distinct_codes(design: SurveyDesign, col: str) -> tuple[np.ndarray, np.ndarr
 def level_codes(design: SurveyDesign, col: str, levels: pd.Index, role: str) -> np.ndarray:
     """Codes of the rows over ``levels`` (the design's cached codes matched to the levels)."""
     row_codes, uniques = design._column_codes(col)
-    lookup = pd.Index(levels).get_indexer(pd.Index(np.asarray(uniques, dtype=object)))
+    lookup = positions(levels, uniques)
     lookup = np.append(lookup, -1)  # NA rows (code -1) stay -1
     codes = lookup[row_codes]
     missing = (codes < 0) & (row_codes >= 0)

@@ -21,6 +21,7 @@ from kyodo_analysis.stats.weighting._common import (
     combine_codes,
     distinct_codes,
     margin_table,
+    positions,
     reweight,
     split_radix,
 )
@@ -130,8 +131,7 @@ def rake(
     if unknown_collapse:
         raise WeightingError(f"collapse column(s) {unknown_collapse} are not margins")
     w0 = np.asarray(design._w, dtype=float)  # read only here (no copy)
-    active = w0 != 0
-    all_active = bool(active.all())
+    active, all_active = design._nonzero_weights()
     cols = list(margins)
     # 1. rows -> codes of their distinct values (one hashing pass per column), then the
     #    cross-classification of those codes; everything after works on the cell table
@@ -165,7 +165,7 @@ def rake(
     collapsed: list[CollapsedCells] = []
     for col, uniq, ucodes in zip(cols, uniques_l, cell_ucodes, strict=True):
         m = as_margin(col, margins[col])
-        lookup = pd.Index(m.index).get_indexer(pd.Index(uniq))
+        lookup = positions(m.index, uniq)
         cc = lookup[ucodes]
         unknown_cells = (cc < 0) & (n_cell > 0)
         if unknown_cells.any():
