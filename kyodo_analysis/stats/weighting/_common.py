@@ -110,7 +110,7 @@ def as_margin(col: str, spec: Any) -> pd.Series:
     return s
 
 
-def positions(levels: Sequence[Any], values: Sequence[Any]) -> np.ndarray:
+def positions(levels: Sequence[Any] | np.ndarray | pd.Index, values: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Position of each of ``values`` among ``levels`` (``-1``: not a level), as
     ``pandas.Index(levels).get_indexer(values)``: by Python equality, for the few distinct
     values of a column (a dictionary, not a hash table built by pandas)."""
