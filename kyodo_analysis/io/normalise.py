@@ -130,11 +130,31 @@ def factorize(values: pd.Series) -> tuple[np.ndarray, list]:
     Mapping a per-unique result array ``r`` (with one extra slot appended for "missing") back
     to rows is then ``r[codes]``.
     """
+    counted = _counted_factorize(values)
+    if counted is not None:
+        return counted
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     codes = np.where(codes < 0, len(uniques), codes)
     if not isinstance(uniques, np.ndarray):
         uniques = uniques.to_numpy(dtype=object, na_value=None)
     return codes, list(uniques)
+
+
+def _counted_factorize(values: pd.Series) -> tuple[np.ndarray, list] | None:
+    """:func:`factorize` without hashing for a column of integers in a compact range (codes,
+    answer scales, years as read_csv gives them): the distinct values are every integer
+    from the smallest to the largest (those that do not occur are never indexed), so the
+    codes are the values less the smallest; ``None`` for any other column."""
+    dtype = values.dtype
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "iu" or len(values) == 0:
+        return None
+    v = values.to_numpy()
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo >= min(len(v), 1 << 16):
+        return None
+    # one pass; exact modulo 2**64 whatever the type, and the differences are small
+    codes = np.subtract(v, np.array(lo).astype(dtype), dtype=np.intp, casting="unsafe")
+    return codes, list(np.arange(lo, hi + 1).astype(dtype))
 
 
 def normalise_strings(values: pd.Series) -> np.ndarray:

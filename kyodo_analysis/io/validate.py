@@ -277,7 +277,11 @@ def validate(raw: RawTable, codebook: Codebook, *, fiscal_year: int | None = Non
     ids = normalise_strings(data[id_col])
     blank = ids == ""
     report(blank, id_col, ids, "missing_id", f"{id_col}: 回答者IDがありません")
-    dup = pd.Series(ids).duplicated(keep=False).to_numpy() & ~blank
+    id_list = ids.tolist()
+    if len(set(id_list)) == len(id_list):  # the usual case, told by one set of the ids
+        dup = np.zeros(n, dtype=bool)
+    else:
+        dup = pd.Series(ids, dtype=object).duplicated(keep=False).to_numpy() & ~blank
     report(dup, id_col, ids, "duplicate_id", lambda v: f"{id_col}: 回答者ID「{v}」が重複しています")
     ctrl = _has_control(ids, _ID_CONTROL)
     if ctrl.any():  # shown with their control characters written out, for those rows only
