@@ -291,3 +291,36 @@ def test_known_names_match_headers_whatever_the_width_of_their_characters(tmp_pa
                 encoding="utf-8")
     table = read_table(path, known_headers={"問1 (あてはまるもの)", "性別"})
     assert list(table.data.columns) == ["ＩＤ", "問1 (あてはまるもの)", "性別"]
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+@pytest.mark.parametrize("short_at", [None, 0, 2, 4])
+def test_short_lines_are_marked_whatever_route_counts_them(tmp_path, quoted, short_at):
+    """A line cut short (pandas fills its missing trailing fields with blanks) is marked, and
+    only that line: on a plain file without quotes from the delimiter count first (per line
+    only when the count falls short), with quotes by the csv module; blank lines between
+    rows are not rows."""
+    rows = [["R1", "1", "2", "協働"], ["R2", "2", "1", "半田市"], ["R3", "1", "1", "x"],
+            ["R4", "3", "2", "まちづくり"], ["R5", "2", "2", "y"]]
+    if short_at is not None:
+        rows[short_at] = rows[short_at][:2]
+    def line(cells):
+        return ",".join(f'"{c}"' if quoted and c.startswith("R") else c for c in cells)
+    body = [line(r) for r in rows]
+    body.insert(3, "")  # a blank line: skipped, not a row
+    text = "回答者ID,問1,問2,自由記述\r\n" + "\r\n".join(body) + "\r\n"
+    path = tmp_path / "wave.csv"
+    path.write_bytes(text.encode("cp932"))
+    table = read_table(path)
+    assert len(table.data) == 5
+    want = [i == short_at for i in range(5)]
+    assert table.short_rows.tolist() == want
+
+
+def test_a_line_longer_than_the_header_is_refused(tmp_path):
+    """Why a delimiter count that matches the header's times the lines means no short line:
+    a longer line that could make up for a short one is not read at all."""
+    path = tmp_path / "wave.csv"
+    path.write_bytes("回答者ID,問1\r\nR1,1\r\nR2\r\nR3,1,9,9\r\n".encode("cp932"))
+    with pytest.raises(InputError, match="malformed CSV"):
+        read_table(path)

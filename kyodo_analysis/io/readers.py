@@ -371,9 +371,15 @@ def _read_csv(path: Path, encoding: str | None, text_columns: set[str] | None,
     delimiter = detect_delimiter(first_line) if any(d in first_line for d in _DELIMITERS) else None
     prefix, delimiter = _csv_prefix(blob, enc, delimiter)
     spec = _resolve_header(prefix, header_rows, (), known, require, str(path))
-    fields = _fields(blob, enc, delimiter)
-    del blob  # pandas reads the file itself: the bytes need not stay in memory while it parses
     plain = spec.rows == (1,)
+    # Short lines (pandas fills missing trailing fields with blanks) are found from the field
+    # count of every line; on a plain file without quotes first from the delimiter count
+    # alone (pandas refuses a line longer than the header, so the count is the header's
+    # times the lines exactly when no line is short), per line only when it falls short.
+    counted = plain and b'"' not in blob
+    fields = None if counted else _fields(blob, enc, delimiter)
+    n_delims = blob.count(delimiter.encode(enc)) if counted else -1
+    del blob  # pandas reads the file itself: the bytes need not stay in memory while it parses
     if plain:
         options = {"dtype": str, "keep_default_na": False, "na_values": []}
         if text_columns is not None:
@@ -403,7 +409,9 @@ def _read_csv(path: Path, encoding: str | None, text_columns: set[str] | None,
         levels = {str(c): (str(c),) for c in data.columns}
     # The field count of every data line (pandas fills missing trailing fields with blanks).
     skip = 1 if plain else sum(1 for r in prefix[: spec.data_start - 1] if r)
-    short = (fields[skip:] < len(data.columns) if len(fields) == len(data) + skip
+    if fields is None and n_delims != (len(data) + skip) * (len(data.columns) - 1):
+        fields = _fields(path.read_bytes(), enc, delimiter)
+    short = (fields[skip:] < len(data.columns) if fields is not None and len(fields) == len(data) + skip
              else np.zeros(len(data), dtype=bool))
     start = spec.data_start
     rows = pd.Series(np.arange(start, len(data) + start), index=data.index, name="row")
