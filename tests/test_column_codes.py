@@ -200,3 +200,34 @@ def test_glm_keeps_text_used_inside_expressions() -> None:
 
     spec = formulaic.Formula("I(grp == 'a') ~ C(area) + v + grp:v + np.log(w)")
     assert _plain_factors(spec) == {"area", "v"}
+
+
+def test_codes_are_narrow_and_widen_when_values_keep_coming(monkeypatch) -> None:
+    """Codes take the narrowest signed type that holds them: int8 for a few values, wider
+    once more than 127 distinct values have been seen, also when they first appear in a
+    later slice of rows (the codes so far are widened and renumbered); always the codes
+    of pandas.factorize(sort=True). A categorical with every category present keeps its
+    category codes; the raking cells and several by-columns combine narrow codes."""
+    monkeypatch.setattr(design_mod, "_SLICE_ROWS", 64)
+    few = pd.Series(["b", "a", "c"] * 50, dtype="str")
+    assert _sorted_codes(few)[0].dtype == np.int8
+    many = [a + b for a in "abcdefghijklm" for b in "abcdefghijklmnopqrstuvwxyz"][:300]  # a table each
+    wide = pd.Series([f"v{i:03d}" for i in range(300)], dtype="str")  # keys too spread: the wide route
+    assert _sorted_codes(wide)[0].dtype == np.int16
+    late = many[:40] * 3 + many[::-1]  # 260 values first seen after the first slices
+    for values in (late, many[:100] * 2 + many[100:]):
+        s = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([pa.array(values, type=pa.large_string())])))
+        codes, _ = _sorted_codes(s)
+        assert codes.dtype == np.int16
+        _assert_like_factorize(s)
+    cat = pd.Series(pd.Categorical(["x", "y", None, "x"], categories=["y", "x"]))
+    codes, uniques = _sorted_codes(cat)
+    assert codes.dtype == np.int8 and codes.tolist() == [1, 0, -1, 1] and list(uniques) == ["y", "x"]
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"a": rng.choice(["p", "q", "r"], 500), "b": rng.choice(many[:150], 500),
+                          "y": rng.normal(size=500), "w": rng.uniform(1, 2, 500)})
+    frame.loc[::50, "a"] = None
+    design = SurveyDesign(frame.astype({"a": "str", "b": "str"}), weights="w")
+    got = design.mean("y", by=["a", "b"], na_rm=True)
+    ref = SurveyDesign(frame.astype({"a": object, "b": object}), weights="w").mean("y", by=["a", "b"], na_rm=True)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), ref.reset_index(drop=True), check_dtype=False)

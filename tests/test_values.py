@@ -14,6 +14,8 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kyodo_analysis.codebook import Codebook
 from kyodo_analysis.errors import InputError
@@ -348,3 +350,27 @@ def test_option_columns_marked_with_circles_or_labels(tmp_path):
     assert rules_by_row(result) == {6: "mr_value", 7: "mr_value"}
     got = result.accepted[["q3_1", "q3_2"]].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     assert np.array_equal(got, [[1, np.nan], [1, 1], [0, 1], [1, 0]], equal_nan=True)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(["int8", "int16", "int64", "uint8", "uint64", "float64"]),
+       st.lists(st.integers(-300, 300), min_size=1, max_size=60), st.booleans())
+def test_factorize_maps_every_cell_back_to_its_value(dtype, ints, blanks):
+    """``factorize`` (counting for compact integers, hashing otherwise): ``uniques[codes]`` is
+    the column again and missing cells take the slot after the values (what parse_column
+    and the checks read back)."""
+    from kyodo_analysis.io.normalise import factorize
+
+    info = np.iinfo(dtype) if dtype != "float64" else None
+    values = np.array([min(max(v, info.min), info.max) for v in ints] if info else ints, dtype=dtype)
+    if dtype == "uint64":
+        values = values + np.uint64(2**64 - 400)  # near the top: differences stay exact
+    series = pd.Series(values)
+    if blanks and dtype == "float64":
+        series[::3] = np.nan
+    codes, uniques = factorize(series)
+    assert len(codes) == len(series)
+    back = [uniques[c] if c < len(uniques) else None for c in codes]
+    want = [None if pd.isna(v) else v for v in series.tolist()]
+    assert back == want
+    assert all(c == len(uniques) for c, v in zip(codes, want, strict=True) if v is None)

@@ -154,7 +154,8 @@ def _counted_factorize(values: pd.Series) -> tuple[np.ndarray, list] | None:
         return None
     # one pass; exact modulo 2**64 whatever the type, and the differences are small
     codes = np.subtract(v, np.array(lo).astype(dtype), dtype=np.intp, casting="unsafe")
-    return codes, list(np.arange(lo, hi + 1).astype(dtype))
+    steps = np.arange(hi - lo + 1, dtype=np.uint64 if dtype.kind == "u" else np.int64)
+    return codes, list((steps + steps.dtype.type(lo)).astype(dtype))
 
 
 def normalise_strings(values: pd.Series) -> np.ndarray:

@@ -444,7 +444,7 @@ def _wide_key_codes(width: int, parts: list[tuple[Any, int, int]], n: int) -> tu
         slot = np.arange(len(distinct))
     values = [(base ^ (int(k) << low)).to_bytes(8, "little")[:width].decode("utf-8") for k in distinct]
     order = sorted(range(len(values)), key=values.__getitem__)
-    rank = np.empty(int(slot[-1]) + 1, dtype=np.int64)
+    rank = np.empty(int(slot[-1]) + 1, dtype=_narrow_dtype(len(order)))
     rank[slot[order]] = np.arange(len(order))
     return rank[key], np.asarray([values[i] for i in order], dtype=object)
 
