@@ -576,3 +576,26 @@ def test_study_style_weighting_by_name(demo_study, method, options) -> None:
     rep = w.weighting_report().margins
     assert np.isfinite(rep["final"]).all()
     np.testing.assert_allclose(w.weights.sum(), float(pm[count].sum()), rtol=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["男性", "女性", "20代", "a", "A", "1", ""]), st.integers(0, 3),
+                          st.booleans(), st.floats(0, 3)), max_size=8),
+       st.lists(st.one_of(st.sampled_from(["男性", "女性", "20代", "a", "1"]), st.integers(0, 3)), max_size=8),
+       st.booleans())
+def test_margin_levels_are_matched_as_pandas_matches_them(levels, values, text_only):
+    """``positions`` (a dictionary for text levels) gives pandas.Index.get_indexer's answer,
+    and refuses what pandas refuses (duplicated levels with non-unique matching)."""
+    from kyodo_analysis.stats.weighting._common import positions
+
+    if text_only:
+        levels = [str(v) for v in levels]
+        values = [str(v) for v in values]
+    try:
+        want = pd.Index(levels).get_indexer(pd.Index(values))
+    except Exception as exc:  # whatever pandas raises, positions raises too
+        with pytest.raises(type(exc)):
+            positions(pd.Index(levels, dtype=object), np.asarray(values, dtype=object))
+        return
+    got = positions(pd.Index(levels, dtype=object), np.asarray(values, dtype=object))
+    assert got.tolist() == list(want)

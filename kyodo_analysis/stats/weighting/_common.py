@@ -112,15 +112,18 @@ def as_margin(col: str, spec: Any) -> pd.Series:
 
 def positions(levels: Sequence[Any] | np.ndarray | pd.Index, values: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Position of each of ``values`` among ``levels`` (``-1``: not a level), as
-    ``pandas.Index(levels).get_indexer(values)``: by Python equality, for the few distinct
-    values of a column (a dictionary, not a hash table built by pandas)."""
+    ``pandas.Index(levels).get_indexer(values)``. Text levels and values (the usual labels)
+    are matched through a dictionary: for the few distinct values of a column, building
+    pandas' string index and hash table costs more than the match. Anything else (numbers,
+    whose matching across types pandas defines, or duplicated levels, which pandas refuses)
+    goes to pandas."""
     keys = levels.tolist() if hasattr(levels, "tolist") else list(levels)
     vals = values.tolist() if hasattr(values, "tolist") else list(values)
-    try:
+    if all(type(k) is str for k in keys) and all(type(v) is str for v in vals):
         where = {k: i for i, k in enumerate(keys)}
-        return np.array([where.get(v, -1) for v in vals], dtype=np.int64)
-    except TypeError:  # an unhashable level: pandas' comparison
-        return np.asarray(pd.Index(keys, dtype=object).get_indexer(pd.Index(vals, dtype=object)))
+        if len(where) == len(keys):
+            return np.array([where.get(v, -1) for v in vals], dtype=np.int64)
+    return np.asarray(pd.Index(keys).get_indexer(pd.Index(vals)))
 
 
 def check_complete(design: SurveyDesign, col: str, role: str) -> bool:
