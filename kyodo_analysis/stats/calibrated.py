@@ -254,7 +254,7 @@ class WeightedDesign(SurveyDesign):
             for a in range(k):
                 zz[rows, dom[rows] * k + a] = z[rows, a]
         zz = residualise(self._cal_steps, zz)
-        active = (self._w != 0) & inside
+        active = self._nonzero_weights()[0] & inside
         return multistage_vcov(self._stages, zz, None, 1, lonely_psu=self.lonely_psu, active=active)
 
     def _element_plan(self) -> tuple[np.ndarray, int, np.ndarray, np.ndarray] | None:
@@ -296,7 +296,7 @@ class WeightedDesign(SurveyDesign):
         ndarray, shape (k, k)
         """
         if active is None:
-            active = self._w != 0
+            active, _ = self._nonzero_weights()
         zz = residualise(self._cal_steps, np.asarray(z, dtype=float).reshape(len(self), -1))
         return multistage_vcov(self._stages, zz, None, 1, lonely_psu=self.lonely_psu, active=active)
 

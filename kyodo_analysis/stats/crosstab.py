@@ -43,7 +43,7 @@ def _factor(design: _BaseDesign, col: str) -> tuple[np.ndarray, list[object]]:
     if col not in design.data.columns:
         raise EstimationError(f"column {col!r} not in the data")
     s = design.data[col]
-    active = design._w != 0
+    active, _ = design._nonzero_weights()
     if isinstance(s.dtype, pd.CategoricalDtype):
         levels = sorted(pd.unique(s[active & s.notna().to_numpy()]))
         codes = pd.Categorical(s, categories=levels).codes.astype(np.int64)
@@ -97,7 +97,7 @@ def crosstab(
     # R: nu = PSUs - strata of the design (rows outside a subset are not in it) and the
     # Pearson statistic uses the table rescaled to the number of rows in the design
     nu = design.degf()
-    n = int((design._w != 0).sum())
+    n = int(design._nonzero_weights()[0].sum())
     totals_est, _ = design._linear_cov(mm, drop, "total")
     tab = totals_est.reshape(nc, nr).T
     table = pd.DataFrame(tab, index=pd.Index(rlev, name=row), columns=pd.Index(clev, name=col))

@@ -336,6 +336,17 @@ def _equal_width_words(width: int, parts: list[tuple[Any, int, int]]) -> Iterato
         start += m
 
 
+def _lowest_bit(bits: int) -> int:
+    """Position of the lowest set bit of ``bits`` (0 when none is set)."""
+    return (bits & -bits).bit_length() - 1 if bits else 0
+
+
+def _key_text(key: int, base: int, low: int, width: int) -> str:
+    """The string of ``width`` UTF-8 bytes whose little-endian integer, XORed with ``base``
+    and shifted down by ``low`` bits, is ``key``."""
+    return (base ^ (key << low)).to_bytes(8, "little")[:width].decode("utf-8")
+
+
 def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """:func:`_sorted_codes` of Arrow strings that all have the same UTF-8 length of at most
     8 bytes and no missing value (男性/女性, 20代/30代, codes such as d01), without hashing.
@@ -344,13 +355,13 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
     ranks: strings of one or two bytes as they are; longer ones XORed with the first row's,
     so that only the bits that vary between rows are left, and, when these reach 2**16 in
     the first slice of rows, shifted down past the bits that do not vary there. One pass
-    over the rows, slice by slice in cache, each slice coded by one gather
-    from the table straight into the (narrow) codes. The table's last slot is always
-    unseen (-1), so a key beyond the table (clipped to it) is found with the keys not seen
-    before: they are added, their strings decoded and the known strings sorted in Python
-    (code-point order, as ``pandas.factorize(sort=True)``), and the codes so far
-    renumbered. Keys too spread for a table (more than ``4 n + 1024`` or 2**20 slots)
-    take :func:`_wide_key_codes`. ``None`` for any column that is not of equal widths.
+    over the rows, slice by slice in cache, each slice coded by one gather from the table
+    straight into the (narrow) codes. The table's last slot is always unseen (-1), so a
+    key beyond the table (clipped to it) is found with the keys not seen before: they are
+    added, their strings decoded and the known strings sorted in Python (code-point order,
+    as ``pandas.factorize(sort=True)``), and the codes so far renumbered. Keys too spread
+    for a table (more than ``4 n + 1024`` or 2**20 slots) take :func:`_wide_key_codes`.
+    ``None`` for any column that is not of equal widths.
     """
     layout = _equal_width_layout(chunked)
     if layout is None:
@@ -369,9 +380,6 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
     ordered: list[int] = []  # the known keys in the order of their strings
     key_buf = np.empty(0 if direct else _SLICE_ROWS, dtype=word)
 
-    def decode(key: int) -> str:
-        return (base ^ (key << low)).to_bytes(8, "little")[:width].decode("utf-8")
-
     for a, x in _equal_width_words(width, parts):
         if not direct:
             if base < 0:
@@ -379,7 +387,7 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
             x = np.bitwise_xor(x, word.type(base), out=key_buf[: len(x)])
             if low < 0:  # the first slice: keys of 65,536 or more shifted past its constant bits
                 bits = int(np.bitwise_or.reduce(x))
-                low = (bits & -bits).bit_length() - 1 if bits >= 1 << 16 else 0
+                low = _lowest_bit(bits) if bits >= 1 << 16 else 0
             elif low and int(np.bitwise_or.reduce(x)) & ((1 << low) - 1):
                 return _wide_key_codes(width, parts, n)  # a bit the first slice did not vary
             if low:
@@ -401,7 +409,7 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
         if top + 1 >= len(rank):
             rank = np.concatenate([rank, np.full(top + 2 - len(rank), -1, dtype=dtype)])
         new = np.flatnonzero(np.bincount(unseen.astype(np.int64), minlength=1))
-        known.update((int(k), decode(int(k))) for k in new)
+        known.update((int(k), _key_text(int(k), base, low, width)) for k in new)
         before = ordered
         ordered = sorted(known, key=known.__getitem__)
         wider = _narrow_dtype(len(ordered))
@@ -414,8 +422,6 @@ def _fixed_width_codes(chunked: Any) -> tuple[np.ndarray, np.ndarray] | None:
         if a and before:
             codes[:a] = rank[before][codes[:a]]
         np.take(rank, idx, out=out, mode="clip")
-    if not known:
-        return None
     return codes, np.asarray([known[k] for k in ordered], dtype=object)
 
 
@@ -429,7 +435,7 @@ def _wide_key_codes(width: int, parts: list[tuple[Any, int, int]], n: int) -> tu
     base = int(keys[0])
     keys ^= np.uint64(base)
     bits = int(np.bitwise_or.reduce(keys))
-    low = (bits & -bits).bit_length() - 1 if bits else 0
+    low = _lowest_bit(bits)
     if low:
         keys >>= np.uint64(low)
     key = keys.view(np.int64)
@@ -442,7 +448,7 @@ def _wide_key_codes(width: int, parts: list[tuple[Any, int, int]], n: int) -> tu
         key[:] = found
         distinct = np.asarray(distinct_keys, dtype=np.uint64)
         slot = np.arange(len(distinct))
-    values = [(base ^ (int(k) << low)).to_bytes(8, "little")[:width].decode("utf-8") for k in distinct]
+    values = [_key_text(int(k), base, low, width) for k in distinct]
     order = sorted(range(len(values)), key=values.__getitem__)
     rank = np.empty(int(slot[-1]) + 1, dtype=_narrow_dtype(len(order)))
     rank[slot[order]] = np.arange(len(order))
@@ -645,7 +651,7 @@ class _BaseDesign:
         >>> design.degf()
         1559.0
         """
-        active = self._w != 0
+        active, _ = self._nonzero_weights()
         return float(self._degf(active, np.zeros(len(active), dtype=np.int64), 1)[0])
 
     def subset(self, mask: Any) -> _BaseDesign:
@@ -706,7 +712,7 @@ class _BaseDesign:
             if not np.isnan(v.sum()):  # one pass, no temporary: the usual case
                 continue
             if act is None:
-                act = self._w != 0
+                act, _ = self._nonzero_weights()
             na = np.isnan(v) & act
             if na.any() and not na_rm:
                 raise EstimationError(
@@ -858,7 +864,7 @@ class _BaseDesign:
         dom = np.where(drop, -1, domains.codes) if drop.any() else domains.codes
         if np.isnan(x.sum(axis=0)).any():
             x = np.where(np.isnan(x), 0.0, x)
-        active = (self._w != 0) & ~drop
+        active = self._nonzero_weights()[0] & ~drop
         totals = self._domain_totals(x, self._w, dom, domains.n, ones_last=_ones_last(x))
         with np.errstate(divide="ignore", invalid="ignore"):
             est = g(totals)
@@ -1176,7 +1182,7 @@ class _BaseDesign:
             return self._var_replicate(x[:, 0], drop, domains, level, df)
         base = self.mean(y, by=by, na_rm=na_rm)
         dom = np.where(drop, -1, domains.codes)
-        active = (self._w != 0) & ~drop
+        active = self._nonzero_weights()[0] & ~drop
         nobs = self._domain_counts(active, dom, domains.n).astype(float)
         dc = np.clip(dom, 0, None)
         xbar = base["estimate"].to_numpy()[dc]
@@ -1198,7 +1204,7 @@ class _BaseDesign:
     ) -> pd.DataFrame:
         """Variance recomputed in full (mean included) with every replicate weight (R)."""
         dom = np.where(drop, -1, domains.codes)
-        active = (self._w != 0) & ~drop
+        active = self._nonzero_weights()[0] & ~drop
         nobs = self._domain_counts(active, dom, domains.n).astype(float)
         c = nobs / (nobs - 1)
         xx = _with_ones(xv**2, xv)
@@ -1378,9 +1384,9 @@ class _BaseDesign:
 
     def _nrow_domain(self, domains: _Domains, dom: np.ndarray) -> np.ndarray:
         """Number of rows R's ``nrow(design)`` sees in each domain subset (rows in the domain)."""
-        if not domains.by and (self._w != 0).all():
+        base, all_nonzero = self._nonzero_weights()
+        if not domains.by and all_nonzero:
             return np.array([float(len(self._frame))])
-        base = self._w != 0
         codes = np.where(base, domains.codes, -1)
         return np.bincount(codes[codes >= 0], minlength=domains.n).astype(float)
 
@@ -1409,7 +1415,7 @@ class _BaseDesign:
         lo = np.full(domains.n, np.nan)
         hi = np.full(domains.n, np.nan)
         y = np.nan_to_num(ind)[:, None]
-        active = self._w != 0
+        active, _ = self._nonzero_weights()
         w_tot = self._domain_totals(np.ones((len(y), 1)), self._w, dom, domains.n)[:, 0]
         y_tot = self._domain_totals(y, self._w, dom, domains.n)[:, 0]
         n_d = self._domain_counts(active, dom, domains.n).astype(float)
@@ -1539,7 +1545,7 @@ class _BaseDesign:
         drop = self._check_na([y], [xv], na_rm)
         domains = self._domains(by)
         dom = np.where(drop, -1, domains.codes)
-        active = (self._w != 0) & ~drop
+        active = self._nonzero_weights()[0] & ~drop
         ddf = self._degf(active, dom, domains.n) if df is None else np.full(domains.n, float(df))
         nn = self._domain_counts(active, dom, domains.n)
         x0 = np.nan_to_num(xv)
@@ -2002,7 +2008,7 @@ class SurveyDesign(_BaseDesign):
             parts.append(f"{len(self._stages)} stages")
         parts.append("fpc" if spec["fpc"] else "with replacement")
         if (self._w == 0).any():
-            parts.append(f"{int((self._w != 0).sum())} rows in domain")
+            parts.append(f"{int(self._nonzero_weights()[0].sum())} rows in domain")
         parts += [f"degf={self.degf():g}", f"lonely_psu={self.lonely_psu!r}"]
         return f"SurveyDesign({', '.join(parts)})"
 
@@ -2188,7 +2194,7 @@ class SurveyDesign(_BaseDesign):
         True
         """
         if active is None:
-            active = self._w != 0
+            active, _ = self._nonzero_weights()
         return multistage_vcov(self._stages, z, None, 1, lonely_psu=self.lonely_psu, active=active)
 
     # Weighting: thin delegations to kyodo_analysis.stats.weighting, which builds on this

@@ -71,7 +71,7 @@ def column(design: SurveyDesign, col: str, role: str) -> pd.Series:
     s = design.data[col]
     if not s.hasnans:
         return s
-    active = design._w != 0
+    active, _ = design._nonzero_weights()
     nna = int((s.isna().to_numpy() & active).sum())
     if nna:
         raise WeightingError(
@@ -138,7 +138,7 @@ def check_complete(design: SurveyDesign, col: str, role: str) -> bool:
     if complete:
         return True
     codes, _ = design._column_codes(col)
-    nna = int(np.count_nonzero((codes < 0) & (design._w != 0)))
+    nna = int(np.count_nonzero((codes < 0) & design._nonzero_weights()[0]))
     if nna:
         raise WeightingError(
             f"{role} column {col!r} has {nna} missing value(s) among the rows of the design; "
